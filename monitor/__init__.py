@@ -1,0 +1,1 @@
+"""Sources, pollers, mentions, incidents and alerting."""

@@ -1,0 +1,1 @@
+"""The aiohttp application, CLI and settings: the composition root of Lantern."""

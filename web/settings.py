@@ -1,0 +1,248 @@
+"""Every Lantern setting, declared once with its name, default and help text.
+
+Settings come from, in increasing priority: these defaults, one TOML file
+(``lantern.toml``; ``[section]`` tables, ``key = value``), and environment
+variables ``LANTERN_<SECTION>_<KEY>`` (e.g. ``LANTERN_SERVER_PORT=9000``).
+
+Besides scalar settings the TOML file may hold lists of tables that their
+owning package validates: ``[[sources]]`` (monitor), ``[[channels]]``,
+``[[routes]]`` and ``[[plans]]`` (alerting), ``[[users]]`` is not accepted:
+users live in the database (``lantern user add``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # "section.key"
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "LANTERN_" + self.name.replace(".", "_").upper()
+
+    @property
+    def section(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def key(self) -> str:
+        return self.name.split(".", 1)[1]
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # -- server -----------------------------------------------------------
+    Setting("server.host", "127.0.0.1", "Address the HTTP server listens on."),
+    Setting("server.port", 8080, "TCP port of the HTTP server (console, ticker, API, websockets)."),
+    Setting(
+        "server.public_url",
+        "",
+        "URL users reach Lantern at, used in links inside alerts (acknowledge links). "
+        "Empty: http://HOST:PORT.",
+    ),
+    Setting("server.language", "zh-CN", "Default language of the console and ticker: zh-CN or en."),
+    Setting("server.log_format", "text", "Log format: text or json (structured, one object per line)."),
+    Setting("server.log_level", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR."),
+    # -- storage ----------------------------------------------------------
+    Setting("storage.path", "./var/lantern.db", "SQLite database file (WAL mode). Created if missing."),
+    # -- auth -------------------------------------------------------------
+    Setting(
+        "auth.secret_key",
+        "",
+        "Secret for signing sessions and acknowledge links. Empty: generated once and stored in the "
+        "database.",
+    ),
+    Setting("auth.session_hours", 12, "How long a console or ticker login lasts, in hours."),
+    Setting(
+        "auth.cookie_secure",
+        False,
+        "Mark cookies Secure (HTTPS only). Turn on whenever Lantern is served over HTTPS.",
+    ),
+    Setting("auth.login_attempts_per_minute", 5, "Failed logins allowed per user and address per minute."),
+    # -- monitor ----------------------------------------------------------
+    Setting("monitor.enabled", True, "Run the pollers and the scheduler inside `lantern serve`."),
+    Setting("monitor.default_interval_s", 300, "Poll interval of a source that does not set one, in seconds."),
+    Setting("monitor.default_timeout_s", 20, "HTTP timeout of a source that does not set one, in seconds."),
+    Setting("monitor.max_response_bytes", 5_000_000, "Largest response body accepted from a source."),
+    Setting("monitor.per_host_concurrency", 2, "Concurrent requests allowed to one host."),
+    Setting("monitor.timezone", "Asia/Shanghai", "Time zone assumed for source times that carry none."),
+    Setting("monitor.brands", [], "Brand and product names added to the tokenizer dictionary."),
+    # -- classifier -------------------------------------------------------
+    Setting(
+        "classifier.model_path",
+        "",
+        "Directory of the classifier artifact. Empty: the model shipped with Lantern.",
+    ),
+    # -- incidents and alerts --------------------------------------------
+    Setting("incidents.window_minutes", 360, "Mentions of one story within this window join one incident."),
+    # -- broadcast --------------------------------------------------------
+    Setting(
+        "broadcast.redis_url",
+        "",
+        "Redis URL for sharing the broadcast between several Lantern nodes. Empty: in-process only.",
+    ),
+    # -- demo -------------------------------------------------------------
+    Setting("demo.speed", 1.0, "Speed-up of the demo replay source (2.0 = twice as fast)."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+LIST_SECTIONS = ("sources", "channels", "routes", "plans")
+
+
+def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    default = setting.default
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+            return value.lower() in {"1", "true", "yes", "on"}
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+    elif isinstance(default, float):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif isinstance(default, list):
+        if isinstance(value, list):
+            return [str(v) for v in value]
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(value, str):
+        return value
+    raise ConfigError(
+        f"{origin}: {setting.name} must be a {type(default).__name__}, got {value!r}"
+    )
+
+
+class Settings:
+    """Resolved settings: ``settings["server.port"]`` plus the raw list tables."""
+
+    def __init__(self, values: Mapping[str, Any], lists: Mapping[str, list[dict[str, Any]]],
+                 path: Path | None = None) -> None:
+        self._values = dict(values)
+        self.lists = {k: list(lists.get(k, [])) for k in LIST_SECTIONS}
+        self.path = path
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with some settings replaced; keys use ``__`` for the dot."""
+        values = dict(self._values)
+        for key, value in overrides.items():
+            name = key.replace("__", ".")
+            if name not in _BY_NAME:
+                raise ConfigError(f"unknown setting {name}")
+            values[name] = _coerce(_BY_NAME[name], value, "override")
+        return Settings(values, self.lists, self.path)
+
+    @property
+    def sources(self) -> list[dict[str, Any]]:
+        return self.lists["sources"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, then the TOML file (if any), then ``LANTERN_*`` environment variables.
+
+    With ``path=None`` a ``lantern.toml`` in the working directory is used if
+    present; a missing file given explicitly is an error.
+    """
+    env = os.environ if env is None else env
+    file_path: Path | None = None
+    if path is not None:
+        file_path = Path(path)
+        if not file_path.is_file():
+            raise ConfigError(f"config file not found: {file_path}")
+    elif env.get("LANTERN_CONFIG"):
+        file_path = Path(env["LANTERN_CONFIG"])
+        if not file_path.is_file():
+            raise ConfigError(f"config file not found (LANTERN_CONFIG): {file_path}")
+    elif Path("lantern.toml").is_file():
+        file_path = Path("lantern.toml")
+
+    values = {s.name: s.default for s in SETTINGS}
+    lists: dict[str, list[dict[str, Any]]] = {}
+    if file_path is not None:
+        try:
+            data = tomllib.loads(file_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file_path}: not valid TOML: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{file_path}: not UTF-8 text") from exc
+        for section, body in data.items():
+            if section in LIST_SECTIONS:
+                if not isinstance(body, list) or not all(isinstance(x, dict) for x in body):
+                    raise ConfigError(f"{file_path}: [[{section}]] must be a list of tables")
+                lists[section] = body
+                continue
+            if not isinstance(body, dict):
+                raise ConfigError(f"{file_path}: unknown top-level key {section!r}")
+            for key, value in body.items():
+                name = f"{section}.{key}"
+                if name not in _BY_NAME:
+                    raise ConfigError(f"{file_path}: unknown setting {name}")
+                values[name] = _coerce(_BY_NAME[name], value, str(file_path))
+    for setting in SETTINGS:
+        if setting.env in env:
+            values[setting.name] = _coerce(setting, env[setting.env], setting.env)
+    return Settings(values, lists, file_path)
+
+
+def render_toml() -> str:
+    """A commented ``lantern.toml`` with every setting at its default."""
+    lines = [
+        "# Lantern configuration. Every setting is shown with its default, commented out.",
+        "# Environment variables LANTERN_<SECTION>_<KEY> override this file.",
+        "",
+    ]
+    section = None
+    for s in SETTINGS:
+        if s.section != section:
+            section = s.section
+            lines += ["", f"[{section}]"]
+        lines.append(f"# {s.help}")
+        lines.append(f"# {s.key} = {_toml_value(s.default)}")
+    lines += [
+        "",
+        "# Sources to poll. Kinds: rss, json, html, push, demo. Example:",
+        "# [[sources]]",
+        '# name = "weibo-keyword"',
+        '# kind = "rss"',
+        '# url = "https://rsshub.example.com/weibo/keyword/海底捞"',
+        '# query = "(海底捞 OR HDL) AND (老鼠 OR 食品安全) NOT 招聘"',
+        "# interval_s = 300",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -1,0 +1,107 @@
+"""A mention: one post, article or complaint about the brand, normalised.
+
+Every source kind turns what it fetched into :class:`Mention` objects; they
+are stored (``mentions`` table) before anything else happens to them.
+Timestamps in the database are REAL epoch seconds (UTC).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class Mention:
+    source: str  # name of the configured source
+    external_id: str  # guid / id given by the source (or the URL)
+    url: str
+    title: str
+    text: str
+    published_at: datetime  # timezone-aware
+    author: str = ""
+    author_reach: int | None = None  # followers / circulation, if known
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.published_at.tzinfo is None:
+            raise ValueError("Mention.published_at must be timezone-aware")
+
+    @property
+    def content(self) -> str:
+        """Title and text as one string, for classification and hashing."""
+        if self.title and self.text.startswith(self.title):
+            return self.text
+        return f"{self.title}\n{self.text}" if self.title else self.text
+
+
+@dataclass(frozen=True)
+class StoredMention:
+    """A mention as stored and classified: what the incident engine receives."""
+
+    id: int
+    mention: Mention
+    sentiment: str
+    negative_probability: float
+    categories: tuple[str, ...]
+    tier: str
+    reasons: tuple[str, ...]
+    duplicate_of: int | None = None  # set for near-duplicate reposts (they count for volume only)
+
+
+_WS = re.compile(r"\s+")
+
+
+def content_hash(text: str) -> str:
+    """Hash of the text with whitespace removed: exact duplicates share it."""
+    return hashlib.sha256(_WS.sub("", text).encode("utf-8")).hexdigest()
+
+
+migrations = Migrations("monitor")
+
+
+@migrations()
+def m001_mentions(db: sqlite_utils.Database) -> None:
+    db["mentions"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "source": str,
+            "external_id": str,
+            "url": str,
+            "url_norm": str,
+            "content_hash": str,
+            "simhash": int,
+            "duplicate_of": int,  # id of the original when this is a near-duplicate repost
+            "author": str,
+            "author_reach": int,
+            "published_at": float,
+            "fetched_at": float,
+            "title": str,
+            "text": str,
+            "raw": str,  # JSON
+            # classification (NULL until classified)
+            "sentiment": str,
+            "negative_probability": float,
+            "categories": str,  # JSON list
+            "tier": str,
+            "reasons": str,  # JSON list
+            "classified_at": float,
+            "incident_id": int,
+        },
+        pk="id",
+    )
+    db["mentions"].create_index(["source", "external_id"], unique=True)  # type: ignore[union-attr]
+    db["mentions"].create_index(["url_norm"])  # type: ignore[union-attr]
+    db["mentions"].create_index(["content_hash"])  # type: ignore[union-attr]
+    db["mentions"].create_index(["fetched_at"])  # type: ignore[union-attr]
+    db["mentions"].create_index(["incident_id"])  # type: ignore[union-attr]
+    db["mentions"].create_index(["classified_at"])  # type: ignore[union-attr]

@@ -1,0 +1,107 @@
+"""Request authentication, role checks and CSRF protection.
+
+A request is authenticated by one of:
+
+* ``Authorization: Bearer <api token>`` (API clients, scripts, load tests);
+* the ``lantern_session`` cookie set by ``/login`` (console and ticker pages).
+
+Cookie-authenticated requests that change state (POST, PUT, PATCH, DELETE)
+must carry the session's CSRF token in the ``X-CSRF-Token`` header or a
+``_csrf`` form field: a cross-site form cannot know it.  Bearer requests are
+not exposed to CSRF (browsers never add that header on their own).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+
+from aiohttp import web
+
+from . import users
+from .users import User
+
+SESSION_COOKIE = "lantern_session"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def csrf_token(secret: str, session: str) -> str:
+    return hmac.new(secret.encode(), b"csrf:" + session.encode(), hashlib.sha256).hexdigest()
+
+
+async def authenticate(request: web.Request) -> tuple[User | None, str | None]:
+    """The user behind ``request`` and the session id if it came from the cookie."""
+    services = request.app["services"]
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        token = header[7:].strip()
+        user = await services.db.read(lambda db: users.user_for_token(db, token))
+        return user, None
+    token_param = request.query.get("token")
+    if token_param and request.path.startswith("/ws"):
+        # Websocket clients outside a browser may not be able to set headers.
+        user = await services.db.read(lambda db: users.user_for_token(db, token_param))
+        return user, None
+    session = request.cookies.get(SESSION_COOKIE)
+    if session:
+        now = services.clock()
+        user = await services.db.read(lambda db: users.user_for_session(db, session, now=now))
+        return user, session if user else None
+    return None, None
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    user, session = await authenticate(request)
+    request["user"] = user
+    request["session"] = session
+    if session and request.method in UNSAFE_METHODS and request.path != "/login":
+        expected = csrf_token(request.app["services"].secret, session)
+        given = request.headers.get(CSRF_HEADER, "")
+        if not given and request.content_type in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+            form = await request.post()
+            given = str(form.get("_csrf", ""))
+        if not hmac.compare_digest(given, expected):
+            return json_error(403, "csrf", "CSRF token missing or wrong; reload the page")
+    return await handler(request)
+
+
+def json_error(status: int, code: str, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": code, "message": message, **extra}, status=status)
+
+
+def require(*roles: str) -> Callable[[Handler], Handler]:
+    """Decorator: the request needs a signed-in user with one of ``roles`` (admin always passes).
+
+    With no roles any signed-in user passes.  API paths answer 401/403 in
+    JSON; pages redirect to the login page.
+    """
+
+    def decorate(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            user: User | None = request.get("user")
+            if user is None:
+                if request.path.startswith("/api/") or request.path.startswith("/ws"):
+                    return json_error(401, "unauthenticated", "sign in or send an API token")
+                raise web.HTTPFound(f"/login?next={request.path_qs}")
+            if roles and not user.has_role(*roles):
+                return json_error(403, "forbidden", f"requires role: {' or '.join(roles)}")
+            return await handler(request)
+
+        wrapper.__lantern_roles__ = roles  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def public(handler: Handler) -> Handler:
+    """Mark a handler as intentionally open to anonymous users (checked by a test)."""
+    handler.__lantern_public__ = True  # type: ignore[attr-defined]
+    return handler

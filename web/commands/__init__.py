@@ -1,0 +1,11 @@
+"""Sub-commands of ``lantern``; one module each (see :mod:`web.cli`)."""
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "serve",
+    "demo",
+    "init",
+    "user",
+    "token",
+    "poll",
+    "classify",
+)

@@ -1,0 +1,164 @@
+"""Users, roles, password hashes, API tokens and login sessions (database side).
+
+Passwords are hashed with argon2id. API tokens and session ids are random
+and only their SHA-256 is stored, so a copy of the database reveals neither.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import sqlite_utils
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlite_utils.migrations import Migrations
+
+from .errors import AuthError
+
+ROLES = ("admin", "manager", "agent", "oncall")
+_hasher = PasswordHasher()
+
+migrations = Migrations("web")
+
+
+@migrations()
+def m001_users(db: sqlite_utils.Database) -> None:
+    db["users"].create(  # type: ignore[union-attr]
+        {"id": int, "name": str, "role": str, "team": str, "password_hash": str,
+         "display_name": str, "active": int, "created_at": float},
+        pk="id",
+        not_null={"name", "role"},
+        defaults={"active": 1, "team": ""},
+    )
+    db["users"].create_index(["name"], unique=True)  # type: ignore[union-attr]
+    db["api_tokens"].create(  # type: ignore[union-attr]
+        {"id": int, "user_id": int, "token_hash": str, "label": str, "created_at": float,
+         "last_used_at": float, "revoked": int},
+        pk="id",
+        foreign_keys=[("user_id", "users", "id")],
+        defaults={"revoked": 0},
+    )
+    db["api_tokens"].create_index(["token_hash"], unique=True)  # type: ignore[union-attr]
+    db["sessions"].create(  # type: ignore[union-attr]
+        {"id": int, "user_id": int, "session_hash": str, "created_at": float, "expires_at": float},
+        pk="id",
+        foreign_keys=[("user_id", "users", "id")],
+    )
+    db["sessions"].create_index(["session_hash"], unique=True)  # type: ignore[union-attr]
+    db["app_secrets"].create({"name": str, "value": str}, pk="name")  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    role: str
+    team: str = ""
+    display_name: str = ""
+
+    def has_role(self, *roles: str) -> bool:
+        return self.role == "admin" or self.role in roles
+
+    def as_dict(self) -> dict[str, object]:
+        return {"id": self.id, "name": self.name, "role": self.role, "team": self.team,
+                "display_name": self.display_name or self.name}
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def _row_user(row: dict[str, object]) -> User:
+    return User(id=int(row["id"]), name=str(row["name"]), role=str(row["role"]),  # type: ignore[call-overload]
+                team=str(row.get("team") or ""), display_name=str(row.get("display_name") or ""))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def add_user(db: sqlite_utils.Database, name: str, role: str, password: str, *, team: str = "",
+             display_name: str = "", now: float) -> User:
+    """Create a user (call inside a write). Raises AuthError for a bad role or a taken name."""
+    if role not in ROLES:
+        raise AuthError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if not name or len(name) > 64 or any(c.isspace() for c in name):
+        raise AuthError("user name must be 1-64 characters without spaces")
+    if len(password) < 8:
+        raise AuthError("password must be at least 8 characters")
+    if db.execute("select 1 from users where name = ?", [name]).fetchone():
+        raise AuthError(f"user {name!r} already exists")
+    table = db.table("users")
+    table.insert({"name": name, "role": role, "team": team, "display_name": display_name,
+                  "password_hash": hash_password(password), "active": 1, "created_at": now})
+    return User(id=int(table.last_pk), name=name, role=role, team=team,  # type: ignore[arg-type]
+                display_name=display_name)
+
+
+def get_user(db: sqlite_utils.Database, user_id: int) -> User | None:
+    rows = list(db.query("select * from users where id = ? and active = 1", [user_id]))
+    return _row_user(rows[0]) if rows else None
+
+
+def find_user(db: sqlite_utils.Database, name: str) -> User | None:
+    rows = list(db.query("select * from users where name = ? and active = 1", [name]))
+    return _row_user(rows[0]) if rows else None
+
+
+def verify_password(db: sqlite_utils.Database, name: str, password: str) -> User | None:
+    """The user if ``password`` is theirs, else None (same cost either way)."""
+    rows = list(db.query("select * from users where name = ? and active = 1", [name]))
+    stored = str(rows[0]["password_hash"]) if rows else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return _row_user(rows[0]) if rows else None
+
+
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+def create_token(db: sqlite_utils.Database, user: User, label: str, *, now: float) -> str:
+    """A new API token for ``user``; only its hash is stored, so show it once."""
+    token = "lt_" + secrets.token_urlsafe(32)
+    db.table("api_tokens").insert({"user_id": user.id, "token_hash": _digest(token), "label": label,
+                                   "created_at": now, "revoked": 0})
+    return token
+
+
+def user_for_token(db: sqlite_utils.Database, token: str) -> User | None:
+    rows = list(db.query(
+        "select u.* from api_tokens t join users u on u.id = t.user_id "
+        "where t.token_hash = ? and t.revoked = 0 and u.active = 1", [_digest(token)]))
+    return _row_user(rows[0]) if rows else None
+
+
+def create_session(db: sqlite_utils.Database, user: User, *, now: float, ttl_s: float) -> str:
+    session = secrets.token_urlsafe(32)
+    db.table("sessions").insert({"user_id": user.id, "session_hash": _digest(session),
+                                 "created_at": now, "expires_at": now + ttl_s})
+    return session
+
+
+def user_for_session(db: sqlite_utils.Database, session: str, *, now: float) -> User | None:
+    rows = list(db.query(
+        "select u.* from sessions s join users u on u.id = s.user_id "
+        "where s.session_hash = ? and s.expires_at > ? and u.active = 1", [_digest(session), now]))
+    return _row_user(rows[0]) if rows else None
+
+
+def end_session(db: sqlite_utils.Database, session: str) -> None:
+    db.execute("delete from sessions where session_hash = ?", [_digest(session)])
+
+
+def app_secret(db: sqlite_utils.Database, name: str) -> str:
+    """A per-installation random secret, created on first use (call inside a write)."""
+    row = db.execute("select value from app_secrets where name = ?", [name]).fetchone()
+    if row:
+        return str(row[0])
+    value = secrets.token_urlsafe(48)
+    db.table("app_secrets").insert({"name": name, "value": value})
+    return value

@@ -1,0 +1,9 @@
+"""Wiring of the classifier part (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+async def wire(services: Any) -> None:
+    return None

@@ -1,0 +1,38 @@
+"""``lantern token create NAME``: print a new API token for a user."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import users
+from ..errors import AuthError
+from ._common import add_config_argument, settings_from, with_services
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("token", help="manage API tokens")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    create = actions.add_parser("create", help="create an API token for a user and print it")
+    create.add_argument("name", help="user name")
+    create.add_argument("--label", default="cli", help="what the token is for")
+    add_config_argument(create)
+    create.set_defaults(func=run_create)
+
+
+def run_create(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+
+    async def create(services):  # type: ignore[no-untyped-def]
+        now = services.clock()
+
+        def txn(db):  # type: ignore[no-untyped-def]
+            user = users.find_user(db, args.name)
+            if user is None:
+                raise AuthError(f"no active user named {args.name!r}")
+            return users.create_token(db, user, args.label, now=now)
+
+        return await services.db.write(txn)
+
+    print(with_services(settings, create))
+    return 0

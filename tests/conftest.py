@@ -1,0 +1,82 @@
+"""Shared fixtures: a controllable clock, settings on a temporary database, users and apps."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from web import users
+from web.services import Services, build_services
+from web.settings import Settings, load_settings
+
+
+class FakeClock:
+    """A clock tests move by hand: ``clock()`` returns epoch seconds."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = start if start is not None else time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(env={}).with_overrides(storage__path=str(tmp_path / "lantern.db"))
+
+
+def with_lists(settings: Settings, **lists: list[dict[str, Any]]) -> Settings:
+    """``settings`` with ``[[sources]]``/``[[channels]]``/... tables replaced."""
+    merged = {**settings.lists, **lists}
+    return Settings(settings.as_dict(), merged, settings.path)
+
+
+@dataclass
+class Account:
+    user: users.User
+    password: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def add_account(services: Services, name: str, role: str, team: str = "") -> Account:
+    password = f"pw-{name}-secret"
+    now = services.clock()
+
+    def txn(db: Any) -> Account:
+        user = users.add_user(db, name, role, password, team=team, now=now)
+        return Account(user, password, users.create_token(db, user, "test", now=now))
+
+    return await services.db.write(txn)
+
+
+@pytest.fixture
+async def services_factory(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
+    """``await services_factory(settings=..., clock=..., wiring=...)`` -> Services, closed afterwards."""
+    made: list[Services] = []
+
+    async def make(settings: Settings = settings, **kwargs: Any) -> Services:
+        services = await build_services(settings, **kwargs)
+        made.append(services)
+        return services
+
+    yield make
+    for services in made:
+        services.db.close()

@@ -225,13 +225,13 @@ def render_toml() -> str:
         lines.append(f"# {s.key} = {_toml_value(s.default)}")
     lines += [
         "",
-        "# Sources to poll. Kinds: rss, json, html, push, demo. Example:",
-        "# [[sources]]",
-        '# name = "weibo-keyword"',
-        '# kind = "rss"',
-        '# url = "https://rsshub.example.com/weibo/keyword/海底捞"',
-        '# query = "(海底捞 OR HDL) AND (老鼠 OR 食品安全) NOT 招聘"',
-        "# interval_s = 300",
+        "## Sources to poll. Kinds: rss, json, html, push, demo. Example:",
+        "## [[sources]]",
+        '## name = "weibo-keyword"',
+        '## kind = "rss"',
+        '## url = "https://rsshub.example.com/weibo/keyword/海底捞"',
+        '## query = "(海底捞 OR HDL) AND (老鼠 OR 食品安全) NOT 招聘"',
+        "## interval_s = 300",
         "",
     ]
     return "\n".join(lines)

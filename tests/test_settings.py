@@ -1,0 +1,84 @@
+"""Settings: defaults, TOML file, environment overrides, clear errors, documentation."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from web.errors import ConfigError
+from web.settings import SETTINGS, load_settings, render_toml
+
+
+def test_defaults_work_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(env={})
+    assert settings["storage.path"] == "./var/lantern.db"
+    assert settings["server.port"] == 8080
+    assert settings.sources == []
+
+
+def test_file_then_environment(tmp_path: Path) -> None:
+    config = tmp_path / "lantern.toml"
+    config.write_text('[server]\nport = 9000\nhost = "0.0.0.0"\n[[sources]]\nname = "a"\nkind = "rss"\n',
+                      encoding="utf-8")
+    settings = load_settings(config, env={"LANTERN_SERVER_PORT": "9100", "LANTERN_MONITOR_ENABLED": "false"})
+    assert settings["server.port"] == 9100
+    assert settings["server.host"] == "0.0.0.0"
+    assert settings["monitor.enabled"] is False
+    assert settings.sources == [{"name": "a", "kind": "rss"}]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[server]\nport = 'eighty'\n", "server.port must be a int"),
+        ("[server]\nprot = 1\n", "unknown setting server.prot"),
+        ("[server\n", "not valid TOML"),
+        ("sources = 3\n", "must be a list of tables"),
+    ],
+)
+def test_bad_files_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
+    config = tmp_path / "lantern.toml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config, env={})
+
+
+def test_bad_environment_value_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="LANTERN_SERVER_PORT"):
+        load_settings(env={"LANTERN_SERVER_PORT": "abc"})
+
+
+def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "nope.toml", env={})
+
+
+def test_every_setting_is_documented() -> None:
+    names = [s.name for s in SETTINGS]
+    assert len(names) == len(set(names)), "a setting is declared twice"
+    for setting in SETTINGS:
+        assert setting.help.strip().endswith("."), f"{setting.name} needs a help sentence"
+        assert "." in setting.name
+
+
+def test_rendered_toml_documents_every_setting_and_parses(tmp_path: Path) -> None:
+    text = render_toml()
+    for setting in SETTINGS:
+        assert f"# {setting.key} = " in text
+        assert setting.help in text
+    # Uncommenting every default yields a valid file with the same values.
+    setting_line = re.compile(r"^# ([a-z_]+ = .*)$")
+    uncommented = "\n".join(
+        setting_line.sub(r"\1", line) for line in text.splitlines()
+    )
+    data = tomllib.loads(uncommented)
+    config = tmp_path / "lantern.toml"
+    config.write_text(uncommented, encoding="utf-8")
+    settings = load_settings(config, env={})
+    for setting in SETTINGS:
+        assert settings[setting.name] == setting.default
+    assert "server" in data

@@ -1,0 +1,125 @@
+"""``lantern demo``: the whole system on a throw-away database with a replayed crisis.
+
+A bundled demo source replays a realistic stream of Chinese brand mentions:
+a quiet background, then a media exposé, reposts and angry complaints.  Demo
+accounts (two managers, an agent, an on-call) are created and printed, and
+one service notice is drafted, approved by the other manager and published,
+so the ticker moves from the first second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import users
+from ..services import Services
+from ..settings import Settings, load_settings
+from .serve import configure_logging, serve
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    name: str
+    role: str
+    team: str
+    display_name: str
+
+
+DEMO_ACCOUNTS = (
+    DemoAccount("wang.pr", "manager", "pr", "王经理（公关）"),
+    DemoAccount("li.service", "manager", "service", "李经理（客服）"),
+    DemoAccount("zhang.agent", "agent", "hotline", "张坐席"),
+    DemoAccount("zhao.oncall", "oncall", "ops", "赵值班"),
+)
+
+WELCOME_TITLE = "服务提示：外卖延误统一答复"
+WELCOME_BODY = (
+    "您好，非常抱歉给您带来不便。今日部分区域因天气原因配送延迟，"
+    "我们已为受影响订单自动发放 5 元无门槛券，请在“我的-优惠券”中查看。如需退款可直接为您办理。"
+)
+
+DEMO_PLANS: list[dict[str, Any]] = [
+    {
+        "name": "食品安全曝光预案",
+        "categories": ["food_safety", "media_exposure"],
+        "min_tier": "P2",
+        "checklist": ["核实涉事门店与批次", "门店停业整改并留存证据", "联系监管部门说明情况", "48 小时内发布致歉声明"],
+        "script_title": "食品安全事件统一口径",
+        "script_body": (
+            "您好，感谢您的关注。我们已关注到相关报道，涉事门店已第一时间停业整改，"
+            "并配合市场监管部门调查。调查结果将第一时间公布；如您在该门店消费后身体不适，"
+            "请提供订单信息，我们将全程负责就医与赔付。"
+        ),
+        "priority": "critical",
+    }
+]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("demo", help="run Lantern with a throw-away database and a replayed crisis")
+    parser.add_argument("--port", type=int, default=8080, help="listen port (default: 8080)")
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (default: 127.0.0.1)")
+    parser.add_argument("--speed", type=float, default=None, help="replay speed-up (default: demo.speed)")
+    parser.add_argument("--keep", action="store_true", help="keep the data directory on exit")
+    parser.set_defaults(func=run)
+
+
+def demo_settings(data_dir: Path, *, host: str, port: int, speed: float | None) -> Settings:
+    base = load_settings(env={})
+    if speed is None:
+        speed = float(base["demo.speed"])
+    settings = base.with_overrides(storage__path=str(data_dir / "lantern.db"), server__host=host,
+                                   server__port=port)
+    lists = dict(settings.lists)
+    lists["sources"] = [{"name": "demo", "kind": "demo", "speed": speed, "interval_s": 5}]
+    lists["plans"] = DEMO_PLANS
+    return Settings(settings.as_dict(), lists, None)
+
+
+async def seed(services: Services) -> dict[str, str]:
+    """Create the demo accounts and publish one approved notice; returns name -> password."""
+    now = services.clock()
+    passwords = {a.name: "demo-" + secrets.token_hex(4) for a in DEMO_ACCOUNTS}
+
+    def add(db: Any) -> list[users.User]:
+        return [users.add_user(db, a.name, a.role, passwords[a.name], team=a.team,
+                               display_name=a.display_name, now=now) for a in DEMO_ACCOUNTS]
+
+    author, approver, _agent, _oncall = await services.db.write(add)
+    scripts = services.scripts
+    if scripts is not None:
+        draft = await scripts.create_draft(author, title=WELCOME_TITLE, body=WELCOME_BODY, priority="normal",
+                                           audience=None, incident_id=None, expires_at=None)
+        await scripts.submit(draft.id, author)
+        await scripts.approve(draft.id, draft.version, approver, "同意发布")
+        await scripts.publish(draft.id, approver)
+    return passwords
+
+
+def run(args: argparse.Namespace) -> int:
+    data_dir = Path(tempfile.mkdtemp(prefix="lantern-demo-"))
+    settings = demo_settings(data_dir, host=args.host, port=args.port, speed=args.speed)
+    configure_logging(settings)
+
+    async def announce(services: Services, url: str) -> None:
+        passwords = await seed(services)
+        print(f"\nDemo data directory: {data_dir}  ({'kept' if args.keep else 'deleted on exit'})")
+        print("Demo accounts (name / password / role):")
+        for account in DEMO_ACCOUNTS:
+            print(f"  {account.name:<12} {passwords[account.name]:<14} {account.role:<8} {account.display_name}")
+        print(f"\nOpen {url}/login as wang.pr to watch incidents; {url}/ticker as zhang.agent for the ticker.")
+        print("A crisis builds up over the next minute. Ctrl-C stops the demo.\n", flush=True)
+
+    try:
+        asyncio.run(serve(settings, announce=announce))
+    finally:
+        if not args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return 0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ..errors import ConfigError
+from ..services import Services
 from ._common import add_config_argument, settings_from, with_services
 
 
@@ -21,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("lantern poll needs --once (continuous polling runs inside lantern serve)")
     settings = settings_from(args)
 
-    async def poll(services):  # type: ignore[no-untyped-def]
+    async def poll(services: Services) -> list[Any]:
         if services.monitor is None:
             raise ConfigError("the monitor is not available")
         return await services.monitor.poll_once(args.source)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+import sqlite_utils
+
 from .. import users
 from ..errors import AuthError
+from ..services import Services
 from ._common import add_config_argument, settings_from, with_services
 
 
@@ -23,10 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_create(args: argparse.Namespace) -> int:
     settings = settings_from(args)
 
-    async def create(services):  # type: ignore[no-untyped-def]
+    async def create(services: Services) -> str:
         now = services.clock()
 
-        def txn(db):  # type: ignore[no-untyped-def]
+        def txn(db: sqlite_utils.Database) -> str:
             user = users.find_user(db, args.name)
             if user is None:
                 raise AuthError(f"no active user named {args.name!r}")

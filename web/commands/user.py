@@ -9,6 +9,7 @@ import sys
 
 from .. import users
 from ..errors import AuthError
+from ..services import Services
 from ._common import add_config_argument, settings_from, with_services
 
 
@@ -43,7 +44,7 @@ def run_add(args: argparse.Namespace) -> int:
     password, generated = _password(args)
     settings = settings_from(args)
 
-    async def add(services):  # type: ignore[no-untyped-def]
+    async def add(services: Services) -> users.User:
         now = services.clock()
         return await services.db.write(lambda db: users.add_user(
             db, args.name, args.role, password, team=args.team, display_name=args.display_name, now=now))

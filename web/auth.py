@@ -18,6 +18,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -90,7 +91,7 @@ def require(*roles: str) -> Callable[[Handler], Handler]:
             if user is None:
                 if request.path.startswith("/api/") or request.path.startswith("/ws"):
                     return json_error(401, "unauthenticated", "sign in or send an API token")
-                raise web.HTTPFound(f"/login?next={request.path_qs}")
+                raise web.HTTPFound("/login?" + urlencode({"next": request.path_qs}))
             if roles and not user.has_role(*roles):
                 return json_error(403, "forbidden", f"requires role: {' or '.join(roles)}")
             return await handler(request)
@@ -105,3 +106,20 @@ def public(handler: Handler) -> Handler:
     """Mark a handler as intentionally open to anonymous users (checked by a test)."""
     handler.__lantern_public__ = True  # type: ignore[attr-defined]
     return handler
+
+
+def set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str, *,
+               max_age: int, samesite: str = "Lax") -> None:
+    """Set an HttpOnly cookie for the whole site; Secure when ``auth.cookie_secure`` is on."""
+    secure = bool(request.app["services"].settings["auth.cookie_secure"])
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite=samesite,
+                        secure=secure)
+
+
+def roles_of(handler: Any) -> tuple[str, ...] | None:
+    """The roles a handler requires (``()`` = any signed-in user), or None if it is not protected."""
+    return getattr(handler, "__lantern_roles__", None)
+
+
+def is_public(handler: Any) -> bool:
+    return bool(getattr(handler, "__lantern_public__", False))

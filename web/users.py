@@ -162,3 +162,41 @@ def app_secret(db: sqlite_utils.Database, name: str) -> str:
     value = secrets.token_urlsafe(48)
     db.table("app_secrets").insert({"name": name, "value": value})
     return value
+
+
+def list_users(db: sqlite_utils.Database, *, include_inactive: bool = False) -> list[dict[str, object]]:
+    """Every user as a dict safe to show (never the password hash)."""
+    where = "" if include_inactive else "where active = 1"
+    rows = db.query(f"select id, name, role, team, display_name, active, created_at from users {where} "
+                    "order by name")
+    return [{**_row_user(row).as_dict(), "active": bool(row["active"]), "created_at": row["created_at"]}
+            for row in rows]
+
+
+def deactivate_user(db: sqlite_utils.Database, user_id: int) -> User:
+    """Disable a user (call inside a write): their sessions end and their tokens are revoked.
+
+    Users are never deleted, so audit trails keep pointing at a real row.
+    """
+    user = get_user(db, user_id)
+    if user is None:
+        raise AuthError(f"no active user with id {user_id}")
+    db.execute("update users set active = 0 where id = ?", [user_id])
+    db.execute("delete from sessions where user_id = ?", [user_id])
+    db.execute("update api_tokens set revoked = 1 where user_id = ?", [user_id])
+    return user
+
+
+def set_password(db: sqlite_utils.Database, user_id: int, password: str) -> None:
+    """Replace a user's password (call inside a write); every existing session ends."""
+    if len(password) < 8:
+        raise AuthError("password must be at least 8 characters")
+    if get_user(db, user_id) is None:
+        raise AuthError(f"no active user with id {user_id}")
+    db.execute("update users set password_hash = ? where id = ?", [hash_password(password), user_id])
+    db.execute("delete from sessions where user_id = ?", [user_id])
+
+
+def prune_sessions(db: sqlite_utils.Database, *, now: float) -> int:
+    """Delete expired sessions (call inside a write); returns how many went."""
+    return db.execute("delete from sessions where expires_at <= ?", [now]).rowcount

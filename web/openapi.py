@@ -1,0 +1,129 @@
+"""``/api/openapi.json``: the HTTP API described from the routes actually mounted.
+
+The document is built from the router, so an endpoint added by any wiring
+module appears without anyone editing a spec file: its summary and
+description come from the handler's docstring, its path parameters from the
+route, and the roles it requires (from ``@require``) are listed in
+``x-lantern-roles`` and in the description.  Request and response bodies
+that are known are described in :data:`BODIES`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import Any
+
+from aiohttp import web
+
+from . import auth
+
+DOCUMENTED_PREFIXES = ("/api/", "/ws/", "/healthz", "/metrics")
+_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+
+_USER = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "name": {"type": "string"}, "role": {"type": "string",
+                                                                    "enum": ["admin", "manager", "agent",
+                                                                             "oncall"]},
+    "team": {"type": "string"}, "display_name": {"type": "string"}}}
+_ERROR = {"type": "object", "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+          "required": ["error", "message"]}
+
+# Known request bodies: (method, path) -> JSON schema.
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/users"): {"type": "object", "required": ["name", "role", "password"], "properties": {
+        "name": {"type": "string"}, "role": {"type": "string"}, "password": {"type": "string", "minLength": 8},
+        "team": {"type": "string"}, "display_name": {"type": "string"}}},
+    ("POST", "/api/scripts"): {"type": "object", "required": ["title", "body"], "properties": {
+        "title": {"type": "string"}, "body": {"type": "string"},
+        "priority": {"type": "string", "enum": ["critical", "high", "normal", "low"]},
+        "incident_id": {"type": ["integer", "string", "null"]},
+        "expires_in_s": {"type": "number"}}},
+    ("POST", "/api/scripts/{id}/reject"): {"type": "object", "properties": {"comment": {"type": "string"}}},
+    ("POST", "/api/scripts/{id}/approve"): {"type": "object", "properties": {"comment": {"type": "string"}}},
+    ("POST", "/api/incidents/{id}/retier"): {"type": "object", "required": ["tier"],
+                                             "properties": {"tier": {"type": "string"}}},
+}
+RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/api/me"): {"type": "object", "properties": {"user": _USER, "csrf_token": {"type": "string"}}},
+    ("GET", "/api/users"): {"type": "object", "properties": {"users": {"type": "array", "items": _USER}}},
+}
+
+
+def _doc(handler: Any) -> tuple[str, str]:
+    doc = inspect.getdoc(handler) or ""
+    summary, _, rest = doc.partition("\n")
+    return summary.strip(), rest.strip()
+
+
+def _operation(method: str, path: str, handler: Any) -> dict[str, Any]:
+    summary, description = _doc(handler)
+    roles = auth.roles_of(handler)
+    operation: dict[str, Any] = {"summary": summary or f"{method} {path}",
+                                 "operationId": f"{method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower())}"
+                                 .rstrip("_")}
+    if roles is not None:
+        who = ", ".join(roles) if roles else "any signed-in user"
+        description = (description + "\n\n" if description else "") + f"Requires: {who} (admin always)."
+        operation["x-lantern-roles"] = list(roles)
+        operation["security"] = [{"bearer": []}, {"session": [], "csrf": []}]
+    else:
+        operation["security"] = []
+    if description:
+        operation["description"] = description
+    params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+              for name in _PARAM.findall(path)]
+    if params:
+        operation["parameters"] = params
+    clean = _PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
+    body = BODIES.get((method, clean))
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    ok: dict[str, Any] = {"description": "OK"}
+    if (method, clean) in RESPONSES:
+        ok["content"] = {"application/json": {"schema": RESPONSES[(method, clean)]}}
+    operation["responses"] = {"200": ok, "default": {
+        "description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
+    if path.startswith("/ws/"):
+        operation["responses"]["101"] = {"description": "Switching to the websocket protocol"}
+    return operation
+
+
+def build(app: web.Application) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for ``app``'s current routes."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = info.get("path") or info.get("formatter") or ""
+        if route.method in {"HEAD", "OPTIONS", "*"} or not path.startswith(DOCUMENTED_PREFIXES):
+            continue
+        clean = _PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
+        paths.setdefault(clean, {})[route.method.lower()] = _operation(route.method, path, route.handler)
+    services = app["services"]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Lantern (走马灯) API", "version": "0.1.0",
+                 "description": "Public-opinion monitoring, tiered alerts and approved agent scripts. "
+                                "Authenticate with `Authorization: Bearer <token>` (`lantern token create`) "
+                                "or the console's session cookie plus the `X-CSRF-Token` header."},
+        "servers": [{"url": services.settings["server.public_url"] or "/"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": {"Error": _ERROR, "User": _USER},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": auth.SESSION_COOKIE},
+                "csrf": {"type": "apiKey", "in": "header", "name": auth.CSRF_HEADER},
+            },
+        },
+    }
+
+
+@auth.require()
+async def openapi_json(request: web.Request) -> web.StreamResponse:
+    """This document: every HTTP endpoint and the roles it requires."""
+    return web.json_response(build(request.app))
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/api/openapi.json", openapi_json)

@@ -86,6 +86,23 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     # -- incidents and alerts --------------------------------------------
     Setting("incidents.window_minutes", 360, "Mentions of one story within this window join one incident."),
+    Setting("incidents.similarity", 0.35, "Share of a mention's key terms an open incident must share to join it."),
+    Setting("incidents.volume_tiers", ["P4:1", "P3:10", "P2:30", "P1:300"],
+            "Tier reached at N mentions per hour, as TIER:N (an incident only ever climbs)."),
+    Setting("incidents.spike_sigma", 3.0, "Spike: last hour above the source's 14-day hourly mean + this many sigma."),
+    Setting("incidents.spike_min", 5, "Mentions per hour below which no spike is declared."),
+    Setting("incidents.group_wait_s", 30, "Wait after an incident opens before its first alert (0: at once)."),
+    Setting("incidents.group_interval_s", 300, "Least time between two update alerts about one incident."),
+    Setting("incidents.repeat_interval_s", 14400, "Re-send an unchanged open incident to informed recipients."),
+    Setting("incidents.escalate_minutes", ["P1:5", "P2:15", "P3:60"],
+            "Minutes without acknowledgement before the next level is notified, as TIER:MIN."),
+    Setting("incidents.remind_minutes", ["P1:10", "P2:30", "P3:120"],
+            "Reminder interval to must-act recipients until acknowledged, as TIER:MIN."),
+    Setting("incidents.quiet_hours", "", "Quiet hours HH:MM-HH:MM (local): alerts below P1 wait for a digest."),
+    Setting("incidents.digest_at", "09:00", "Local time the daily digest (P4 and overflow) is sent."),
+    Setting("incidents.max_attempts", 8, "Delivery attempts of one alert before it is marked failed."),
+    Setting("incidents.tick_s", 1.0, "How often the alert engine checks timers, in seconds."),
+    Setting("incidents.ack_link_hours", 72, "How long the acknowledge link inside an alert stays valid."),
     # -- broadcast --------------------------------------------------------
     Setting(
         "broadcast.redis_url",

@@ -218,11 +218,23 @@ async def static(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@cache
+def widget_script() -> str:
+    """``widget.js``: the ticker core and the widget bootstrap as one classic script."""
+    core = (STATIC / "ticker-core.js").read_text(encoding="utf-8")
+    core = re.sub(r"^export ", "", core, flags=re.MULTILINE)
+    bootstrap = (STATIC / "widget.js").read_text(encoding="utf-8")
+    css = (STATIC / "ticker.css").read_text(encoding="utf-8")
+    return ("(function () {\n\"use strict\";\n"
+            f"const LANTERN_STRINGS = {json_for_script(i18n.STRINGS)};\n"
+            f"const LANTERN_CSS = {json_for_script(css)};\n"
+            f"{core}\n{bootstrap}\n}})();\n")
+
+
 @auth.public
 async def widget(request: web.Request) -> web.StreamResponse:
     """The embeddable ticker for the CRM desktop: ``<script src=".../widget.js" data-token=...>``."""
-    body = (STATIC / "widget.js").read_text(encoding="utf-8")
-    return web.Response(text=body, content_type="text/javascript", charset="utf-8",
+    return web.Response(text=widget_script(), content_type="text/javascript", charset="utf-8",
                         headers={"Cache-Control": "no-cache"})
 
 

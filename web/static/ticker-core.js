@@ -1,0 +1,321 @@
+// Lantern ticker (走马灯) core: the crawl, its controls and the websocket client.
+// Shared by the /ticker page (as an ES module) and /widget.js (the server inlines this file,
+// without its `export` keywords, into one classic script).  No innerHTML anywhere: every
+// script text reaches the page through textContent, so a script body is never markup.
+
+const PRIORITY_ORDER = { critical: 0, high: 1, normal: 2, low: 3 };
+const SPEED_PX_S = 90; // crawl speed
+const FLIP_MS = 6000; // reduced-motion: one item at a time, this long each
+const NOTICE_MS = 10000; // how long "withdrawn" notices stay
+const PING_TIMEOUT_MS = 45000; // no message for this long: the connection is dead
+
+function el(doc, tag, attrs, ...children) {
+  const node = doc.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(typeof child === "string" ? doc.createTextNode(child) : child);
+  }
+  return node;
+}
+
+export function backoffDelay(attempt, random = Math.random) {
+  // 0.5 s, 1 s, 2 s ... capped at 30 s, with ±20 % jitter so a whole floor does not reconnect at once.
+  const base = Math.min(30000, 500 * 2 ** Math.min(attempt, 10));
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+export class TickerModel {
+  // The items the agent should see, keyed by script id (sans-I/O: the tests of the page drive it).
+  constructor() {
+    this.items = new Map();
+    this.rev = 0;
+  }
+  apply(msg) {
+    // Returns {changed, removed: [item...]}.
+    const removed = [];
+    if (typeof msg.rev === "number") this.rev = Math.max(this.rev, msg.rev);
+    switch (msg.type) {
+      case "snapshot": {
+        const next = new Map();
+        for (const item of msg.items || []) next.set(String(item.id), item);
+        for (const [id, item] of this.items) if (!next.has(id)) removed.push({ ...item, state: "retracted" });
+        this.items = next;
+        return { changed: true, removed };
+      }
+      case "publish":
+      case "update": {
+        const item = msg.item;
+        if (!item) return { changed: false, removed };
+        this.items.set(String(item.id), item);
+        return { changed: true, removed };
+      }
+      case "retract":
+      case "expire": {
+        const id = String(msg.id ?? (msg.item && msg.item.id));
+        const old = this.items.get(id);
+        if (!old) return { changed: false, removed };
+        this.items.delete(id);
+        removed.push({ ...old, state: msg.type === "retract" ? "retracted" : "expired" });
+        return { changed: true, removed };
+      }
+      default:
+        return { changed: false, removed };
+    }
+  }
+  sorted(now = Date.now() / 1000) {
+    return [...this.items.values()]
+      .filter((item) => !item.expires_at || item.expires_at > now)
+      .sort((a, b) => (PRIORITY_ORDER[a.priority] ?? 9) - (PRIORITY_ORDER[b.priority] ?? 9)
+        || (b.published_at || 0) - (a.published_at || 0));
+  }
+}
+
+export class Ticker {
+  // options: {root, doc, wsUrl, strings, reducedMotion (bool|undefined), WebSocket, shortcuts}
+  constructor(options) {
+    this.doc = options.doc || document;
+    this.win = this.doc.defaultView || window;
+    this.root = options.root;
+    this.wsUrl = options.wsUrl;
+    this.s = options.strings || {};
+    this.WS = options.WebSocket || this.win.WebSocket;
+    this.model = new TickerModel();
+    this.shortcuts = options.shortcuts ?? true; // Space on the page body pauses (off inside the widget)
+    this.paused = false;
+    this.connected = false;
+    this.attempt = 0;
+    this.offset = 0;
+    this.lastFrame = 0;
+    this.flipIndex = 0;
+    this.flipTimer = null;
+    this.displayed = new Set();
+    this.acked = new Set();
+    this.openId = null;
+    const query = this.win.matchMedia ? this.win.matchMedia("(prefers-reduced-motion: reduce)") : null;
+    this.reducedMotion = options.reducedMotion ?? (query ? query.matches : false);
+    if (query && options.reducedMotion === undefined && query.addEventListener) {
+      query.addEventListener("change", (e) => { this.reducedMotion = e.matches; this.render(); });
+    }
+    this.build();
+    this.render();
+    this.connect();
+    this.frame = this.frame.bind(this);
+    this.win.requestAnimationFrame(this.frame);
+  }
+
+  t(key) { return this.s[key] || key; }
+
+  build() {
+    const d = this.doc;
+    this.status = el(d, "div", { class: "lt-status", role: "alert", hidden: true },
+      el(d, "strong", {}, this.t("ticker.disconnected")), " ",
+      el(d, "span", { class: "lt-status-detail" }, this.t("ticker.reconnecting")));
+    this.pauseButton = el(d, "button", { type: "button", class: "lt-pause", "aria-pressed": "false",
+      title: this.t("ticker.shortcut"), onclick: () => this.setPaused(!this.paused) }, this.t("ticker.pause"));
+    this.pinned = el(d, "div", { class: "lt-pinned", "aria-label": this.t("ticker.pinned") });
+    this.track = el(d, "div", { class: "lt-track" });
+    this.viewport = el(d, "div", { class: "lt-viewport", "aria-live": "off" }, this.track);
+    this.empty = el(d, "div", { class: "lt-empty" }, this.t("ticker.empty"));
+    this.bar = el(d, "div", { class: "lt-bar" }, this.pauseButton, this.pinned, this.viewport, this.empty);
+    this.detail = el(d, "section", { class: "lt-detail", hidden: true, "aria-live": "polite" });
+    this.notices = el(d, "div", { class: "lt-notices", "aria-live": "polite" });
+    this.root.classList.add("lt-root");
+    this.root.append(this.status, this.bar, this.detail, this.notices);
+    this.root.addEventListener("keydown", (e) => this.onKey(e));
+    if (this.shortcuts) this.doc.addEventListener("keydown", (e) => {
+      if ((e.target === this.doc.body || e.target === this.doc.documentElement) && e.key === " ") {
+        e.preventDefault();
+        this.setPaused(!this.paused);
+      }
+    });
+  }
+
+  onKey(e) {
+    if (e.key === "Escape" && this.openId !== null) { this.closeDetail(); e.preventDefault(); }
+  }
+
+  setPaused(paused) {
+    this.paused = paused;
+    this.pauseButton.setAttribute("aria-pressed", String(paused));
+    this.pauseButton.textContent = paused ? this.t("ticker.resume") : this.t("ticker.pause");
+    this.root.classList.toggle("lt-is-paused", paused);
+  }
+
+  // -- websocket --------------------------------------------------------------
+  connect() {
+    let ws;
+    try {
+      ws = new this.WS(this.wsUrl);
+    } catch (err) {
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => { this.attempt = 0; this.setConnected(true); this.touch(); };
+    ws.onmessage = (event) => { this.touch(); this.onMessage(event.data); };
+    ws.onclose = () => { if (this.ws === ws) { this.ws = null; this.setConnected(false); this.scheduleReconnect(); } };
+    ws.onerror = () => { try { ws.close(); } catch (err) { /* already closed */ } };
+  }
+
+  touch() {
+    clearTimeout(this.deadTimer);
+    this.deadTimer = setTimeout(() => { if (this.ws) this.ws.close(); }, PING_TIMEOUT_MS);
+  }
+
+  scheduleReconnect() {
+    clearTimeout(this.reconnectTimer);
+    const delay = backoffDelay(this.attempt++);
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  setConnected(connected) {
+    this.connected = connected;
+    this.status.hidden = connected;
+    this.root.classList.toggle("lt-is-stale", !connected);
+  }
+
+  send(msg) {
+    if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(msg));
+  }
+
+  onMessage(data) {
+    let msg;
+    try { msg = JSON.parse(data); } catch (err) { return; }
+    if (msg.type === "ping") { this.send({ type: "pong", rev: this.model.rev }); return; }
+    const { changed, removed } = this.model.apply(msg);
+    for (const item of removed) this.notice(item);
+    if (changed) this.render();
+  }
+
+  // -- rendering ----------------------------------------------------------------
+  itemButton(item, extraClass) {
+    const d = this.doc;
+    return el(d, "button", {
+      type: "button", class: `lt-item lt-${item.priority || "normal"} ${extraClass || ""}`,
+      "data-id": item.id, "data-version": item.version, "aria-expanded": String(this.openId === String(item.id)),
+      onclick: () => this.openDetail(String(item.id)),
+    }, el(d, "span", { class: "lt-prio" }, this.t(`priority.${item.priority || "normal"}`)), " ",
+    el(d, "span", { class: "lt-title" }, item.title || ""), " ",
+    el(d, "span", { class: "lt-body" }, item.body || ""));
+  }
+
+  render() {
+    const items = this.model.sorted();
+    const pinned = items.filter((i) => i.priority === "critical");
+    const moving = items.filter((i) => i.priority !== "critical");
+    this.pinned.replaceChildren(...pinned.map((i) => this.itemButton(i, "lt-is-pinned")));
+    this.track.replaceChildren(...moving.map((i) => this.itemButton(i)));
+    this.empty.hidden = items.length > 0;
+    this.root.classList.toggle("lt-reduced", Boolean(this.reducedMotion));
+    this.offset = 0; // a new list starts at the left edge so the newest script is seen at once
+    this.flipIndex = 0;
+    this.applyFlip();
+    this.applyOffset();
+    for (const item of items) {
+      const key = `${item.id}:${item.version}`;
+      if (this.connected && !this.displayed.has(key)) {
+        this.displayed.add(key);
+        this.send({ type: "displayed", id: item.id, version: item.version });
+      }
+    }
+    if (this.openId !== null) {
+      const open = this.model.items.get(this.openId);
+      if (open) this.fillDetail(open); else this.closeDetail();
+    }
+  }
+
+  applyOffset() { this.track.style.transform = `translateX(${-this.offset}px)`; }
+
+  applyFlip() {
+    const children = [...this.track.children];
+    children.forEach((child, i) => { child.hidden = this.reducedMotion && i !== this.flipIndex % children.length; });
+    clearInterval(this.flipTimer);
+    if (this.reducedMotion && children.length > 1) {
+      this.flipTimer = setInterval(() => {
+        if (this.paused) return;
+        this.flipIndex = (this.flipIndex + 1) % children.length;
+        children.forEach((child, i) => { child.hidden = i !== this.flipIndex; });
+      }, FLIP_MS);
+    }
+  }
+
+  frame(ts) {
+    const dt = this.lastFrame ? Math.min(0.1, (ts - this.lastFrame) / 1000) : 0;
+    this.lastFrame = ts;
+    if (!this.paused && !this.reducedMotion && this.track.children.length) {
+      this.offset += SPEED_PX_S * dt;
+      const width = this.track.scrollWidth;
+      if (this.offset > width) this.offset = -this.viewport.clientWidth; // re-enter from the right
+      this.applyOffset();
+    }
+    this.win.requestAnimationFrame(this.frame);
+  }
+
+  // -- detail, copy, acknowledge -----------------------------------------------
+  openDetail(id) {
+    this.openId = id;
+    const item = this.model.items.get(id);
+    if (!item) return;
+    this.fillDetail(item);
+    this.detail.hidden = false;
+    for (const b of this.root.querySelectorAll(".lt-item")) b.setAttribute("aria-expanded", String(b.dataset.id === id));
+    const first = this.detail.querySelector("button");
+    if (first) first.focus();
+  }
+
+  closeDetail() {
+    const id = this.openId;
+    this.openId = null;
+    this.detail.hidden = true;
+    const back = id !== null ? this.root.querySelector(`.lt-item[data-id="${CSS.escape(id)}"]`) : null;
+    if (back) back.focus();
+  }
+
+  fillDetail(item) {
+    const d = this.doc;
+    const key = `${item.id}:${item.version}`;
+    const body = el(d, "p", { class: "lt-detail-body" }, item.body || "");
+    const copy = el(d, "button", { type: "button", class: "lt-copy", onclick: () => this.copy(item, copy) },
+      this.t("ticker.copy"));
+    const acked = this.acked.has(key);
+    const ack = el(d, "button", { type: "button", class: "lt-ack", disabled: acked,
+      onclick: () => { this.acked.add(key); this.send({ type: "ack", id: item.id, version: item.version }); this.fillDetail(item); } },
+    acked ? this.t("ticker.acked") : this.t("ticker.ack"));
+    const close = el(d, "button", { type: "button", class: "lt-close", onclick: () => this.closeDetail() }, this.t("ticker.close"));
+    const expires = item.expires_at
+      ? el(d, "span", { class: "lt-expires" }, `${this.t("ticker.expires")} ${new Date(item.expires_at * 1000).toLocaleTimeString()}`)
+      : null;
+    this.detail.className = `lt-detail lt-${item.priority || "normal"}`;
+    this.detail.replaceChildren(
+      el(d, "h2", {}, item.title || ""), body,
+      el(d, "div", { class: "lt-actions" }, copy, ack, close, expires));
+  }
+
+  async copy(item, button) {
+    const text = item.body || "";
+    try {
+      await this.win.navigator.clipboard.writeText(text);
+    } catch (err) {
+      const area = el(this.doc, "textarea", { class: "lt-offscreen" });
+      area.value = text;
+      this.root.append(area);
+      area.select();
+      this.doc.execCommand("copy");
+      area.remove();
+    }
+    button.textContent = this.t("ticker.copied");
+  }
+
+  notice(item) {
+    const label = item.state === "expired" ? this.t("script.state.expired") : this.t("ticker.withdrawn");
+    const note = el(this.doc, "div", { class: "lt-notice" }, el(this.doc, "s", {}, item.title || ""), ` ${label}`);
+    this.notices.append(note);
+    setTimeout(() => note.remove(), NOTICE_MS);
+  }
+}

@@ -1,0 +1,205 @@
+"""The incident engine: attach mentions, re-tier, move through the lifecycle, tell listeners.
+
+All database work goes through the injected ``Store``; every decision takes
+its time from the injected clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from monitor.mentions import StoredMention
+from monitor.store import Store
+
+from . import grouping, store_ops, tiering
+from .model import TIERS, IncidentChange, State, check_tier, check_transition, most_severe, rank
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[list[IncidentChange]], Awaitable[None]]
+# (negative_probability, categories, signals) -> tier or None; signals: volume_1h, velocity, source_name, author_reach
+TierModel = Callable[[float, Sequence[str], dict[str, Any]], str | None]
+
+
+@dataclass
+class IncidentConfig:
+    window_s: float = 360 * 60
+    similarity: float = 0.35
+    volume_tiers: dict[str, float] = field(default_factory=lambda: {"P4": 1, "P3": 10, "P2": 30, "P1": 300})
+    spike_sigma: float = 3.0
+    spike_min: int = 5
+
+
+def opens_incident(m: StoredMention) -> bool:
+    """A mention opens an incident when the classifier gave it a tier and it is negative or risky."""
+    return m.tier in TIERS and (m.sentiment == "negative" or bool(m.categories))
+
+
+class IncidentEngine:
+    def __init__(self, store: Store, *, clock: Callable[[], float], config: IncidentConfig | None = None,
+                 tier_model: TierModel | None = None, brand_of: Callable[[str], str] | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.config = config or IncidentConfig()
+        self.tier_model = tier_model
+        self.brand_of = brand_of or (lambda source: "")
+        self.listeners: list[Listener] = []
+
+    # -- mentions --------------------------------------------------------------
+    async def on_mentions(self, batch: list[StoredMention]) -> list[IncidentChange]:
+        if not batch:
+            return []
+        now = self.clock()
+        changes = await self.store.write(lambda db: self._attach(db, batch, now))
+        await self._tell(changes)
+        return changes
+
+    def _attach(self, db: sqlite_utils.Database, batch: list[StoredMention], now: float) -> list[IncidentChange]:
+        cfg = self.config
+        candidates = {c["id"]: c for c in store_ops.open_candidates(db, now - cfg.window_s)}
+        opened: set[int] = set()
+        touched: dict[int, str] = {}  # incident id -> tier before this batch
+        for m in batch:
+            incident_id = store_ops.incident_of_mention(db, m.duplicate_of) if m.duplicate_of else None
+            mention_terms = grouping.terms(m.mention.content)
+            if incident_id is None:
+                pool = (grouping.Candidate(c["id"], c["terms"], c["categories"]) for c in candidates.values())
+                incident_id, _score = grouping.best_match(mention_terms, m.categories, pool, cfg.similarity)
+            if incident_id is None:
+                if not opens_incident(m):
+                    continue
+                incident_id = self._open(db, m, now)
+                opened.add(incident_id)
+            inc = store_ops.load(db, incident_id)
+            touched.setdefault(incident_id, inc["tier"])
+            store_ops.attach_mention(db, m.id, incident_id)
+            values: dict[str, Any] = {
+                "mention_count": inc["mention_count"] + 1,
+                "negative_count": inc["negative_count"] + (m.sentiment == "negative"),
+                "max_negative": max(inc["max_negative"] or 0.0, m.negative_probability),
+                "max_reach": max(inc["max_reach"] or 0, m.mention.author_reach or 0),
+                "categories": sorted(set(inc["categories"]) | set(m.categories)),
+                "sources": sorted(set(inc["sources"]) | {m.mention.source}),
+                "reasons": list(dict.fromkeys([*inc["reasons"], *m.reasons]))[:20],
+                "mention_tier": most_severe(inc["mention_tier"], m.tier) or inc["mention_tier"],
+                "last_mention_at": now, "updated_at": now,
+            }
+            if m.duplicate_of is None:
+                values["terms"] = grouping.merge_terms(inc["terms"], mention_terms)
+            store_ops.save(db, incident_id, values)
+            candidates[incident_id] = {"id": incident_id, "terms": values.get("terms", inc["terms"]),
+                                       "categories": values["categories"]}
+        changes = []
+        for incident_id, before in touched.items():
+            tier = self._retier(db, incident_id, now)
+            if incident_id in opened:
+                changes.append(IncidentChange(incident_id, "opened", tier))
+            elif rank(tier) < rank(before):
+                changes.append(IncidentChange(incident_id, "retiered", tier, before, actor="auto"))
+            else:
+                changes.append(IncidentChange(incident_id, "grew", tier))
+        return changes
+
+    def _open(self, db: sqlite_utils.Database, m: StoredMention, now: float) -> int:
+        title = (m.mention.title or m.mention.text).strip().splitlines()[0][:80] if (
+            m.mention.title or m.mention.text).strip() else f"#{m.id}"
+        table = db.table("incidents")
+        table.insert({"title": title, "state": State.OPEN.value, "tier": m.tier, "tier_auto": m.tier,
+                      "mention_tier": m.tier, "brand": m.mention.raw.get("brand") or self.brand_of(m.mention.source),
+                      "opened_at": now, "updated_at": now, "last_mention_at": now, "max_negative": 0.0,
+                      "max_reach": 0})
+        incident_id = int(table.last_pk)  # type: ignore[arg-type]
+        store_ops.event(db, incident_id, now, "opened", "auto", tier=m.tier, mention_id=m.id, source=m.mention.source)
+        return incident_id
+
+    def _retier(self, db: sqlite_utils.Database, incident_id: int, now: float) -> str:
+        cfg = self.config
+        inc = store_ops.load(db, incident_id)
+        vol = store_ops.volume(db, incident_id, now - 3600, now + 1)
+        before = store_ops.volume(db, incident_id, now - 7200, now - 3600)
+        last, history = store_ops.source_hourly(db, inc["sources"], now, tiering.BASELINE_DAYS)
+        spike = tiering.is_spike(last, history, sigma=cfg.spike_sigma, minimum=cfg.spike_min)
+        model = None
+        if self.tier_model is not None:
+            signals = {"volume_1h": vol, "velocity": vol / max(1, before), "source_name": ",".join(inc["sources"]),
+                       "author_reach": inc["max_reach"]}
+            try:
+                model = self.tier_model(inc["max_negative"] or 0.0, inc["categories"], signals)
+            except Exception:  # the model is optional; the volume rules still work without it
+                log.exception("tier model failed for incident %s", incident_id)
+        auto = tiering.combine(mention_tier=inc["mention_tier"], volume=tiering.volume_tier(vol, cfg.volume_tiers),
+                               model=model if model in TIERS else None, spike=spike)
+        auto = most_severe(auto, inc["tier_auto"]) or auto  # automatic tiers only climb
+        tier = auto
+        manual = inc["tier_manual"]
+        if manual:
+            tier = manual
+            if rank(auto) < rank(inc["tier_auto"]) and rank(auto) < rank(manual):
+                tier, manual = auto, None  # grew beyond what a person decided: climb anyway
+        if tier != inc["tier"]:
+            store_ops.event(db, incident_id, now, "retiered", "auto", tier=tier, previous=inc["tier"], volume_1h=vol,
+                            spike=spike)
+        store_ops.save(db, incident_id, {"tier": tier, "tier_auto": auto, "tier_manual": manual, "volume_1h": vol,
+                                         "spike": int(spike)})
+        return tier
+
+    # -- lifecycle -------------------------------------------------------------
+    async def acknowledge(self, incident_id: int, actor: str) -> IncidentChange:
+        return await self._move(incident_id, State.ACKNOWLEDGED, actor)
+
+    async def mitigate(self, incident_id: int, actor: str) -> IncidentChange:
+        return await self._move(incident_id, State.MITIGATING, actor)
+
+    async def resolve(self, incident_id: int, actor: str) -> IncidentChange:
+        return await self._move(incident_id, State.RESOLVED, actor)
+
+    async def _move(self, incident_id: int, target: State, actor: str) -> IncidentChange:
+        now = self.clock()
+
+        def txn(db: sqlite_utils.Database) -> IncidentChange:
+            inc = store_ops.load(db, incident_id)
+            check_transition(inc["state"], target)
+            values: dict[str, Any] = {"state": target.value, "updated_at": now}
+            if target is State.ACKNOWLEDGED or not inc["acknowledged_at"]:
+                values.update(acknowledged_at=now, acknowledged_by=actor)
+            if target is State.MITIGATING:
+                values["mitigating_at"] = now
+            if target is State.RESOLVED:
+                values.update(resolved_at=now, resolved_by=actor)
+            store_ops.save(db, incident_id, values)
+            store_ops.event(db, incident_id, now, target.value, actor)
+            return IncidentChange(incident_id, target.value, inc["tier"], actor=actor)
+
+        change = await self.store.write(txn)
+        await self._tell([change])
+        return change
+
+    async def retier(self, incident_id: int, tier: str, actor: str, reason: str = "") -> IncidentChange:
+        check_tier(tier)
+        now = self.clock()
+
+        def txn(db: sqlite_utils.Database) -> IncidentChange:
+            inc = store_ops.load(db, incident_id)
+            if inc["state"] == State.RESOLVED.value:
+                check_transition(inc["state"], State.RESOLVED)
+            store_ops.save(db, incident_id, {"tier": tier, "tier_manual": tier, "updated_at": now})
+            store_ops.event(db, incident_id, now, "retiered", actor, tier=tier, previous=inc["tier"], reason=reason)
+            return IncidentChange(incident_id, "retiered", tier, inc["tier"], actor=actor)
+
+        change = await self.store.write(txn)
+        await self._tell([change])
+        return change
+
+    async def _tell(self, changes: list[IncidentChange]) -> None:
+        if not changes:
+            return
+        for listener in self.listeners:
+            try:
+                await listener(changes)
+            except Exception:  # one broken listener must not lose the others' work
+                log.exception("incident listener %r failed", listener)

@@ -1,0 +1,103 @@
+"""Read side of incidents (list, detail with timeline / top sources / sentiment share) and plan attachments."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import sqlite_utils
+
+from . import store_ops
+from .errors import UnknownIncidentError
+from .model import State, check_tier
+
+PUBLIC_HIDDEN = ("terms",)
+
+
+def public(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in row.items() if k not in PUBLIC_HIDDEN}
+    out["negative_share"] = round(row["negative_count"] / row["mention_count"], 3) if row["mention_count"] else 0.0
+    return out
+
+
+def list_incidents(db: sqlite_utils.Database, *, state: str | None = None, tier: str | None = None,
+                   limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    where, args = [], []
+    if state:
+        State(state)
+        where.append("state = ?")
+        args.append(state)
+    if tier:
+        check_tier(tier)
+        where.append("tier = ?")
+        args.append(tier)
+    sql = "select * from incidents" + (" where " + " and ".join(where) if where else "")
+    sql += " order by case state when 'resolved' then 1 else 0 end, tier, last_mention_at desc limit ? offset ?"
+    return [public(store_ops.decode(r)) for r in db.query(sql, [*args, limit, offset])]
+
+
+def detail(db: sqlite_utils.Database, incident_id: int) -> dict[str, Any]:
+    inc = public(store_ops.load(db, incident_id))
+    arrival = "coalesce(published_at, fetched_at)"
+    inc["timeline"] = [
+        {"hour": int(hour) * 3600, "mentions": count, "negative": negative}
+        for hour, count, negative in db.execute(
+            f"select cast({arrival} / 3600 as integer) as hour, count(*), "
+            "sum(case when sentiment = 'negative' then 1 else 0 end) from mentions where incident_id = ? "
+            "group by hour order by hour", [incident_id]).fetchall()
+    ]
+    inc["top_sources"] = [
+        {"source": source, "mentions": count}
+        for source, count in db.execute("select source, count(*) as n from mentions where incident_id = ? "
+                                        "group by source order by n desc, source limit 5", [incident_id]).fetchall()
+    ]
+    counts = dict(db.execute("select coalesce(sentiment, 'unknown'), count(*) from mentions where incident_id = ? "
+                             "group by 1", [incident_id]).fetchall())
+    total = sum(counts.values())
+    inc["sentiment_share"] = {k: round(v / total, 3) for k, v in counts.items()} if total else {}
+    inc["events"] = [
+        {**e, "detail": json.loads(e["detail"] or "{}")}
+        for e in db.query("select at, kind, actor, detail from incident_events where incident_id = ? order by id",
+                          [incident_id])
+    ]
+    inc["checklist"] = [
+        {**c, "done": bool(c["done"])}
+        for c in db.query("select id, plan, item, done, done_by, done_at from incident_checklist "
+                          "where incident_id = ? order by plan, position", [incident_id])
+    ]
+    inc["mentions"] = list(db.query(
+        "select id, source, title, url, author, sentiment, negative_probability, published_at from mentions "
+        "where incident_id = ? order by id desc limit 20", [incident_id]))
+    return inc
+
+
+def start_plan(db: sqlite_utils.Database, incident_id: int, plan: str, checklist: Sequence[str], now: float) -> bool:
+    """Attach a plan's checklist once per incident; False when the plan already started."""
+    inc = store_ops.load(db, incident_id)
+    if plan in inc["plans"]:
+        return False
+    store_ops.save(db, incident_id, {"plans": [*inc["plans"], plan]})
+    for position, item in enumerate(checklist):
+        db.table("incident_checklist").insert({"incident_id": incident_id, "plan": plan, "position": position,
+                                               "item": item, "done": 0})
+    store_ops.event(db, incident_id, now, "plan_started", f"预案:{plan}", plan=plan, items=len(checklist))
+    return True
+
+
+def link_script(db: sqlite_utils.Database, incident_id: int, script_id: Any, plan: str, now: float) -> None:
+    inc = store_ops.load(db, incident_id)
+    store_ops.save(db, incident_id, {"script_ids": [*inc["script_ids"], script_id]})
+    store_ops.event(db, incident_id, now, "script_drafted", f"预案:{plan}", script_id=script_id, plan=plan)
+
+
+def check_item(db: sqlite_utils.Database, incident_id: int, item_id: int, done: bool, actor: str,
+               now: float) -> dict[str, Any]:
+    store_ops.load(db, incident_id)
+    rows = list(db.query("select * from incident_checklist where id = ? and incident_id = ?", [item_id, incident_id]))
+    if not rows:
+        raise UnknownIncidentError(f"事件 {incident_id} 没有清单项 {item_id} (no checklist item {item_id})")
+    db.table("incident_checklist").update(item_id, {"done": int(done), "done_by": actor if done else None,
+                                                    "done_at": now if done else None})
+    store_ops.event(db, incident_id, now, "checklist", actor, item=rows[0]["item"], done=done)
+    return {**rows[0], "done": done, "done_by": actor if done else None}

@@ -1,0 +1,82 @@
+"""Database work of the incident engine: plain functions run inside ``store.write``/``store.read``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import sqlite_utils
+
+from .errors import UnknownIncidentError
+
+JSON_COLUMNS = ("categories", "sources", "terms", "plans", "script_ids", "reasons")
+
+
+def decode(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for col in JSON_COLUMNS:
+        if col in out:
+            out[col] = json.loads(out[col] or "[]")
+    return out
+
+
+def load(db: sqlite_utils.Database, incident_id: int) -> dict[str, Any]:
+    rows = list(db.query("select * from incidents where id = ?", [incident_id]))
+    if not rows:
+        raise UnknownIncidentError(f"没有编号为 {incident_id} 的事件 (no incident {incident_id})")
+    return decode(rows[0])
+
+
+def save(db: sqlite_utils.Database, incident_id: int, values: dict[str, Any]) -> None:
+    encoded = {k: json.dumps(v, ensure_ascii=False) if k in JSON_COLUMNS else v for k, v in values.items()}
+    db.table("incidents").update(incident_id, encoded)
+
+
+def event(db: sqlite_utils.Database, incident_id: int, at: float, kind: str, actor: str = "",
+          **detail: Any) -> None:
+    db.table("incident_events").insert({"incident_id": incident_id, "at": at, "kind": kind, "actor": actor,
+                                        "detail": json.dumps(detail, ensure_ascii=False)})
+
+
+def open_candidates(db: sqlite_utils.Database, since: float) -> list[dict[str, Any]]:
+    rows = db.query("select id, terms, categories from incidents where state != 'resolved' "
+                    "and last_mention_at >= ?", [since])
+    return [decode(r) for r in rows]
+
+
+def incident_of_mention(db: sqlite_utils.Database, mention_id: int) -> int | None:
+    row = db.execute("select m.incident_id from mentions m join incidents i on i.id = m.incident_id "
+                     "where m.id = ? and i.state != 'resolved'", [mention_id]).fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def _arrival() -> str:
+    return "coalesce(fetched_at, published_at)"
+
+
+def volume(db: sqlite_utils.Database, incident_id: int, start: float, end: float) -> int:
+    row = db.execute(f"select count(*) from mentions where incident_id = ? and {_arrival()} >= ? "
+                     f"and {_arrival()} < ?", [incident_id, start, end]).fetchone()
+    return int(row[0])
+
+
+def source_hourly(db: sqlite_utils.Database, sources: Sequence[str], now: float, days: int) -> tuple[int, list[int]]:
+    """Mentions of ``sources`` in the last hour, and per earlier hour over ``days`` (zeros included)."""
+    if not sources:
+        return 0, []
+    marks = ",".join("?" for _ in sources)
+    start = now - days * 86400
+    rows = db.execute(
+        f"select cast((? - {_arrival()}) / 3600 as integer) as ago, count(*) from mentions "
+        f"where source in ({marks}) and {_arrival()} > ? and {_arrival()} <= ? group by ago",
+        [now, *sources, start, now]).fetchall()
+    counts = [0] * (days * 24)
+    for ago, count in rows:
+        if 0 <= ago < len(counts):
+            counts[int(ago)] = int(count)
+    return counts[0], counts[1:]
+
+
+def attach_mention(db: sqlite_utils.Database, mention_id: int, incident_id: int) -> None:
+    db.execute("update mentions set incident_id = ? where id = ?", [incident_id, mention_id])

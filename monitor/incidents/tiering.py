@@ -1,0 +1,63 @@
+"""The tier of an incident as it grows: volume per hour, a spike test, the mentions' own tiers.
+
+``volume_tier`` maps mentions in the last hour to a tier through thresholds
+such as ``P4:1, P3:10, P2:30, P1:300``.  ``spike`` compares the last hour of
+the incident's sources with their usual hourly volume over 14 days (mean +
+k·sigma, as Huginn's peak detector does); a spike raises the tier by one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from .errors import InvalidTierError
+from .model import TIERS, bump, most_severe, rank
+
+BASELINE_DAYS = 14
+
+
+def parse_tier_map(items: Sequence[str], *, setting: str) -> dict[str, float]:
+    """``["P1:5", "P2:15"]`` -> ``{"P1": 5.0, "P2": 15.0}`` with a clear error on bad input."""
+    result: dict[str, float] = {}
+    for item in items:
+        tier, _, value = str(item).partition(":")
+        tier = tier.strip().upper()
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if tier not in TIERS or math.isnan(number) or number < 0:
+            raise InvalidTierError(f"{setting}: {item!r} 不是 TIER:数值 格式 (expected TIER:NUMBER, e.g. P1:5)")
+        result[tier] = number
+    return result
+
+
+def volume_tier(volume_1h: int, thresholds: dict[str, float]) -> str | None:
+    reached = [tier for tier, minimum in thresholds.items() if volume_1h >= minimum]
+    return most_severe(*reached)
+
+
+def is_spike(last_hour: int, hourly_counts: Sequence[int], *, sigma: float, minimum: int) -> bool:
+    """True when ``last_hour`` is far above the usual hourly volume.
+
+    ``hourly_counts`` are the counts of every earlier hour of the baseline
+    period (zeros included).  With no history at all, any volume reaching
+    ``minimum`` is not called a spike: there is nothing to compare against.
+    """
+    if last_hour < minimum or not hourly_counts:
+        return False
+    n = len(hourly_counts)
+    mean = sum(hourly_counts) / n
+    var = sum((c - mean) ** 2 for c in hourly_counts) / n
+    return last_hour > mean + sigma * math.sqrt(var) and last_hour > mean
+
+
+def combine(*, mention_tier: str | None, volume: str | None, model: str | None, spike: bool) -> str:
+    """The incident's automatic tier: the most severe signal, one level up on a spike."""
+    tier = most_severe(mention_tier, volume, model) or "P4"
+    return bump(tier) if spike else tier
+
+
+def climbs(new: str, old: str | None) -> bool:
+    return rank(new) < rank(old)

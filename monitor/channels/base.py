@@ -1,0 +1,133 @@
+"""The channel interface, the message every channel renders, and the shared HTTP helper."""
+
+from __future__ import annotations
+
+import abc
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from .errors import ChannelConfigError, DeliveryError
+
+TIER_LABELS = {"P1": "一级（重大）", "P2": "二级（较大）", "P3": "三级（一般）", "P4": "四级（关注）"}
+MAX_BODY = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Message:
+    """One alert as channels render it (zh-CN text; ``data`` is the structured form for webhooks)."""
+
+    title: str
+    text: str  # markdown
+    tier: str
+    kind: str
+    incident_id: int | None = None
+    ack_url: str = ""
+    console_url: str = ""
+    must_act: bool = False
+    recipient: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def markdown(self, *, ack_label: str = "确认处理") -> str:
+        links = []
+        if self.ack_url:
+            links.append(f"[{ack_label}]({self.ack_url})")
+        if self.console_url:
+            links.append(f"[查看详情]({self.console_url})")
+        return self.text + ("\n\n" + " | ".join(links) if links else "")
+
+
+class Channel(abc.ABC):
+    """One configured destination.  Subclasses set ``kind`` and the service's rate limits."""
+
+    kind: ClassVar[str]
+    rate_per_minute: ClassVar[int | None] = None  # the vendor's limits; config may lower them
+    rate_per_second: ClassVar[int | None] = None
+    secret_keys: ClassVar[tuple[str, ...]] = ("secret", "token", "key", "password", "url")
+
+    def __init__(self, name: str, config: dict[str, Any]) -> None:
+        self.name = name
+        self.config = config
+        self.timeout = float(config.get("timeout_s", 10))
+        self.per_minute: int | None = int(config.get("rate_per_minute", self.rate_per_minute or 0)) or None
+        self.per_second: int | None = int(config.get("rate_per_second", self.rate_per_second or 0)) or None
+
+    @abc.abstractmethod
+    async def send(self, message: Message, http: aiohttp.ClientSession) -> None:
+        """Deliver ``message`` or raise :class:`DeliveryError`."""
+
+    def secrets(self) -> list[str]:
+        """Every configured value that must never appear in logs, errors or API output."""
+        values = [str(self.config[k]) for k in self.secret_keys if self.config.get(k)]
+        url = str(self.config.get("url") or "")
+        parts = urlsplit(url)
+        values += [p for p in parts.path.split("/") if len(p) >= 8] + [q for q in parts.query.split("&") if q]
+        return [v for v in values if v]
+
+    def describe(self) -> dict[str, Any]:
+        """What the API may show: never URLs' paths, tokens, secrets or passwords."""
+        host = urlsplit(str(self.config.get("url") or "")).hostname or self.config.get("host") or ""
+        return {"name": self.name, "kind": self.kind, "host": host, "per_minute": self.per_minute,
+                "per_second": self.per_second, "signed": bool(self.config.get("secret"))}
+
+    def require(self, *keys: str) -> None:
+        for key in keys:
+            if not self.config.get(key):
+                raise ChannelConfigError(f"[[channels]] {self.name!r} ({self.kind}): 缺少 {key} (missing {key!r})")
+
+
+async def post(http: aiohttp.ClientSession, channel: Channel, url: str, *, body: bytes,
+               params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """POST ``body``; returns (status, parsed JSON or None).  Errors never carry the URL."""
+    hdrs = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+    try:
+        async with http.post(url, data=body, params=params, headers=hdrs, allow_redirects=False,
+                             timeout=aiohttp.ClientTimeout(total=channel.timeout)) as resp:
+            raw = await resp.content.read(MAX_BODY)
+            status = resp.status
+            retry_after = resp.headers.get("Retry-After", "")
+    except TimeoutError as exc:
+        raise DeliveryError(f"{channel.name}: 请求超时 (timed out)", retryable=True) from exc
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        raise DeliveryError(f"{channel.name}: 网络错误 (network error: {type(exc).__name__})",
+                            retryable=True) from None
+    if status == 429 or status >= 500 or status == 408:
+        wait = float(retry_after) if retry_after.replace(".", "", 1).isdigit() else None
+        raise DeliveryError(f"{channel.name}: HTTP {status}", retryable=True, retry_after=wait)
+    if status >= 300:
+        raise DeliveryError(f"{channel.name}: HTTP {status}", retryable=False)
+    try:
+        return status, json.loads(raw.decode("utf-8")) if raw.strip() else None
+    except (UnicodeDecodeError, ValueError):
+        return status, None
+
+
+def check_code(channel: Channel, data: Any, *, keys: tuple[str, ...], retryable_codes: frozenset[int],
+               rate_codes: frozenset[int]) -> None:
+    """HTTP 200 with a non-zero ``errcode`` / ``code`` is a failure."""
+    if not isinstance(data, dict):
+        raise DeliveryError(f"{channel.name}: 回复不是 JSON (reply is not JSON)", retryable=True)
+    code = next((data[k] for k in keys if k in data), None)
+    if code in (0, None) and any(k in data for k in keys):
+        return
+    if code is None:
+        raise DeliveryError(f"{channel.name}: 回复缺少错误码 (reply has no status code)", retryable=False)
+    message = str(data.get("errmsg") or data.get("msg") or data.get("StatusMessage") or "")[:120]
+    retryable = code in retryable_codes or code in rate_codes
+    raise DeliveryError(f"{channel.name}: 错误码 {code} {message}".strip(), retryable=retryable,
+                        retry_after=60.0 if code in rate_codes else None)
+
+
+def dumps(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def truncate_bytes(text: str, limit: int) -> str:
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode("utf-8", errors="ignore") + "…"
+

@@ -1,0 +1,90 @@
+"""E-mail over SMTP (STARTTLS, implicit TLS or plain for a local relay), one message per alert.
+
+Config: ``host``, ``port`` (587 / 465 / 25), ``security`` = "starttls" | "ssl" |
+"none", ``username`` / ``password`` (optional), ``sender``, ``to`` (list of
+addresses), ``ca_file`` (optional CA bundle for a private relay).  Sending
+runs in a worker thread (smtplib) so the event loop never blocks.  4xx SMTP
+answers and connection failures are retried; 5xx and authentication failures
+are final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+import aiohttp
+
+from .base import Channel, Message
+from .errors import ChannelConfigError, DeliveryError
+
+SECURITY = ("starttls", "ssl", "none")
+
+
+class Email(Channel):
+    kind = "email"
+    secret_keys = ("password",)
+
+    def __init__(self, name: str, config: dict[str, Any]) -> None:
+        super().__init__(name, config)
+        self.require("host", "sender", "to")
+        self.security = str(config.get("security", "starttls"))
+        if self.security not in SECURITY:
+            raise ChannelConfigError(f"[[channels]] {name!r}: security 必须是 {'/'.join(SECURITY)} "
+                                     f"(security must be one of {', '.join(SECURITY)})")
+        to = config["to"]
+        self.to = [to] if isinstance(to, str) else [str(x) for x in to]
+        default_port = {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+        self.port = int(config.get("port", default_port))
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "host": self.config["host"], "security": self.security, "to": self.to}
+
+    def build(self, message: Message) -> EmailMessage:
+        mail = EmailMessage()
+        mail["Subject"] = message.title
+        mail["From"] = str(self.config["sender"])
+        mail["To"] = ", ".join(self.to)
+        mail["Date"] = formatdate(localtime=True)
+        mail["Message-ID"] = make_msgid(domain="lantern")
+        if message.incident_id is not None:
+            mail["X-Lantern-Incident"] = str(message.incident_id)
+        mail.set_content(message.markdown(ack_label="点击确认处理") + "\n\n-- 走马灯 Lantern\n")
+        return mail
+
+    def _context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.config.get("ca_file") or None)
+        return context
+
+    def _send_sync(self, mail: EmailMessage) -> None:
+        host = str(self.config["host"])
+        smtp: smtplib.SMTP
+        if self.security == "ssl":
+            smtp = smtplib.SMTP_SSL(host, self.port, timeout=self.timeout, context=self._context())
+        else:
+            smtp = smtplib.SMTP(host, self.port, timeout=self.timeout)
+        with smtp:
+            if self.security == "starttls":
+                smtp.starttls(context=self._context())
+            if self.config.get("username"):
+                smtp.login(str(self.config["username"]), str(self.config.get("password", "")))
+            smtp.send_message(mail)
+
+    async def send(self, message: Message, http: aiohttp.ClientSession) -> None:
+        mail = self.build(message)
+        try:
+            await asyncio.to_thread(self._send_sync, mail)
+        except smtplib.SMTPAuthenticationError:
+            raise DeliveryError(f"{self.name}: SMTP 认证失败 (authentication failed)", retryable=False) from None
+        except smtplib.SMTPRecipientsRefused:
+            raise DeliveryError(f"{self.name}: 收件人被拒绝 (recipients refused)", retryable=False) from None
+        except smtplib.SMTPResponseException as exc:
+            retryable = 400 <= exc.smtp_code < 500
+            raise DeliveryError(f"{self.name}: SMTP {exc.smtp_code}", retryable=retryable) from None
+        except (smtplib.SMTPException, OSError) as exc:  # ssl.SSLError is an OSError
+            raise DeliveryError(f"{self.name}: SMTP 连接失败 (connection failed: {type(exc).__name__})",
+                                retryable=not isinstance(exc, ssl.SSLCertVerificationError)) from None

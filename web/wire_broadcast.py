@@ -1,9 +1,55 @@
-"""Wiring of the broadcast part (placeholder until its issue lands)."""
+"""Wiring of the broadcast part: ScriptService, the ticker hub, its background loops and Redis fan-out."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aiohttp import web
+
+from broadcast.hub import TickerHub
+from broadcast.lifecycle import ApprovalPolicy
+from broadcast.runtime import Runtime
+from broadcast.schema import MIGRATIONS as _BROADCAST_MIGRATIONS
+from broadcast.service import ScriptService
+
+from . import api_scripts
+
+MIGRATIONS = _BROADCAST_MIGRATIONS
+
+
+def policy_from(settings: Any) -> ApprovalPolicy:
+    return ApprovalPolicy({p: tuple(settings[f"broadcast.approvals_{p}"] or ["*"])
+                           for p in ("normal", "high", "critical")})
+
 
 async def wire(services: Any) -> None:
-    return None
+    settings = services.settings
+    ping = float(settings["broadcast.ping_interval_s"])
+    hub = TickerHub(clock=services.clock, history=int(settings["broadcast.history"]),
+                    withdrawn_s=float(settings["broadcast.withdrawn_s"]),
+                    max_buffer=int(settings["broadcast.max_buffer_bytes"]), ping_timeout_s=3 * ping)
+    scripts = ScriptService(services.db, clock=services.clock, policy=policy_from(settings), hub=hub)
+    runtime = Runtime(scripts, hub, ping_interval_s=ping)
+    services.hub, services.scripts = hub, scripts
+    services.extras["broadcast_runtime"] = runtime
+
+    async def create_draft_script(incident_id: int | None, title: str, body: str, priority: str,
+                                  author: Any) -> int:
+        """For contingency plans (预案): a draft by a non-person author; any manager may approve it."""
+        view = await scripts.create_draft(author, title, body, priority, None, incident_id, None)
+        return int(view["id"])
+
+    services.extras["create_draft_script"] = create_draft_script
+    services.on_start.append(runtime.start)
+    services.on_stop.append(runtime.stop)
+    if settings["broadcast.redis_url"]:
+        from broadcast.redis_relay import RedisRelay
+
+        relay = RedisRelay(hub, scripts, url=settings["broadcast.redis_url"], prefix=settings["broadcast.redis_prefix"])
+        services.extras["broadcast_relay"] = relay
+        services.on_start.append(relay.start)
+        services.on_stop.insert(0, relay.stop)
+
+
+def setup_routes(app: web.Application) -> None:
+    api_scripts.setup_routes(app)

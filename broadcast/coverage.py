@@ -1,0 +1,63 @@
+"""Coverage of one script version: who of the targeted, connected agents displayed and acknowledged it.
+
+Pure: the caller passes the item, its audience, the agents connected now and
+the receipt rows.  "Connected" is what this node's hub sees at the moment of
+the question; receipts are durable and cover every node.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .model import Audience, Viewer
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def _latency(receipts: Sequence[dict[str, Any]], column: str, published_at: float | None) -> dict[str, Any]:
+    if published_at is None:
+        return {"median_s": None, "p90_s": None}
+    delays = sorted(max(0.0, r[column] - published_at) for r in receipts if r.get(column) is not None)
+    if not delays:
+        return {"median_s": None, "p90_s": None}
+    p90 = delays[min(len(delays) - 1, round(0.9 * (len(delays) - 1)))]
+    return {"median_s": round(statistics.median(delays), 3), "p90_s": round(p90, 3)}
+
+
+def _block(connected: set[int], receipts: Sequence[dict[str, Any]], published_at: float | None) -> dict[str, Any]:
+    displayed = {r["user_id"] for r in receipts if r.get("displayed_at") is not None}
+    acked = {r["user_id"] for r in receipts if r.get("acked_at") is not None}
+    return {
+        "connected": len(connected),
+        "displayed_connected": len(displayed & connected),
+        "displayed_pct": _pct(len(displayed & connected), len(connected)),
+        "acked_connected": len(acked & connected),
+        "acked_pct": _pct(len(acked & connected), len(connected)),
+        "displayed_total": len(displayed),
+        "acked_total": len(acked),
+        "display_latency": _latency(receipts, "displayed_at", published_at),
+        "ack_latency": _latency(receipts, "acked_at", published_at),
+    }
+
+
+def coverage_of(item: dict[str, Any], audience: Audience, viewers: Iterable[Viewer],
+                receipts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Overall and per-team figures, e.g. 87% of team X's connected agents displayed v3, median 0.4 s."""
+    agents = {v.user_id: v for v in viewers if v.role == "agent" and audience.matches(v)}
+    published_at = item.get("published_at")
+    teams: dict[str, set[int]] = {}
+    for viewer in agents.values():
+        teams.setdefault(viewer.team or "", set()).add(viewer.user_id)
+    for receipt in receipts:
+        teams.setdefault(receipt.get("team") or "", set())
+    by_team = {
+        team: _block(members, [r for r in receipts if (r.get("team") or "") == team], published_at)
+        for team, members in sorted(teams.items())
+    }
+    return {"script_id": item["id"], "version": item["version"], "state": item["state"],
+            "published_at": published_at, "audience": audience.as_dict(),
+            **_block(set(agents), receipts, published_at), "by_team": by_team}

@@ -1,0 +1,127 @@
+"""Scripts, audiences and viewers: plain values, validation and the content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InvalidScript
+
+PRIORITIES = ("critical", "high", "normal")
+PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
+MAX_TITLE = 120
+MAX_BODY = 4000
+_AUDIENCE_KEYS = ("teams", "skills", "sites")
+SUPERVISOR_ROLES = frozenset({"manager", "admin", "oncall"})
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who sees a script: everyone, or anyone in one of the teams / skill groups / sites."""
+
+    teams: frozenset[str] = frozenset()
+    skills: frozenset[str] = frozenset()
+    sites: frozenset[str] = frozenset()
+
+    @property
+    def everyone(self) -> bool:
+        return not (self.teams or self.skills or self.sites)
+
+    def matches(self, viewer: Viewer) -> bool:
+        if self.everyone or viewer.role in SUPERVISOR_ROLES:
+            return True
+        return (viewer.team in self.teams) or bool(self.skills & viewer.skills) or bool(self.sites & viewer.sites)
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.everyone:
+            return {"everyone": True}
+        return {"everyone": False, **{k: sorted(getattr(self, k)) for k in _AUDIENCE_KEYS}}
+
+    @classmethod
+    def parse(cls, raw: Any) -> Audience:
+        """From ``None``/``"everyone"``/``{"everyone": true}``/``{"teams": [...], ...}``."""
+        if raw is None or raw == "everyone" or raw == {}:
+            return cls()
+        if not isinstance(raw, Mapping):
+            raise InvalidScript("audience must be 'everyone' or an object with teams/skills/sites",
+                                "受众必须是 everyone，或包含 teams/skills/sites 的对象")
+        unknown = set(raw) - {"everyone", *_AUDIENCE_KEYS}
+        if unknown:
+            raise InvalidScript(f"unknown audience keys: {', '.join(sorted(unknown))}",
+                                f"未知的受众字段：{', '.join(sorted(unknown))}")
+        parts: dict[str, frozenset[str]] = {}
+        for key in _AUDIENCE_KEYS:
+            values = raw.get(key) or []
+            if isinstance(values, str):
+                values = [values]
+            if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+                raise InvalidScript(f"audience.{key} must be a list of names", f"受众 {key} 必须是名称列表")
+            parts[key] = frozenset(v.strip() for v in values)
+        audience = cls(**parts)
+        if raw.get("everyone") and not audience.everyone:
+            raise InvalidScript("audience cannot be everyone and also name groups", "受众不能既是全体又指定分组")
+        return audience
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Someone watching the ticker (what targeting needs to know about them)."""
+
+    user_id: int
+    role: str
+    team: str = ""
+    skills: frozenset[str] = field(default_factory=frozenset)
+    sites: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """Validated content of one script version."""
+
+    title: str
+    body: str
+    priority: str
+    audience: Audience
+    incident_id: int | None
+    expires_at: float | None
+
+    def content_hash(self) -> str:
+        return content_hash(self.title, self.body, self.priority, self.audience, self.incident_id, self.expires_at)
+
+
+def content_hash(title: str, body: str, priority: str, audience: Audience, incident_id: int | None,
+                 expires_at: float | None) -> str:
+    """SHA-256 over a canonical JSON of everything an agent is shown or targeted by."""
+    canonical = json.dumps({"title": title, "body": body, "priority": priority, "audience": audience.as_dict(),
+                            "incident_id": incident_id, "expires_at": expires_at},
+                           ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def validate(title: Any, body: Any, priority: Any = "normal", audience: Any = None, incident_id: Any = None,
+             expires_at: Any = None, *, now: float) -> Draft:
+    """Check user input; raises InvalidScript with a bilingual message naming the field."""
+    if not isinstance(title, str) or not title.strip():
+        raise InvalidScript("title is required", "标题不能为空")
+    if len(title.strip()) > MAX_TITLE:
+        raise InvalidScript(f"title is longer than {MAX_TITLE} characters", f"标题不能超过 {MAX_TITLE} 个字符")
+    if not isinstance(body, str) or not body.strip():
+        raise InvalidScript("body is required", "正文不能为空")
+    if len(body) > MAX_BODY:
+        raise InvalidScript(f"body is longer than {MAX_BODY} characters", f"正文不能超过 {MAX_BODY} 个字符")
+    if priority not in PRIORITIES:
+        raise InvalidScript(f"priority must be one of {', '.join(PRIORITIES)}",
+                            f"优先级必须是 {', '.join(PRIORITIES)} 之一")
+    if incident_id is not None and (isinstance(incident_id, bool) or not isinstance(incident_id, int)):
+        raise InvalidScript("incident_id must be an integer", "关联事件编号必须是整数")
+    if expires_at is not None:
+        if isinstance(expires_at, bool) or not isinstance(expires_at, int | float):
+            raise InvalidScript("expires_at must be epoch seconds", "过期时间必须是秒级时间戳")
+        if expires_at <= now:
+            raise InvalidScript("expires_at is in the past", "过期时间已经过去")
+        expires_at = float(expires_at)
+    return Draft(title=title.strip(), body=body.replace("\r\n", "\n").strip(), priority=priority,
+                 audience=Audience.parse(audience), incident_id=incident_id, expires_at=expires_at)

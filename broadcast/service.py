@@ -1,0 +1,287 @@
+"""ScriptService: the script lifecycle over the Store, telling the ticker hub what changed.
+
+Each operation is one write transaction (state machine + audit entry); the
+hub hears about a change only after it is committed.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+import sqlite_utils
+
+from . import repo
+from .coverage import coverage_of
+from .errors import IllegalTransition, InvalidScript
+from .lifecycle import Action, ApprovalPolicy, Approver, State, check_approval
+from .model import Viewer, validate
+from .store import Store
+
+Clock = Callable[[], float]
+Receipt = tuple[str, int, int, int, str, float]  # kind, script_id, version, user_id, team, at
+
+
+class Broadcaster(Protocol):
+    async def send(self, kind: str, item: dict[str, Any]) -> None: ...
+
+    def viewers(self) -> builtins.list[Viewer]: ...
+
+
+def as_actor(who: Any) -> Approver:
+    """A User-like object (id, name, role, team) or a plain string (a contingency plan) as an actor."""
+    if isinstance(who, Approver):
+        return who
+    if isinstance(who, str):
+        if not who.strip():
+            raise InvalidScript("author is required", "作者不能为空")
+        return Approver(id=None, name=who.strip(), role="system", team="")
+    return Approver(id=int(who.id), name=str(who.name), role=str(who.role), team=str(getattr(who, "team", "") or ""))
+
+
+class ScriptService:
+    def __init__(self, store: Store, *, clock: Clock, policy: ApprovalPolicy | None = None,
+                 hub: Broadcaster | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.policy = policy or ApprovalPolicy.default()
+        self.hub = hub
+
+    # -- authoring ---------------------------------------------------------
+    async def create_draft(self, author: Any, title: Any, body: Any, priority: Any = "normal", audience: Any = None,
+                           incident_id: Any = None, expires_at: Any = None) -> dict[str, Any]:
+        actor, now = as_actor(author), self.clock()
+        draft = validate(title, body, priority, audience, incident_id, expires_at, now=now)
+
+        def txn(db: sqlite_utils.Database) -> dict[str, Any]:
+            table = db.table("broadcast_scripts")
+            table.insert({"created_at": now, "author_id": actor.id, "author_name": actor.name, "current_version": 0})
+            row = repo.insert_version(db, int(table.last_pk), 1, draft, actor, now)  # type: ignore[arg-type]
+            return repo.version_view(row, db)
+
+        return await self.store.write(txn)
+
+    async def edit(self, script_id: int, editor: Any, **fields: Any) -> dict[str, Any]:
+        """A new version (a draft) from the current one with ``fields`` replaced; approval starts over."""
+        actor, now = as_actor(editor), self.clock()
+        unknown = set(fields) - {"title", "body", "priority", "audience", "incident_id", "expires_at"}
+        if unknown:
+            names = ", ".join(sorted(unknown))
+            raise InvalidScript(f"unknown fields: {names}", f"未知字段：{names}")
+
+        def txn(db: sqlite_utils.Database) -> dict[str, Any]:
+            current = repo.load_version(db, script_id)
+            merged = {"title": current["title"], "body": current["body"], "priority": current["priority"],
+                      "audience": repo.audience_of(current).as_dict(), "incident_id": current["incident_id"],
+                      "expires_at": current["expires_at"], **fields}
+            draft = validate(now=now, **merged)
+            if State(current["state"]) not in (State.PUBLISHED, *repo_final()):
+                repo.move(db, current, Action.SUPERSEDE, actor, now, by_version=current["version"] + 1)
+            row = repo.insert_version(db, script_id, current["version"] + 1, draft, actor, now)
+            return repo.version_view(row, db)
+
+        return await self.store.write(txn)
+
+    # -- review --------------------------------------------------------------
+    async def submit(self, script_id: int, actor: Any, version: int | None = None) -> dict[str, Any]:
+        return await self._simple(script_id, version, Action.SUBMIT, as_actor(actor))
+
+    async def approve(self, script_id: int, version: int | None, approver: Any, comment: str = "") -> dict[str, Any]:
+        who, now = as_actor(approver), self.clock()
+
+        def txn(db: sqlite_utils.Database) -> dict[str, Any]:
+            script = repo.load_script(db, script_id)
+            row = repo.load_version(db, script_id, version if version is not None else script["current_version"])
+            repo.require_current(row, script, version)
+            if row["state"] != State.IN_REVIEW.value:
+                raise IllegalTransition(f"only a version in review can be approved (this one is {row['state']})",
+                                        f"只有审核中的版本可以审批（当前状态：{row['state']}）")
+            previous = repo.approvers(db, script_id, row["version"])
+            complete = check_approval(self.policy, row["priority"], row["author_id"], previous, who)
+            db.table("broadcast_approvals").insert({
+                "script_id": script_id, "version": row["version"], "approver_id": who.id, "approver_name": who.name,
+                "approver_role": who.role, "approver_team": who.team, "decision": "approve",
+                "comment": str(comment or ""), "at": now})
+            if complete:
+                row = repo.move(db, row, Action.APPROVE, who, now, comment=str(comment or ""))
+            else:
+                repo.audit(db, script_id, row["version"], "approve_partial", who, now, row["state"],
+                           row["content_hash"], comment=str(comment or ""))
+            return repo.version_view(row, db)
+
+        return await self.store.write(txn)
+
+    async def reject(self, script_id: int, version: int | None, approver: Any, comment: str = "") -> dict[str, Any]:
+        who, now = as_actor(approver), self.clock()
+
+        def txn(db: sqlite_utils.Database) -> dict[str, Any]:
+            script = repo.load_script(db, script_id)
+            row = repo.load_version(db, script_id, version if version is not None else script["current_version"])
+            repo.require_current(row, script, version)
+            row = repo.move(db, row, Action.REJECT, who, now, comment=str(comment or ""))
+            db.table("broadcast_approvals").insert({
+                "script_id": script_id, "version": row["version"], "approver_id": who.id, "approver_name": who.name,
+                "approver_role": who.role, "approver_team": who.team, "decision": "reject",
+                "comment": str(comment or ""), "at": now})
+            # A rejected version starts its approvals over once resubmitted.
+            db.execute("update broadcast_approvals set decision = 'void' where script_id = ? and version = ? "
+                       "and decision = 'approve'", [script_id, row["version"]])
+            return repo.version_view(row, db)
+
+        return await self.store.write(txn)
+
+    # -- going live ------------------------------------------------------------
+    async def publish(self, script_id: int, actor: Any, version: int | None = None) -> dict[str, Any]:
+        who, now = as_actor(actor), self.clock()
+
+        def txn(db: sqlite_utils.Database) -> tuple[dict[str, Any], str]:
+            script = repo.load_script(db, script_id)
+            row = repo.load_version(db, script_id, version if version is not None else script["current_version"])
+            repo.require_current(row, script, version)
+            if row["expires_at"] is not None and row["expires_at"] <= now:
+                raise IllegalTransition("this version has already expired", "此版本已过期")
+            kind = "publish"
+            if script["live_version"] and script["live_version"] != row["version"]:
+                live = repo.load_version(db, script_id, script["live_version"])
+                repo.move(db, live, Action.SUPERSEDE, who, now, by_version=row["version"])
+                kind = "update"
+            row = repo.move(db, row, Action.PUBLISH, who, now)
+            return repo.version_view(row, db), kind
+
+        view, kind = await self.store.write(txn)
+        await self._announce(kind, view)
+        return view
+
+    async def retract(self, script_id: int, actor: Any, reason: str = "") -> dict[str, Any]:
+        """Withdraw the live version (or, if none is live, the pending current version)."""
+        who, now = as_actor(actor), self.clock()
+
+        def txn(db: sqlite_utils.Database) -> tuple[dict[str, Any], bool]:
+            script = repo.load_script(db, script_id)
+            was_live = bool(script["live_version"])
+            row = repo.load_version(db, script_id, script["live_version"] or script["current_version"])
+            row = repo.move(db, row, Action.RETRACT, who, now, reason=str(reason or ""))
+            if was_live and script["current_version"] != row["version"]:
+                pending = repo.load_version(db, script_id)
+                if State(pending["state"]) not in repo_final():
+                    repo.move(db, pending, Action.RETRACT, who, now, reason=str(reason or ""))
+            return repo.version_view(row, db), was_live
+
+        view, was_live = await self.store.write(txn)
+        if was_live:
+            await self._announce("retract", view)
+        return view
+
+    async def expire_due(self, now: float | None = None) -> list[dict[str, Any]]:
+        """Expire every approved or published version whose expiry has passed; returns them."""
+        at = self.clock() if now is None else now
+        system = Approver(id=None, name="system", role="system")
+
+        def txn(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+            rows = list(db.query("select * from broadcast_versions where state in ('approved', 'published') "
+                                 "and expires_at is not null and expires_at <= ?", [at]))
+            return [repo.version_view(repo.move(db, row, Action.EXPIRE, system, at), db) for row in rows]
+
+        expired = await self.store.write(txn)
+        for view in expired:
+            await self._announce("expire", view)
+        return expired
+
+    async def next_expiry(self) -> float | None:
+        row = await self.store.read(lambda db: db.execute(
+            "select min(expires_at) from broadcast_versions where state in ('approved', 'published') "
+            "and expires_at is not null").fetchone())
+        return float(row[0]) if row and row[0] is not None else None
+
+    # -- reading ---------------------------------------------------------------
+    async def get(self, script_id: int) -> dict[str, Any]:
+        def read(db: sqlite_utils.Database) -> dict[str, Any]:
+            script = repo.load_script(db, script_id)
+            versions = [repo.version_view(r, db) for r in
+                        db.query("select * from broadcast_versions where script_id = ? order by version desc",
+                                 [script_id])]
+            return {**versions[0], "live_version": script["live_version"], "versions": versions,
+                    "required_approvals": list(self.policy.required(versions[0]["priority"]))}
+
+        return await self.store.read(read)
+
+    async def list(self, state: str | None = None, limit: int = 200) -> builtins.list[dict[str, Any]]:
+        if state is not None and state not in {s.value for s in State}:
+            raise InvalidScript(f"unknown state {state!r}", f"未知状态 {state!r}")
+
+        def read(db: sqlite_utils.Database) -> builtins.list[dict[str, Any]]:
+            sql = ("select v.*, s.live_version from broadcast_versions v join broadcast_scripts s "
+                   "on s.id = v.script_id and v.version = s.current_version")
+            params: builtins.list[Any] = []
+            if state is not None:
+                sql += " where v.state = ? or exists (select 1 from broadcast_versions w where w.script_id = s.id " \
+                       "and w.state = ?)"
+                params += [state, state]
+            sql += " order by v.created_at desc limit ?"
+            return [{**repo.item(r), "author": r["author_name"], "created_at": r["created_at"],
+                     "live_version": r["live_version"]} for r in db.query(sql, [*params, limit])]
+
+        return await self.store.read(read)
+
+    async def audit(self, script_id: int) -> dict[str, Any]:
+        def read(db: sqlite_utils.Database) -> dict[str, Any]:
+            repo.load_script(db, script_id)
+            entries = list(db.query("select * from broadcast_audit where script_id = ? order by id", [script_id]))
+            intact = all(repo.chain_hash(e["prev_hash"], {k: e[k] for k in (
+                "script_id", "version", "action", "actor", "actor_id", "at", "state", "content_hash", "detail")})
+                == e["entry_hash"] for e in entries)
+            return {"script_id": script_id, "chain_intact": intact, "entries": entries}
+
+        return await self.store.read(read)
+
+    async def active_items(self, now: float | None = None) -> builtins.list[dict[str, Any]]:
+        at = self.clock() if now is None else now
+        return await self.store.read(lambda db: [repo.item(r) for r in repo.active_rows(db, at)])
+
+    async def coverage(self, script_id: int, version: int | None = None) -> dict[str, Any]:
+        viewers = self.hub.viewers() if self.hub is not None else []
+
+        def read(db: sqlite_utils.Database) -> dict[str, Any]:
+            script = repo.load_script(db, script_id)
+            row = repo.load_version(db, script_id, version or script["live_version"] or script["current_version"])
+            receipts = list(db.query("select * from broadcast_receipts where script_id = ? and version = ?",
+                                     [script_id, row["version"]]))
+            return coverage_of(repo.item(row), repo.audience_of(row), viewers, receipts)
+
+        return await self.store.read(read)
+
+    async def record_receipts(self, batch: Iterable[Receipt]) -> int:
+        rows = builtins.list(batch)
+
+        def txn(db: sqlite_utils.Database) -> int:
+            for kind, script_id, version, user_id, team, at in rows:
+                db.execute("insert or ignore into broadcast_receipts (script_id, version, user_id, team) "
+                           "values (?, ?, ?, ?)", [script_id, version, user_id, team])
+                column = "acked_at" if kind == "ack" else "displayed_at"
+                db.execute(f"update broadcast_receipts set {column} = coalesce({column}, ?), "
+                           "displayed_at = coalesce(displayed_at, ?) where script_id = ? and version = ? "
+                           "and user_id = ?", [at, at, script_id, version, user_id])
+            return len(rows)
+
+        return await self.store.write(txn) if rows else 0
+
+    # -- helpers -----------------------------------------------------------------
+    async def _simple(self, script_id: int, version: int | None, action: Action, who: Approver) -> dict[str, Any]:
+        now = self.clock()
+
+        def txn(db: sqlite_utils.Database) -> dict[str, Any]:
+            script = repo.load_script(db, script_id)
+            row = repo.load_version(db, script_id, version if version is not None else script["current_version"])
+            repo.require_current(row, script, version)
+            return repo.version_view(repo.move(db, row, action, who, now), db)
+
+        return await self.store.write(txn)
+
+    async def _announce(self, kind: str, view: dict[str, Any]) -> None:
+        if self.hub is not None:
+            await self.hub.send(kind, {k: view[k] for k in repo.item_keys()})
+
+
+def repo_final() -> tuple[State, ...]:
+    return (State.RETRACTED, State.EXPIRED, State.SUPERSEDED)

@@ -1,0 +1,72 @@
+"""The websocket network layer (aiohttp): moves bytes between a socket and the hub, nothing more.
+
+Frames from the hub are pre-built and written straight to the connection's
+transport, so a broadcast never awaits a client.  Compression is off: a
+deflate context costs far more memory per connection than it saves on
+short scripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import WSMsgType, web
+
+from .hub import TickerHub
+from .model import Viewer
+
+MAX_CLIENT_MESSAGE = 4096
+
+
+class TransportSink:
+    """A :class:`broadcast.hub.Sink` over an asyncio transport."""
+
+    __slots__ = ("transport",)
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def buffered(self) -> int:
+        return self.transport.get_write_buffer_size()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+    def abort(self) -> None:
+        self.transport.abort()
+
+
+def parse_resume(query: dict[str, str] | object) -> tuple[int | None, str | None]:
+    """``?since=<rev>&epoch=<epoch>`` -> (since, epoch); anything malformed means "send a snapshot"."""
+    get = getattr(query, "get")  # noqa: B009 - MultiDictProxy or dict
+    raw_since, epoch = get("since"), get("epoch")
+    try:
+        since = int(raw_since) if raw_since not in (None, "") else None
+    except ValueError:
+        since = None
+    if not isinstance(epoch, str) or not (0 < len(epoch) <= 64):
+        epoch = None
+    return since, epoch
+
+
+async def serve_ticker(request: web.Request, hub: TickerHub, viewer: Viewer) -> web.WebSocketResponse:
+    """Upgrade ``request`` and pump it until the client leaves (or the hub drops it)."""
+    since, epoch = parse_resume(request.query)
+    ws = web.WebSocketResponse(compress=False, max_msg_size=MAX_CLIENT_MESSAGE, autoping=True)
+    await ws.prepare(request)
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        return ws
+    conn = hub.connect(viewer, TransportSink(transport), since, epoch)
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                hub.on_message(conn, msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await ws.close(code=1003, message=b"text frames only")
+    finally:
+        hub.disconnect(conn)
+    return ws

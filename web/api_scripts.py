@@ -1,0 +1,170 @@
+"""HTTP and websocket endpoints of the broadcast part: thin wrappers over ScriptService and the hub."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+
+from aiohttp import web
+
+from broadcast.errors import BroadcastError
+from broadcast.model import Viewer
+from broadcast.ws import serve_ticker
+
+from .auth import json_error, require
+from .users import User
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MANAGERS = ("manager",)  # admin always passes
+WATCHERS = ("agent", "manager", "oncall")
+
+
+def _names(raw: str | None) -> frozenset[str]:
+    return frozenset(p.strip()[:64] for p in (raw or "").split(",")[:20] if p.strip())
+
+
+def viewer_of(request: web.Request) -> Viewer:
+    """The signed-in user as a ticker viewer; the desktop may declare skill groups and site (``?skills=&site=``)."""
+    user: User = request["user"]
+    return Viewer(user_id=user.id, role=user.role, team=user.team, skills=_names(request.query.get("skills")),
+                  sites=_names(request.query.get("site")))
+
+
+def broadcast_errors(handler: Handler) -> Handler:
+    """Turn BroadcastError into a JSON error with zh-CN and English text."""
+
+    @wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except BroadcastError as exc:
+            language = request.app["services"].settings["server.language"]
+            message = exc.message_zh if language == "zh-CN" else exc.message
+            return json_error(exc.status, exc.code, message, message_en=exc.message, message_zh=exc.message_zh)
+
+    return wrapper
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text=json.dumps({"error": "bad_json", "message": "请求体不是有效的 JSON / body is "
+                                                  "not valid JSON"}), content_type="application/json") from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text=json.dumps({"error": "bad_json", "message": "请求体必须是 JSON 对象 / body must "
+                                                  "be a JSON object"}), content_type="application/json")
+    return data
+
+
+def _id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound(text=json.dumps({"error": "not_found", "message": "话术不存在 / no such script"}),
+                               content_type="application/json") from None
+
+
+def _version(body: dict[str, Any]) -> int | None:
+    version = body.get("version")
+    if version is None:
+        return None
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise BroadcastError("version must be an integer", "版本号必须是整数")
+    return version
+
+
+@require(*MANAGERS)
+@broadcast_errors
+async def list_scripts(request: web.Request) -> web.Response:
+    items = await request.app["services"].scripts.list(state=request.query.get("state") or None)
+    return web.json_response({"items": items})
+
+
+@require(*MANAGERS)
+@broadcast_errors
+async def create_script(request: web.Request) -> web.Response:
+    body = await _body(request)
+    view = await request.app["services"].scripts.create_draft(
+        request["user"], body.get("title"), body.get("body"), body.get("priority", "normal"), body.get("audience"),
+        body.get("incident_id"), body.get("expires_at"))
+    return web.json_response(view, status=201)
+
+
+@require(*MANAGERS)
+@broadcast_errors
+async def get_script(request: web.Request) -> web.Response:
+    return web.json_response(await request.app["services"].scripts.get(_id(request)))
+
+
+@require(*MANAGERS)
+@broadcast_errors
+async def edit_script(request: web.Request) -> web.Response:
+    body = await _body(request)
+    fields = {k: body[k] for k in ("title", "body", "priority", "audience", "incident_id", "expires_at") if k in body}
+    return web.json_response(await request.app["services"].scripts.edit(_id(request), request["user"], **fields))
+
+
+@require(*MANAGERS)
+@broadcast_errors
+async def act(request: web.Request) -> web.Response:
+    scripts, script_id, user = request.app["services"].scripts, _id(request), request["user"]
+    action = request.match_info["action"]
+    body = await _body(request)
+    comment = str(body.get("comment") or "")[:1000]
+    if action == "submit":
+        view = await scripts.submit(script_id, user, _version(body))
+    elif action == "approve":
+        view = await scripts.approve(script_id, _version(body), user, comment)
+    elif action == "reject":
+        view = await scripts.reject(script_id, _version(body), user, comment)
+    elif action == "publish":
+        view = await scripts.publish(script_id, user, _version(body))
+    else:
+        view = await scripts.retract(script_id, user, str(body.get("reason") or comment)[:1000])
+    return web.json_response(view)
+
+
+@require(*MANAGERS)
+@broadcast_errors
+async def script_audit(request: web.Request) -> web.Response:
+    return web.json_response(await request.app["services"].scripts.audit(_id(request)))
+
+
+@require(*MANAGERS)
+@broadcast_errors
+async def script_coverage(request: web.Request) -> web.Response:
+    raw = request.query.get("version")
+    version = int(raw) if raw and raw.isdigit() else None
+    return web.json_response(await request.app["services"].scripts.coverage(_id(request), version))
+
+
+@require()
+async def ticker_active(request: web.Request) -> web.Response:
+    """The items a signed-in user's ticker shows now (including recently withdrawn ones)."""
+    hub, clock = request.app["services"].hub, request.app["services"].clock
+    core = hub.core
+    return web.json_response({"epoch": core.epoch, "rev": core.rev,
+                              "items": core.items_for(viewer_of(request), clock())})
+
+
+@require(*WATCHERS)
+async def ticker_socket(request: web.Request) -> web.StreamResponse:
+    return await serve_ticker(request, request.app["services"].hub, viewer_of(request))
+
+
+def setup_routes(app: web.Application) -> None:
+    router = app.router
+    router.add_get("/api/scripts", list_scripts)
+    router.add_post("/api/scripts", create_script)
+    router.add_get("/api/scripts/{id}", get_script)
+    router.add_put("/api/scripts/{id}", edit_script)
+    router.add_post("/api/scripts/{id}/{action:submit|approve|reject|publish|retract}", act)
+    router.add_get("/api/scripts/{id}/audit", script_audit)
+    router.add_get("/api/scripts/{id}/coverage", script_coverage)
+    router.add_get("/api/ticker/active", ticker_active)
+    router.add_get("/ws/ticker", ticker_socket)

@@ -109,6 +109,18 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Redis URL for sharing the broadcast between several Lantern nodes. Empty: in-process only.",
     ),
+    Setting("broadcast.redis_prefix", "lantern:ticker", "Prefix of the Redis keys and channel the nodes share."),
+    Setting("broadcast.approvals_normal", ["*"],
+            "Approvals a normal script needs: one entry per approver, a team name or * (any manager)."),
+    Setting("broadcast.approvals_high", ["*"], "Approvals a high-priority script needs (team names or *)."),
+    Setting("broadcast.approvals_critical", ["*", "*"],
+            'Approvals a critical script needs, e.g. ["pr", "service"] (one from each team).'),
+    Setting("broadcast.ping_interval_s", 25,
+            "Seconds between heartbeats to ticker clients; clients silent for 3 intervals are dropped."),
+    Setting("broadcast.withdrawn_s", 120, "Seconds a retracted script stays on the ticker marked 已撤回 / withdrawn."),
+    Setting("broadcast.max_buffer_bytes", 1_000_000,
+            "Unsent bytes a slow ticker client may queue before it is dropped and made to resync."),
+    Setting("broadcast.history", 2000, "Deltas kept for reconnecting clients; an older gap gets a fresh snapshot."),
     # -- demo -------------------------------------------------------------
     Setting("demo.speed", 1.0, "Speed-up of the demo replay source (2.0 = twice as fast)."),
 )

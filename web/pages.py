@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import api_users, auth, i18n, metrics, openapi, security, users
+from . import api_console, api_users, auth, i18n, metrics, openapi, security, users
 from .users import User
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -254,4 +254,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/widget.js", widget)
     app.router.add_get("/static/{path:.+}", static)
     api_users.setup_routes(app)
+    api_console.setup_routes(app)
     openapi.setup_routes(app)

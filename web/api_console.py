@@ -1,0 +1,97 @@
+"""Console-only read endpoints the package APIs do not offer.
+
+* ``GET /api/console/sparklines?ids=1,2`` — mentions per hour over the last
+  24 hours for each incident, for the board's volume sparklines;
+* ``GET /api/console/incidents/{id}/mentions`` — an incident's mentions with
+  their classification (sentiment, categories and the reasons behind it),
+  so a manager can see why and correct it.
+
+Both read the ``mentions`` table (monitor's, always migrated) and are
+read-only; ``web`` is the composition root and may read any package's tables.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+from aiohttp import web
+
+from . import auth
+
+HOURS = 24
+MAX_IDS = 200
+
+
+def _ids(raw: str) -> list[int]:
+    ids = []
+    for part in raw.split(","):
+        part = part.strip()
+        if part:
+            ids.append(int(part))
+    return ids[:MAX_IDS]
+
+
+def sparklines(db: sqlite_utils.Database, ids: list[int], now: float) -> dict[str, list[int]]:
+    """For each incident id, mentions per hour for the last ``HOURS`` hours (oldest first)."""
+    if not ids:
+        return {}
+    start_hour = int(now // 3600) - HOURS + 1
+    series = {str(i): [0] * HOURS for i in ids}
+    marks = ",".join("?" for _ in ids)
+    rows = db.execute(
+        f"select incident_id, cast(coalesce(published_at, fetched_at) / 3600 as integer) as hour, count(*) "
+        f"from mentions where incident_id in ({marks}) and coalesce(published_at, fetched_at) >= ? "
+        "group by incident_id, hour", [*ids, start_hour * 3600]).fetchall()
+    for incident_id, hour, count in rows:
+        index = int(hour) - start_hour
+        if 0 <= index < HOURS:
+            series[str(incident_id)][index] = int(count)
+    return series
+
+
+def incident_mentions(db: sqlite_utils.Database, incident_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    rows = db.query(
+        "select id, source, title, substr(text, 1, 500) as text, url, author, author_reach, published_at, "
+        "sentiment, negative_probability, categories, tier, reasons, duplicate_of from mentions "
+        "where incident_id = ? order by coalesce(published_at, fetched_at) desc, id desc limit ?",
+        [incident_id, limit])
+    out = []
+    for row in rows:
+        for key in ("categories", "reasons"):
+            try:
+                row[key] = json.loads(row[key]) if row[key] else []
+            except ValueError:
+                row[key] = [row[key]]
+        out.append(row)
+    return out
+
+
+@auth.require("manager", "oncall")
+async def sparklines_handler(request: web.Request) -> web.StreamResponse:
+    """Hourly mention counts of the last 24 hours per incident (``?ids=1,2,3``)."""
+    try:
+        ids = _ids(request.query.get("ids", ""))
+    except ValueError:
+        return auth.json_error(400, "bad_request", "ids must be comma-separated numbers")
+    services = request.app["services"]
+    now = services.clock()
+    series = await services.db.read(lambda db: sparklines(db, ids, now))
+    return web.json_response({"hours": HOURS, "series": series})
+
+
+@auth.require("manager", "oncall")
+async def mentions_handler(request: web.Request) -> web.StreamResponse:
+    """An incident's latest mentions with their classification and its reasons."""
+    try:
+        incident_id = int(request.match_info["id"])
+    except ValueError:
+        return auth.json_error(400, "bad_request", "incident id must be a number")
+    rows = await request.app["services"].db.read(lambda db: incident_mentions(db, incident_id))
+    return web.json_response({"incident_id": incident_id, "mentions": rows})
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/api/console/sparklines", sparklines_handler)
+    app.router.add_get("/api/console/incidents/{id}/mentions", mentions_handler)

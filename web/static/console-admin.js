@@ -1,0 +1,92 @@
+// Alert deliveries, sources with health and controls, routing / plans / silences, users.
+import { api, button, flash, h, keyValues, listOf, me, t, table, time, unavailable } from "./dom.js";
+
+export async function alertsView(root, { incident, embedded } = {}) {
+  let rows;
+  try {
+    const query = incident ? `?incident_id=${encodeURIComponent(incident)}` : "";
+    rows = listOf(await api("GET", `/api/alerts${query}`), "alerts", "deliveries", "items");
+  } catch (err) {
+    root.replaceChildren(unavailable(err));
+    return root;
+  }
+  const body = rows.length
+    ? table([t("alerts.time"), t("alerts.recipient"), t("alerts.channel"), t("alerts.status"), t("alerts.error")],
+      rows.map((r) => [time(r.sent_at || r.at || r.created_at), r.recipient || r.target || "", r.channel || "",
+        h("span", { class: `delivery st-${r.status}` }, r.status || ""), r.error || ""]))
+    : h("p", { class: "muted" }, t("alerts.empty"));
+  root.replaceChildren(...(embedded ? [body] : [h("h1", {}, t("nav.alerts")), body]));
+  return root;
+}
+
+export async function sourcesView(root) {
+  const sources = listOf(await api("GET", "/api/sources"), "sources", "items");
+  const control = (name, action) => async () => {
+    await api("POST", `/api/sources/${encodeURIComponent(name)}/${action}`);
+    flash(t("common.saved"));
+    await sourcesView(root);
+  };
+  const health = (s) => {
+    if (s.paused) return h("span", { class: "health paused" }, t("sources.paused"));
+    const failing = (s.consecutive_failures || 0) > 0 || s.healthy === false || s.status === "failing";
+    return h("span", { class: `health ${failing ? "failing" : "ok"}` }, failing ? t("sources.failing") : t("sources.ok"));
+  };
+  root.replaceChildren(h("h1", {}, t("nav.sources")),
+    table([t("sources.name"), t("sources.kind"), t("sources.health"), t("sources.last_success"), t("sources.last_error"), ""],
+      sources.map((s) => [s.name, s.kind || "", health(s), time(s.last_success_at || (s.health && s.health.last_success_at)),
+        s.last_error || (s.health && s.health.last_error) || "",
+        h("span", { class: "actions" },
+          s.paused ? button(t("sources.resume"), control(s.name, "resume")) : button(t("sources.pause"), control(s.name, "pause")),
+          button(t("sources.poll"), control(s.name, "poll")))])));
+}
+
+export async function routingView(root) {
+  const section = async (title, path, ...names) => {
+    try {
+      const items = listOf(await api("GET", path), ...names);
+      return h("section", {}, h("h2", {}, title),
+        items.length ? h("div", { class: "stack" }, items.map((x) => h("div", { class: "card" }, keyValues(x))))
+          : h("p", { class: "muted" }, t("common.none")));
+    } catch (err) {
+      return h("section", {}, h("h2", {}, title), unavailable(err));
+    }
+  };
+  root.replaceChildren(h("h1", {}, t("nav.routing")),
+    await section(t("routing.routes"), "/api/routing", "routes"),
+    await section(t("routing.plans"), "/api/plans", "plans"),
+    await section(t("routing.silences"), "/api/silences", "silences"));
+}
+
+export async function usersView(root) {
+  if (me.role !== "admin") { root.replaceChildren(h("p", { class: "muted" }, t("common.unavailable"))); return; }
+  const list = listOf(await api("GET", "/api/users"), "users");
+  const input = (name, attrs = {}) => h("input", { name, ...attrs });
+  const form = h("form", { class: "row add-user" },
+    h("label", {}, t("users.name"), input("name", { required: true })),
+    h("label", {}, t("users.role"), h("select", { name: "role" },
+      ["agent", "manager", "oncall", "admin"].map((r) => h("option", { value: r }, t(`role.${r}`))))),
+    h("label", {}, t("users.team"), input("team")),
+    h("label", {}, t("users.display"), input("display_name")),
+    h("label", {}, t("users.password"), input("password", { type: "password", minlength: 8, required: true, autocomplete: "new-password" })),
+    h("button", { type: "submit", class: "primary" }, t("users.add")));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = Object.fromEntries(new FormData(form).entries());
+    try {
+      await api("POST", "/api/users", data);
+      flash(t("common.saved"));
+      await usersView(root);
+    } catch (err) {
+      flash(err.message, "error");
+    }
+  });
+  root.replaceChildren(h("h1", {}, t("nav.users")), form,
+    table([t("users.name"), t("users.display"), t("users.role"), t("users.team"), ""],
+      list.map((u) => [u.name, u.display_name, t(`role.${u.role}`), u.team || "",
+        u.id === me.id ? "" : button(t("users.deactivate"), async () => {
+          if (!window.confirm(t("users.confirm_deactivate"))) return;
+          await api("POST", `/api/users/${u.id}/deactivate`);
+          flash(t("common.saved"));
+          await usersView(root);
+        }, "danger")])));
+}

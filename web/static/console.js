@@ -1,0 +1,138 @@
+// The manager console: a hash router over views.  Incidents live here; scripts and the
+// administrative views are in their own modules.
+import { api, button, flash, h, listOf, me, t, time, unavailable } from "./dom.js";
+import { sparkline, timeline } from "./charts.js";
+import { approvalsView, scriptsView, scriptView, refreshApprovalBadge } from "./console-scripts.js";
+import { alertsView, routingView, sourcesView, usersView } from "./console-admin.js";
+
+const TIERS = ["P1", "P2", "P3", "P4"];
+const view = document.getElementById("view");
+let timer = null;
+
+function every(ms, fn) {
+  clearInterval(timer);
+  timer = setInterval(() => { if (!document.hidden) fn().catch(() => {}); }, ms);
+}
+
+// -- incident board --------------------------------------------------------------
+async function boardView(root) {
+  const board = h("div", { class: "board" });
+  root.replaceChildren(h("h1", {}, t("nav.incidents")), board);
+  async function refresh() {
+    const incidents = listOf(await api("GET", "/api/incidents"), "incidents", "items");
+    const ids = incidents.map((i) => i.id).join(",");
+    let lines = {};
+    if (ids) {
+      try { lines = (await api("GET", `/api/console/sparklines?ids=${ids}`)).series || {}; } catch (err) { lines = {}; }
+    }
+    if (!incidents.length) { board.replaceChildren(h("p", { class: "muted" }, t("incidents.empty"))); return; }
+    board.replaceChildren(...TIERS.map((tier) => {
+      const column = incidents.filter((i) => i.tier === tier);
+      return h("section", { class: `tier-column tier-${tier}` },
+        h("h2", {}, t(`tier.${tier}`), h("span", { class: "count" }, String(column.length))),
+        column.map((inc) => h("a", { class: `incident-card state-${inc.state}`, href: `#/incidents/${inc.id}` },
+          h("div", { class: "card-head" }, h("span", { class: `tier-badge tier-${inc.tier}` }, inc.tier),
+            h("span", { class: "state" }, t(`state.${inc.state}`))),
+          h("div", { class: "card-title" }, inc.title || `#${inc.id}`),
+          h("div", { class: "card-meta" },
+            sparkline(lines[inc.id] || [], { label: t("incidents.volume") }),
+            h("span", {}, `${inc.mention_count ?? inc.volume ?? 0} ${t("incidents.mentions")}`),
+            h("span", {}, `${t("incident.negative")} ${Math.round((inc.negative_share || 0) * 100)}%`)),
+          h("div", { class: "muted small" }, `${t("incidents.updated")} ${time(inc.last_mention_at || inc.updated_at)}`))));
+    }));
+  }
+  await refresh();
+  every(5000, refresh); // live: the board follows new mentions and re-tiering
+}
+
+// -- incident detail -----------------------------------------------------------------
+async function incidentView(root, id) {
+  async function render() {
+    let inc;
+    try { inc = await api("GET", `/api/incidents/${encodeURIComponent(id)}`); } catch (err) { root.replaceChildren(unavailable(err)); return; }
+    inc = inc.incident || inc;
+    let mentions = inc.mentions || [];
+    try { mentions = listOf(await api("GET", `/api/console/incidents/${encodeURIComponent(id)}/mentions`), "mentions"); } catch (err) { /* keep the detail's own list */ }
+    const act = (action, body) => async () => {
+      await api("POST", `/api/incidents/${encodeURIComponent(id)}/${action}`, body);
+      flash(t("common.saved"));
+      await render();
+    };
+    const tierSelect = h("select", { "aria-label": t("incident.retier") },
+      TIERS.map((tier) => h("option", { value: tier, selected: tier === inc.tier }, t(`tier.${tier}`))));
+    const points = (inc.timeline || []).map((p) => ({ t: p.hour ?? p.t, volume: p.mentions ?? p.volume,
+      negative: (p.mentions ? (p.negative || 0) / p.mentions : null) }));
+    root.replaceChildren(
+      h("p", {}, h("a", { href: "#/incidents" }, `← ${t("nav.incidents")}`)),
+      h("h1", {}, h("span", { class: `tier-badge tier-${inc.tier}` }, inc.tier), " ", inc.title || `#${id}`),
+      h("p", { class: "muted" }, `${t(`state.${inc.state}`)} · ${inc.mention_count ?? 0} ${t("incidents.mentions")} · `
+        + `${t("incident.negative")} ${Math.round((inc.negative_share || 0) * 100)}%`),
+      h("div", { class: "actions" },
+        button(t("incident.ack"), act("ack"), "primary"),
+        button(t("incident.mitigate"), act("mitigate")),
+        button(t("incident.resolve"), act("resolve")),
+        h("span", { class: "retier" }, tierSelect, button(t("incident.retier"), () => act("retier", { tier: tierSelect.value })()))),
+      h("h2", {}, t("incident.timeline")),
+      h("div", { class: "chart" }, timeline(points, { labels: { title: t("incident.timeline") } }),
+        h("p", { class: "legend small" }, h("span", { class: "key bar" }, t("incidents.volume")), " ",
+          h("span", { class: "key negative" }, t("incident.negative")))),
+      h("h2", {}, t("incident.mentions")),
+      h("ul", { class: "mentions" }, mentions.map((m) => mentionItem(m))),
+      h("h2", {}, t("incident.alerts")),
+      await alertsView(h("div"), { incident: id, embedded: true }));
+  }
+  await render();
+  every(10000, render);
+}
+
+function mentionItem(m) {
+  let reasons = m.reasons || [];
+  if (typeof reasons === "string") { try { reasons = JSON.parse(reasons); } catch (err) { reasons = [reasons]; } }
+  const sentiment = h("select", { "aria-label": t("incident.correct.sentiment") },
+    ["negative", "neutral", "positive"].map((s) => h("option", { value: s, selected: s === m.sentiment }, t(`sentiment.${s}`))));
+  return h("li", { class: `mention sentiment-${m.sentiment || "unknown"}` },
+    h("div", {}, h("strong", {}, m.title || ""), " ", h("span", { class: "muted small" }, `${m.source || ""} · ${time(m.published_at)}`),
+      m.url && /^https?:\/\//.test(m.url) ? h("a", { href: m.url, rel: "noopener noreferrer", target: "_blank", class: "small" }, " ↗") : null),
+    m.text ? h("p", { class: "small" }, String(m.text).slice(0, 280)) : null,
+    h("div", { class: "small" }, `${t(`sentiment.${m.sentiment || "neutral"}`)} `
+      + (m.negative_probability != null ? `(${Math.round(m.negative_probability * 100)}%)` : "")),
+    reasons.length ? h("details", {}, h("summary", {}, t("incident.reasons")), h("ul", {}, reasons.map((r) => h("li", {}, String(r))))) : null,
+    h("div", { class: "correct" }, sentiment, button(t("incident.correct"), async () => {
+      await api("POST", "/api/feedback", { mention_id: m.id, sentiment: sentiment.value });
+      flash(t("incident.correct.saved"));
+    })));
+}
+
+// -- router ------------------------------------------------------------------------
+const routes = [
+  [/^#\/incidents\/([^/]+)$/, incidentView, "incidents"],
+  [/^#\/scripts\/new$/, (root) => scriptView(root, null), "scripts"],
+  [/^#\/scripts\/([^/]+)$/, scriptView, "scripts"],
+  [/^#\/scripts$/, scriptsView, "scripts"],
+  [/^#\/approvals$/, approvalsView, "approvals"],
+  [/^#\/alerts$/, (root) => alertsView(root, {}), "alerts"],
+  [/^#\/sources$/, sourcesView, "sources"],
+  [/^#\/routing$/, routingView, "routing"],
+  [/^#\/users$/, usersView, "users"],
+  [/^.*$/, boardView, "incidents"],
+];
+
+async function route() {
+  clearInterval(timer);
+  const hash = location.hash || "#/incidents";
+  for (const [pattern, fn, nav] of routes) {
+    const match = hash.match(pattern);
+    if (!match) continue;
+    for (const a of document.querySelectorAll("[data-nav]")) a.classList.toggle("active", a.dataset.nav === nav);
+    const root = h("div", { class: `view view-${nav}` });
+    view.replaceChildren(root);
+    try { await fn(root, ...match.slice(1).map(decodeURIComponent)); } catch (err) { root.replaceChildren(unavailable(err)); }
+    return;
+  }
+}
+
+document.body.classList.toggle("is-admin", me.role === "admin");
+window.addEventListener("hashchange", route);
+route();
+refreshApprovalBadge();
+setInterval(() => { if (!document.hidden) refreshApprovalBadge(); }, 15000);

@@ -1,0 +1,105 @@
+// Small helpers shared by the console views: elements without innerHTML, the API client,
+// translations and formatting.  Every text from the server is inserted with textContent.
+
+const page = JSON.parse(document.getElementById("lantern-page").textContent);
+export const me = page.user;
+export const lang = page.lang;
+const strings = page.strings;
+
+export function t(key, values) {
+  let text = strings[key] || key;
+  for (const [k, v] of Object.entries(values || {})) text = text.replace(`{${k}}`, String(v));
+  return text;
+}
+
+export function h(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "value") node.value = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+
+export async function api(method, path, body) {
+  const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+  if (method !== "GET") options.headers["X-CSRF-Token"] = csrf();
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  let data = null;
+  try { data = await response.json(); } catch (err) { data = null; }
+  if (response.status === 401) { location.href = `/login?next=${encodeURIComponent(location.pathname + location.hash)}`; }
+  if (!response.ok) {
+    const message = (data && (data[`message_${lang}`] || data.message_zh || data.message)) || `HTTP ${response.status}`;
+    throw new ApiError(response.status, data && data.error, message);
+  }
+  return data;
+}
+
+// The first array in a response ({incidents: [...]} or a bare list): the other
+// engineers' endpoints may name their collections differently.
+export function listOf(data, ...names) {
+  if (Array.isArray(data)) return data;
+  for (const name of names) if (data && Array.isArray(data[name])) return data[name];
+  for (const value of Object.values(data || {})) if (Array.isArray(value)) return value;
+  return [];
+}
+
+export function flash(message, kind = "info") {
+  const box = document.getElementById("flash");
+  const note = h("div", { class: `flash flash-${kind}` }, message);
+  box.append(note);
+  setTimeout(() => note.remove(), kind === "error" ? 10000 : 4000);
+}
+
+export function time(epoch) {
+  if (!epoch) return "—";
+  const value = typeof epoch === "number" ? new Date(epoch * 1000) : new Date(epoch);
+  return value.toLocaleString(lang, { hour12: false });
+}
+
+export function button(label, onclick, cls = "") {
+  return h("button", { type: "button", class: cls, onclick: async (event) => {
+    const target = event.currentTarget;
+    target.disabled = true;
+    try { await onclick(event); } catch (err) { flash(err.message || t("common.error"), "error"); }
+    finally { target.disabled = false; }
+  } }, label);
+}
+
+export function table(headers, rows) {
+  return h("table", { class: "grid" },
+    h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
+    h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) => h("td", {}, c))))));
+}
+
+export function unavailable(err) {
+  if (err && (err.status === 404 || err.status === 405)) return h("p", { class: "muted" }, t("common.unavailable"));
+  return h("p", { class: "form-error" }, (err && err.message) || t("common.error"));
+}
+
+export function keyValues(obj) {
+  return h("dl", { class: "kv" }, Object.entries(obj || {}).flatMap(([k, v]) => [
+    h("dt", {}, k), h("dd", {}, typeof v === "object" && v !== null ? JSON.stringify(v) : String(v ?? "")),
+  ]));
+}

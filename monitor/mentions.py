@@ -105,3 +105,31 @@ def m001_mentions(db: sqlite_utils.Database) -> None:
     db["mentions"].create_index(["fetched_at"])  # type: ignore[union-attr]
     db["mentions"].create_index(["incident_id"])  # type: ignore[union-attr]
     db["mentions"].create_index(["classified_at"])  # type: ignore[union-attr]
+
+
+@migrations()
+def m002_sources(db: sqlite_utils.Database) -> None:
+    db["sources"].create(  # type: ignore[union-attr]
+        {"name": str, "kind": str, "config": str, "origin": str, "paused": int, "created_at": float,
+         "updated_at": float},
+        pk="name",
+        defaults={"paused": 0, "origin": "api"},
+    )
+    db["source_state"].create(  # type: ignore[union-attr]
+        {
+            "name": str,
+            "etag": str, "last_modified": str, "cursor": str,
+            "last_attempt_at": float, "last_success_at": float,
+            "last_error": str, "last_error_at": float, "consecutive_failures": int,
+            "items_seen": int, "mentions_new": int, "duplicates": int,
+            "last_new_at": float, "mean_gap_s": float, "next_attempt_at": float,
+            "alert": str, "last_lateness_s": float,
+        },
+        pk="name",
+        defaults={"consecutive_failures": 0, "items_seen": 0, "mentions_new": 0, "duplicates": 0},
+    )
+    # notified_at: set once the mention listeners (incident engine) have received it.
+    db["mentions"].add_column("notified_at", float)  # type: ignore[union-attr]
+    db.execute("UPDATE mentions SET notified_at = classified_at WHERE classified_at IS NOT NULL")
+    db["mentions"].create_index(["notified_at"])  # type: ignore[union-attr]
+    db["mentions"].create_index(["simhash"])  # type: ignore[union-attr]

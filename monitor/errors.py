@@ -1,0 +1,64 @@
+"""Errors of the ``monitor`` package (sources, pollers, mentions).
+
+Hierarchy::
+
+    MonitorError                      base of everything raised here
+    ├── SourceConfigError             a source's configuration is invalid (name, kind, url, query, ...)
+    ├── QueryError                    the brand query cannot be parsed (position and reason given)
+    ├── UnknownSourceError            no source of that name
+    ├── IngestError                   a pushed item is not a valid mention
+    └── SourceError                   expected failure of one poll; the source's health records it
+        ├── FetchError                the network or the server failed (status, timeout, too large)
+        │   └── RateLimitedError      429 / 503 with Retry-After: the next poll waits for it
+        └── ParseError                the payload is malformed (XML, JSON, HTML) or has the wrong shape
+
+The incidents/alerting side has its own ``monitor/alerting/errors.py``.
+Messages are human readable (zh-CN first, English in parentheses where it
+helps) and never contain secrets: headers, cookies and tokens are not echoed.
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base class of every error of the monitor package."""
+
+
+class SourceConfigError(MonitorError):
+    """A source's configuration is invalid."""
+
+
+class QueryError(SourceConfigError):
+    """The brand query cannot be parsed."""
+
+
+class UnknownSourceError(MonitorError):
+    """No source of that name."""
+
+
+class IngestError(MonitorError):
+    """A pushed item is not a valid mention."""
+
+
+class SourceError(MonitorError):
+    """An expected failure of one poll (Home Assistant's ``UpdateFailed``)."""
+
+
+class FetchError(SourceError):
+    """The network or the server failed."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RateLimitedError(FetchError):
+    """The server asked us to wait (429, or 503 with Retry-After)."""
+
+    def __init__(self, message: str, *, retry_after: float, status: int = 429) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class ParseError(SourceError):
+    """The payload is malformed or does not have the configured shape."""

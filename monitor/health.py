@@ -1,0 +1,147 @@
+"""Source health, Home Assistant style: success / failure bookkeeping, backoff and alert decisions.
+
+Pure functions over :class:`SourceState`; the service persists the state and
+acts on the returned :class:`HealthEvent` (log line and/or alert).  Logging
+happens on the first failure and on recovery only, never on every retry;
+an alert (``failing``) is raised once a source has failed
+``failure_alert_after`` times in a row, and a ``silent`` alert when no new
+item arrived for ``silence_factor`` times its usual gap between new items.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+MIN_ARRIVALS_FOR_RHYTHM = 3
+
+
+@dataclass
+class SourceState:
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    cursor: str | None = None
+    last_attempt_at: float | None = None
+    last_success_at: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    consecutive_failures: int = 0
+    items_seen: int = 0
+    mentions_new: int = 0
+    duplicates: int = 0
+    last_new_at: float | None = None
+    mean_gap_s: float | None = None
+    next_attempt_at: float | None = None
+    alert: str | None = None  # "failing" | "silent" while an alert is open
+    last_lateness_s: float | None = None
+    arrivals: int = 0  # not persisted: arrivals learnt since start
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> SourceState:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in row.items() if k in names})
+
+    def to_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row.pop("arrivals")
+        return row
+
+    def public(self) -> dict[str, Any]:
+        """Health as shown in the API (no fetch validators)."""
+        row = self.to_row()
+        for key in ("name", "etag", "last_modified", "cursor"):
+            row.pop(key)
+        row["status"] = status(self)
+        return row
+
+
+def status(state: SourceState) -> str:
+    if state.alert:
+        return state.alert
+    if state.consecutive_failures:
+        return "error"
+    if state.last_success_at is None:
+        return "pending"
+    return "ok"
+
+
+@dataclass(frozen=True)
+class HealthEvent:
+    kind: str  # "failing" | "silent" | "recovered" | "first_failure"
+    message: str
+    alert: bool  # send through the alert path (else log only)
+
+
+def backoff_delay(failures: int, interval_s: float, *, rng: random.Random | None = None) -> float:
+    """Delay before retrying after ``failures`` consecutive failures: exponential with ±20 % jitter.
+
+    Starts at min(interval, 30 s) and doubles, capped at max(interval, 15 min).
+    """
+    base = min(interval_s, 30.0)
+    cap = max(interval_s, 900.0)
+    delay = min(cap, base * (2 ** max(0, failures - 1)))
+    return delay * (rng or random).uniform(0.8, 1.2)
+
+
+def record_success(state: SourceState, *, now: float, items_seen: int, new: int, duplicates: int) -> list[HealthEvent]:
+    events: list[HealthEvent] = []
+    if state.consecutive_failures:
+        was_alerting = state.alert == "failing"
+        events.append(HealthEvent("recovered", f"来源 {state.name} 已恢复（此前连续失败 "
+                                  f"{state.consecutive_failures} 次）(source recovered)", alert=was_alerting))
+        if was_alerting:
+            state.alert = None
+    state.consecutive_failures = 0
+    state.last_success_at = now
+    state.next_attempt_at = None
+    state.items_seen += items_seen
+    state.duplicates += duplicates
+    if new:
+        if state.last_new_at is not None and now > state.last_new_at:
+            gap = now - state.last_new_at
+            state.mean_gap_s = gap if state.mean_gap_s is None else 0.8 * state.mean_gap_s + 0.2 * gap
+            state.arrivals += 1
+        state.mentions_new += new
+        state.last_new_at = now
+        if state.alert == "silent":
+            state.alert = None
+            events.append(HealthEvent("recovered", f"来源 {state.name} 重新有新内容 (source is producing again)",
+                                      alert=True))
+    return events
+
+
+def record_failure(state: SourceState, *, now: float, error: str, interval_s: float, retry_after: float | None,
+                   alert_after: int, rng: random.Random | None = None) -> list[HealthEvent]:
+    state.consecutive_failures += 1
+    state.last_error = error
+    state.last_error_at = now
+    delay = backoff_delay(state.consecutive_failures, interval_s, rng=rng)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    state.next_attempt_at = now + delay
+    events: list[HealthEvent] = []
+    if state.consecutive_failures == 1:
+        events.append(HealthEvent("first_failure", f"来源 {state.name} 抓取失败：{error}", alert=False))
+    if state.consecutive_failures >= alert_after and state.alert != "failing":
+        state.alert = "failing"
+        events.append(HealthEvent("failing", f"来源 {state.name} 已连续失败 {state.consecutive_failures} 次："
+                                  f"{error}", alert=True))
+    return events
+
+
+def check_silence(state: SourceState, *, now: float, interval_s: float, factor: float) -> HealthEvent | None:
+    """A ``silent`` alert when no new item came for far longer than the source's usual rhythm."""
+    if state.alert or state.last_new_at is None or state.mean_gap_s is None:
+        return None
+    if state.arrivals < MIN_ARRIVALS_FOR_RHYTHM and state.mentions_new < MIN_ARRIVALS_FOR_RHYTHM + 1:
+        return None
+    limit = max(factor * state.mean_gap_s, 3 * interval_s, 600.0)
+    silent_for = now - state.last_new_at
+    if silent_for <= limit:
+        return None
+    state.alert = "silent"
+    return HealthEvent("silent", f"来源 {state.name} 已 {silent_for / 3600:.1f} 小时没有新内容，平时约每 "
+                       f"{state.mean_gap_s / 60:.0f} 分钟一条，请检查 Cookie、路由或关键词 (source went silent)",
+                       alert=True)

@@ -1,0 +1,205 @@
+"""The HTTP side of polling: conditional GET, rate limits, size cap, text decoding.
+
+Every source kind that fetches over HTTP goes through :class:`HttpFetcher`,
+so robustness lives in one place:
+
+* conditional GET: ``If-None-Match`` / ``If-Modified-Since`` from the last
+  successful answer; a 304 means "nothing new" and costs nothing;
+* 429 (and 503 with ``Retry-After``) raise :class:`RateLimitedError` carrying
+  the wait; other 4xx/5xx, timeouts and connection errors raise
+  :class:`FetchError` with a short human message;
+* the body is read up to ``max_bytes`` and the fetch fails beyond it;
+* a per-host semaphore caps concurrent requests to one host;
+* errors name the host only: URLs may carry access keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from .errors import FetchError, RateLimitedError
+
+USER_AGENT = "Lantern/0.1 (+https://github.com/lantern-monitor; public-opinion monitor)"
+_GB = {"gbk", "gb2312", "gb_2312-80", "x-gbk", "gb18030", "cp936", "euc-cn", "gb-2312"}
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([\w.-]+)["']""", re.IGNORECASE)
+DEFAULT_RETRY_AFTER_S = 60.0
+
+
+@dataclass
+class FetchRequest:
+    url: str
+    timeout_s: float = 20.0
+    max_bytes: int = 5_000_000
+    headers: dict[str, str] = field(default_factory=dict)
+    cookies: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class FetchResponse:
+    status: int
+    body: bytes
+    content_type: str = ""
+    charset: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def host_of(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
+
+
+def parse_retry_after(value: str | None, *, now: float) -> float:
+    """Seconds to wait from a ``Retry-After`` header (seconds or HTTP date); default 60 s."""
+    if not value:
+        return DEFAULT_RETRY_AFTER_S
+    value = value.strip()
+    if value.isdigit():
+        return float(min(int(value), 86400))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return DEFAULT_RETRY_AFTER_S
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, min(86400.0, when.timestamp() - now))
+
+
+def canonical_encoding(name: str | None) -> str | None:
+    if not name:
+        return None
+    name = name.strip().lower()
+    if name in _GB:
+        return "gb18030"  # a superset of GBK and GB2312: never fails on their bytes
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def sniff_encoding(body: bytes, declared: str | None) -> str:
+    """The encoding to decode ``body`` with: declared, then BOM / XML / meta sniffing, then UTF-8 or GB18030."""
+    if body.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    for candidate in (declared,):
+        enc = canonical_encoding(candidate)
+        if enc:
+            return enc
+    head = body[:4096]
+    for pattern in (_XML_ENCODING, _META_CHARSET):
+        m = pattern.search(head)
+        if m:
+            enc = canonical_encoding(m.group(1).decode("ascii", "ignore"))
+            if enc:
+                return enc
+    try:
+        body.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "gb18030"
+
+
+def decode_body(body: bytes, declared: str | None = None, override: str = "") -> str:
+    """Text of ``body``: ``override`` wins, else sniffed; undecodable bytes become U+FFFD, never an error."""
+    encoding = canonical_encoding(override) if override else sniff_encoding(body, declared)
+    return body.decode(encoding or "utf-8", errors="replace")
+
+
+class HttpFetcher:
+    """Shared aiohttp session with a per-host concurrency cap."""
+
+    def __init__(self, *, per_host: int = 2, clock: Any = None, user_agent: str = USER_AGENT) -> None:
+        self.per_host = max(1, per_host)
+        self._clock = clock
+        self._user_agent = user_agent
+        self._session: aiohttp.ClientSession | None = None
+        self._semaphores: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self.per_host))
+
+    async def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=200, ttl_dns_cache=300)
+            # DummyCookieJar: cookies set by one source's server never leak into another's requests.
+            self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+                                                  headers={"User-Agent": self._user_agent})
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    def _now(self) -> float:
+        return float(self._clock()) if self._clock else time.time()
+
+    async def get(self, req: FetchRequest) -> FetchResponse:
+        host = host_of(req.url)
+        headers = dict(req.headers)
+        if req.cookies:
+            headers["Cookie"] = req.cookies
+        if req.etag:
+            headers["If-None-Match"] = req.etag
+        if req.last_modified:
+            headers["If-Modified-Since"] = req.last_modified
+        session = await self._get_session()
+        timeout = aiohttp.ClientTimeout(total=req.timeout_s)
+        async with self._semaphores[host]:
+            try:
+                async with session.get(req.url, headers=headers, params=req.params or None, timeout=timeout,
+                                       allow_redirects=True, max_redirects=5) as resp:
+                    return await self._read(resp, req, host)
+            except TimeoutError as exc:
+                raise FetchError(f"请求 {host} 超时（{req.timeout_s:g} 秒）(timed out)") from exc
+            except aiohttp.TooManyRedirects as exc:
+                raise FetchError(f"{host} 重定向次数过多 (too many redirects)") from exc
+            except aiohttp.ClientConnectorError as exc:
+                raise FetchError(f"无法连接 {host}：{exc.os_error.strerror or '连接失败'} (cannot connect)") from exc
+            except aiohttp.ClientPayloadError as exc:
+                raise FetchError(f"{host} 返回的数据不完整 (incomplete response)") from exc
+            except aiohttp.ClientError as exc:
+                raise FetchError(f"请求 {host} 失败：{type(exc).__name__} (request failed)") from exc
+
+    async def _read(self, resp: aiohttp.ClientResponse, req: FetchRequest, host: str) -> FetchResponse:
+        status = resp.status
+        if status == 304:
+            return FetchResponse(304, b"", etag=req.etag, last_modified=req.last_modified)
+        if status == 429 or (status == 503 and "Retry-After" in resp.headers):
+            wait = parse_retry_after(resp.headers.get("Retry-After"), now=self._now())
+            raise RateLimitedError(f"{host} 限流（HTTP {status}），{wait:.0f} 秒后再试 (rate limited)",
+                                   retry_after=wait, status=status)
+        if status >= 400:
+            kind = "服务器错误" if status >= 500 else "请求被拒绝"
+            hint = "，请检查 Cookie 或访问密钥" if status in (401, 403) else ""
+            raise FetchError(f"{host} 返回 HTTP {status}（{kind}{hint}）", status=status)
+        length = resp.content_length
+        if length is not None and length > req.max_bytes:
+            raise FetchError(f"{host} 的响应过大：{length} 字节，上限 {req.max_bytes} (response too large)")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > req.max_bytes:
+                raise FetchError(f"{host} 的响应超过上限 {req.max_bytes} 字节 (response too large)")
+            chunks.append(chunk)
+        return FetchResponse(status, b"".join(chunks), content_type=resp.content_type, charset=resp.charset,
+                             etag=resp.headers.get("ETag"), last_modified=resp.headers.get("Last-Modified"))

@@ -1,0 +1,276 @@
+"""``MonitorService``: the sources, their schedule and their health, as one object ``web`` wires.
+
+Construction validates the ``[[sources]]`` tables (a bad one is a clear
+:class:`SourceConfigError` at start-up, not a silent skip).  ``start()``
+upserts them into the ``sources`` table, loads API-added ones, rebuilds the
+near-duplicate index, resumes mentions a crash left unclassified or
+unannounced, and starts the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import random
+import secrets
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .config import Defaults, SourceConfig, merge_update, parse_config
+from .errors import SourceConfigError, UnknownSourceError
+from .health import SourceState, check_silence
+from .http import HttpFetcher
+from .pipeline import OnNewMentions, Pipeline
+from .poller import IngestResult, OnHealthAlert, Poller, PollResult
+from .registry import delete_source, load_sources, load_states, save_source, save_state, sync_config_sources
+from .scheduler import PollScheduler
+from .simhash import NearDuplicateIndex
+from .sources import KINDS, Source, SourceContext
+from .store import Store
+
+log = logging.getLogger("lantern.monitor")
+HEALTH_JOB = "health check"  # not a valid source name (spaces are not allowed), so it cannot clash
+MAX_INGEST_ITEMS = 500
+
+
+class MonitorService:
+    def __init__(self, store: Store, classifier: Any, clock: Any, *, sources: list[dict[str, Any]],
+                 defaults: Defaults | None = None, on_new_mentions: OnNewMentions | None = None,
+                 on_health_alert: OnHealthAlert | None = None, fetcher: HttpFetcher | None = None,
+                 rng: random.Random | None = None, kinds: Mapping[str, type[Source]] = KINDS) -> None:
+        self.store = store
+        self.clock = clock
+        self.defaults = defaults or Defaults()
+        self.kinds = kinds
+        self.tz = ZoneInfo(self.defaults.timezone)
+        self.fetcher = fetcher or HttpFetcher(per_host=self.defaults.per_host_concurrency, clock=clock)
+        self.pipeline = Pipeline(store, classifier, clock, tz=self.tz, on_new_mentions=on_new_mentions,
+                                 index=NearDuplicateIndex(max_distance=self.defaults.near_duplicate_bits))
+        self.poller = Poller(self.pipeline, clock, self.defaults, on_health_alert=on_health_alert, rng=rng)
+        self.scheduler = PollScheduler(self._scheduled_run, rng=rng)
+        self._file_sources = [self._parse(dict(s)) for s in sources]
+        names = [c.name for c in self._file_sources]
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise SourceConfigError(f"[[sources]] 中来源名称重复 (duplicate source names): {', '.join(twice)}")
+        self._configs: dict[str, SourceConfig] = {}
+        self._states: dict[str, SourceState] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._loaded = False
+        self._started = False
+        self.lateness: deque[float] = deque(maxlen=100_000)  # seconds each scheduled poll started late
+
+    # -- configuration ------------------------------------------------------
+    def _parse(self, data: dict[str, Any]) -> SourceConfig:
+        cfg = parse_config(data, self.defaults, self.kinds)
+        if cfg.kind == "push" and not cfg.token and data.get("_generate_token"):
+            cfg = parse_config({**cfg.to_dict(redact=False), "token": secrets.token_urlsafe(24)}, self.defaults,
+                               self.kinds)
+        if cfg.kind == "push" and len(cfg.token) < 16:
+            raise SourceConfigError(f"{cfg.name}: push sources need a token of at least 16 characters")
+        return cfg
+
+    def _source(self, name: str) -> Source:
+        cfg = self._config(name)
+        return self.kinds[cfg.kind](cfg, SourceContext(self.fetcher, self.clock, self.tz))
+
+    def _config(self, name: str) -> SourceConfig:
+        if name not in self._configs:
+            raise UnknownSourceError(f"没有名为 {name!r} 的来源 (no such source)")
+        return self._configs[name]
+
+    def _schedule(self, cfg: SourceConfig) -> None:
+        if not self._started or not self.kinds[cfg.kind].scheduled:
+            return
+        self.scheduler.add(cfg.name, cfg.interval_s, cfg.jitter_s, paused=not cfg.enabled)
+
+    async def _load(self) -> None:
+        if self._loaded:
+            return
+        now = self.clock()
+        stored = [c.to_dict(redact=False) for c in self._file_sources]
+        await self.store.write(lambda db: sync_config_sources(db, stored, now))
+        rows = await self.store.read(load_sources)
+        self._states = await self.store.read(load_states)
+        for data, paused, origin in rows:
+            try:
+                cfg = self._parse(data)
+            except SourceConfigError as exc:
+                log.error("stored source %s (%s) is invalid and was skipped: %s", data.get("name"), origin, exc)
+                continue
+            self._configs[cfg.name] = cfg.with_enabled(not paused)
+            self._states.setdefault(cfg.name, SourceState(cfg.name))
+            self._locks.setdefault(cfg.name, asyncio.Lock())
+        await self.pipeline.load_index()
+        self._loaded = True
+
+    # -- lifecycle ----------------------------------------------------------
+    async def start(self, *, schedule: bool = True) -> None:
+        """Load sources, resume unfinished mentions, start the scheduler (unless ``schedule=False``)."""
+        await self._load()
+        try:
+            resumed = await self.pipeline.resume()
+            if resumed:
+                log.info("resumed %d stored mentions that were not classified/announced yet", resumed)
+        except Exception:
+            log.exception("could not resume unclassified mentions; will retry at the next poll")
+        if not schedule:
+            return
+        self._started = True
+        for cfg in self._configs.values():
+            self._schedule(cfg)
+        self.scheduler.add(HEALTH_JOB, 60.0, first_run_in=60.0)
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        self.scheduler.shutdown()
+        self._started = False
+        for name, lock in self._locks.items():
+            if lock.locked():
+                log.info("waiting for the running poll of %s", name)
+            async with lock:
+                pass
+        await self.fetcher.close()
+
+    async def _scheduled_run(self, name: str, due: float) -> None:
+        if name == HEALTH_JOB:
+            await self.check_health()
+            return
+        self.lateness.append(max(0.0, time.time() - due))
+        lock = self._locks.get(name)
+        if lock is None or lock.locked() or name not in self._configs:
+            return
+        state = self._states[name]
+        state.last_lateness_s = self.lateness[-1]
+        result = await self._poll(name)
+        if not result.ok and state.next_attempt_at is not None:
+            self.scheduler.retry_at(name, time.time() + max(0.0, state.next_attempt_at - self.clock()))
+
+    async def _poll(self, name: str) -> PollResult:
+        source = self._source(name)
+        async with self._locks[name]:
+            state = self._states[name]
+            result = await self.poller.poll(source, state)
+            await self.store.write(lambda db: save_state(db, state))
+        return result
+
+    async def check_health(self) -> None:
+        """Silence alerts and near-duplicate index pruning (runs every minute)."""
+        now = self.clock()
+        self.pipeline.index.prune(now)
+        for name, cfg in list(self._configs.items()):
+            state = self._states.get(name)
+            if state is None or not cfg.enabled:
+                continue
+            event = check_silence(state, now=now, interval_s=cfg.interval_s, factor=self.defaults.silence_factor)
+            if event is not None:
+                await self.poller.act(name, [event])
+                await self.store.write(lambda db, s=state: save_state(db, s))  # type: ignore[misc]
+
+    # -- the contract ---------------------------------------------------------
+    async def poll_once(self, name: str | None = None) -> list[PollResult]:
+        """Poll one source (even if paused) or every enabled polled source, now."""
+        await self._load()
+        try:
+            if name is not None:
+                self._config(name)
+                if not self.kinds[self._configs[name].kind].scheduled:
+                    return [PollResult(name, ok=True, warning="推送来源无需抓取 (push source: nothing to poll)")]
+                return [await self._poll(name)]
+            names = [n for n, c in self._configs.items() if c.enabled and self.kinds[c.kind].scheduled]
+            return list(await asyncio.gather(*(self._poll(n) for n in names)))
+        finally:
+            if not self._started:
+                await self.fetcher.close()
+
+    async def add_source(self, cfg: Mapping[str, Any]) -> dict[str, Any]:
+        await self._load()
+        config = self._parse({**cfg, "_generate_token": True})
+        if config.name in self._configs:
+            raise SourceConfigError(f"来源 {config.name!r} 已存在 (source exists); use PATCH to change it")
+        await self._save(config, origin="api")
+        self._states[config.name] = SourceState(config.name)
+        self._locks[config.name] = asyncio.Lock()
+        self._schedule(config)
+        shown = config.to_dict()
+        if config.kind == "push" and not cfg.get("token"):
+            shown["token"] = config.token  # generated: shown once, at creation only
+        return shown
+
+    async def _save(self, config: SourceConfig, *, origin: str) -> None:
+        now = self.clock()
+        data = config.to_dict(redact=False)
+        await self.store.write(lambda db: save_source(db, data, origin=origin, paused=not config.enabled, now=now))
+        self._configs[config.name] = config
+
+    async def update_source(self, name: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
+        await self._load()
+        current = self._config(name)
+        config = self._parse(merge_update(current, cfg))
+        async with self._locks[name]:
+            await self._save(config, origin="api")
+            if (config.kind, config.url, config.options) != (current.kind, current.url, current.options):
+                state = self._states[name]
+                state.etag = state.last_modified = state.cursor = None
+                await self.store.write(lambda db: save_state(db, state))
+        if self._started and self.kinds[config.kind].scheduled:
+            self.scheduler.update(name, config.interval_s, config.jitter_s)
+            (self.scheduler.resume if config.enabled else self.scheduler.pause)(name)
+        return config.to_dict()
+
+    async def pause_source(self, name: str) -> None:
+        await self._load()
+        await self._save(self._config(name).with_enabled(False), origin="api")
+        self.scheduler.pause(name)
+
+    async def resume_source(self, name: str) -> None:
+        await self._load()
+        config = self._config(name).with_enabled(True)
+        await self._save(config, origin="api")
+        if self._started and not self.scheduler.has(name):
+            self._schedule(config)
+        self.scheduler.resume(name)
+
+    async def remove_source(self, name: str) -> None:
+        await self._load()
+        self._config(name)
+        self.scheduler.remove(name)
+        async with self._locks[name]:
+            await self.store.write(lambda db: delete_source(db, name))
+            self._configs.pop(name, None)
+            self._states.pop(name, None)
+        self._locks.pop(name, None)
+
+    async def list_sources(self) -> list[dict[str, Any]]:
+        await self._load()
+        out = []
+        for name, cfg in self._configs.items():
+            state = self._states.get(name) or SourceState(name)
+            out.append({**cfg.to_dict(), "paused": not cfg.enabled, "health": state.public(),
+                        "next_run_at": self.scheduler.next_run(name) if self._started else None})
+        return out
+
+    def push_source_for(self, token: str) -> str | None:
+        """Name of the push source whose token is ``token`` (constant-time comparison)."""
+        found = None
+        for name, cfg in self._configs.items():
+            if cfg.kind == "push" and cfg.token and hmac.compare_digest(cfg.token.encode(), token.encode()):
+                found = name
+        return found
+
+    async def ingest(self, name: str, items: list[Any]) -> IngestResult:
+        await self._load()
+        if len(items) > MAX_INGEST_ITEMS:
+            raise SourceConfigError(f"一次最多推送 {MAX_INGEST_ITEMS} 条 (batch too large: {len(items)})")
+        source = self._source(name)
+        if not source.config.enabled:
+            raise SourceConfigError(f"来源 {name} 已暂停 (source is paused)")
+        async with self._locks[name]:
+            state = self._states[name]
+            result = await self.poller.ingest(source, state, items)
+            await self.store.write(lambda db: save_state(db, state))
+        return result

@@ -1,4 +1,36 @@
 """Chinese text classification: sentiment, risk categories and severity tiers.
 
-No I/O here except loading the model artifact.
+No I/O here except loading (and saving) the model artifact.  The pieces:
+
+* :mod:`.tokenize` - jieba (or rjieba, parity-tested) with brand words;
+* :mod:`.features` - normalisation and numpy feature hashing of char n-grams;
+* :mod:`.model` - the shipped linear sentiment model (``model/``, npz + JSON);
+* :mod:`.categories` - weighted risk lexicons (``lexicons/categories.json``);
+* :mod:`.tiers` - the P1-P4 formula and its :class:`TierPolicy`;
+* :mod:`.adapt` - manager corrections as an overlay on the base model;
+* :mod:`.train`, :mod:`.corpora`, :mod:`.metrics` - training and evaluation.
 """
+
+from .adapt import Correction, Overlay, adapt, load_overlay, save_overlay
+from .categories import CATEGORIES, Lexicon
+from .classifier import Classification, Classifier, Signals
+from .errors import ClassifierError, InvalidCorrectionError, ModelNotFoundError, ModelVersionError
+from .tiers import TierPolicy
+
+__all__ = [
+    "CATEGORIES",
+    "Classification",
+    "Classifier",
+    "ClassifierError",
+    "Correction",
+    "InvalidCorrectionError",
+    "Lexicon",
+    "ModelNotFoundError",
+    "ModelVersionError",
+    "Overlay",
+    "Signals",
+    "TierPolicy",
+    "adapt",
+    "load_overlay",
+    "save_overlay",
+]

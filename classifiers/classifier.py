@@ -1,0 +1,144 @@
+"""The classifier: sentiment, risk categories and severity tier of one text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .categories import CATEGORIES, CategoryMatcher, Lexicon, light_normalize
+from .features import normalize
+from .model import SentimentModel, shipped_model_dir, sigmoid
+from .tiers import TierPolicy
+from .tokenize import Tokenizer
+
+if TYPE_CHECKING:
+    from .adapt import Overlay
+
+SENTIMENTS = ("negative", "neutral", "positive")
+SENTIMENT_LABELS = {"negative": "负面", "neutral": "中性", "positive": "正面"}
+OVERLAY_FILE = "overlay.json"
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Context from ``monitor``; every field optional."""
+
+    source_name: str | None = None
+    source_authority: str | None = None  # central_media|provincial_media|industry_media|verified|ordinary
+    author_reach: int | None = None
+    volume_1h: int | None = None
+    velocity: float | None = None
+
+
+@dataclass(frozen=True)
+class Classification:
+    sentiment: str
+    negative_probability: float
+    categories: tuple[str, ...]
+    tier: str
+    reasons: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "sentiment": self.sentiment,
+            "negative_probability": round(self.negative_probability, 4),
+            "categories": list(self.categories),
+            "tier": self.tier,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass
+class Classifier:
+    model: SentimentModel
+    matcher: CategoryMatcher
+    tier_policy: TierPolicy = field(default_factory=TierPolicy)
+    overlay: Overlay | None = None
+    base: Classifier | None = None  # the classifier before adaptation
+    brands: tuple[str, ...] = ()
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path | None = None,
+        *,
+        brands: Sequence[str] = (),
+        tier_policy: TierPolicy | None = None,
+        lexicon: Lexicon | None = None,
+        overlay_dir: str | Path | None = None,
+        fast_tokenizer: bool | None = None,
+    ) -> Classifier:
+        """Load the artifact at ``path`` (None: the model shipped in ``classifiers/model/``).
+
+        Manager corrections saved by :func:`classifiers.adapt.save_overlay` in
+        ``overlay_dir`` (default: ``path``) are re-applied to the loaded model.
+        """
+        model = SentimentModel.load(path)
+        tokenizer = Tokenizer(brands, fast=fast_tokenizer)
+        matcher = CategoryMatcher(lexicon or Lexicon.default(), tokenizer)
+        clf = cls(model, matcher, tier_policy or TierPolicy(), brands=tuple(brands))
+        where = overlay_dir if overlay_dir is not None else path
+        if where is not None and Path(where, OVERLAY_FILE).is_file() and Path(where) != shipped_model_dir():
+            from .adapt import adapt, load_overlay
+
+            clf = adapt(clf, load_overlay(where))
+        return clf
+
+    def classify(self, text: str, signals: Signals | None = None) -> Classification:
+        return self.classify_batch([text], [signals])[0]
+
+    def classify_batch(
+        self, texts: Sequence[str], signals: Sequence[Signals | None] | None = None
+    ) -> list[Classification]:
+        if signals is not None and len(signals) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(signals)} signals")
+        if not texts:
+            return []
+        norm = [normalize(t) for t in texts]
+        zn, zp = self.model.logits(self.model.features(norm))
+        p_neg = self.model.negative_probability(zn)
+        p_pos = sigmoid(zp)
+        memory: Mapping[str, Mapping[str, str]] = self.overlay.memory if self.overlay else {}
+        out = []
+        for i, text in enumerate(texts):
+            p = float(p_neg[i])
+            if p >= 0.5:
+                sentiment = "negative"
+            else:
+                sentiment = "positive" if p_pos[i] >= 0.5 else "neutral"
+            match = self.matcher.match(light_normalize(text))
+            categories = match.categories
+            corrected = memory.get(norm[i], {})
+            reasons: list[str] = []
+            if "sentiment" in corrected:
+                sentiment = corrected["sentiment"]
+                p = max(p, 0.75) if sentiment == "negative" else min(p, 0.25)
+                reasons.append(f"人工校正: {SENTIMENT_LABELS[sentiment]}")
+            reasons.append(f"负面 {p:.2f}" if sentiment == "negative" else SENTIMENT_LABELS[sentiment])
+            if "category" in corrected:
+                categories = tuple(c for c in CATEGORIES if c in corrected["category"].split(","))
+                reasons.append("人工校正: 类别")
+            reasons.extend(
+                f"{CATEGORIES[c]}: {'、'.join(match.terms[c][:3])}" if c in match.terms else CATEGORIES[c]
+                for c in categories
+            )
+            sig = signals[i] if signals is not None else None
+            tier, tier_reasons = self.tier(p, categories, sig)
+            if "tier" in corrected:
+                tier = corrected["tier"]
+                reasons.append(f"人工校正: {tier}")
+            skip = {f"负面 {p:.2f}", "、".join(CATEGORIES[c] for c in categories)}
+            reasons.extend(r for r in tier_reasons if r not in skip and r not in reasons)
+            out.append(Classification(sentiment, p, categories, tier, tuple(reasons)))
+        return out
+
+    def tier(
+        self, negative_probability: float, categories: Sequence[str], signals: Signals | None
+    ) -> tuple[str, tuple[str, ...]]:
+        """Tier and reasons; ``monitor`` calls this again as an incident grows."""
+        score, reasons = self.tier_policy.score(negative_probability, categories, signals)
+        tier = self.tier_policy.tier_of(score)
+        return tier, (*reasons, f"评分 {score:.0f} → {tier}")
+

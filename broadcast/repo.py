@@ -101,7 +101,7 @@ def insert_version(db: sqlite_utils.Database, script_id: int, version: int, draf
     table.insert(row)
     db.execute("update broadcast_scripts set current_version = ? where id = ?", [version, script_id])
     audit(db, script_id, version, "create", author, at, State.DRAFT.value, row["content_hash"])
-    return {**row, "id": table.last_pk}
+    return load_version(db, script_id, version)
 
 
 def approvals(db: sqlite_utils.Database, script_id: int, version: int) -> list[dict[str, Any]]:

@@ -4,7 +4,8 @@ Hierarchy::
 
     MonitorError                      base of everything raised here
     ├── SourceConfigError             a source's configuration is invalid (name, kind, url, query, ...)
-    ├── QueryError                    the brand query cannot be parsed (position and reason given)
+    │   ├── QueryError                the brand query cannot be parsed (position and reason given)
+    │   └── SourceExistsError         a source of that name already exists
     ├── UnknownSourceError            no source of that name
     ├── IngestError                   a pushed item is not a valid mention
     └── SourceError                   expected failure of one poll; the source's health records it
@@ -30,6 +31,10 @@ class SourceConfigError(MonitorError):
 
 class QueryError(SourceConfigError):
     """The brand query cannot be parsed."""
+
+
+class SourceExistsError(SourceConfigError):
+    """A source of that name already exists."""
 
 
 class UnknownSourceError(MonitorError):

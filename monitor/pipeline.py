@@ -14,7 +14,7 @@ at start and before each poll of its source.
 
 Dedupe rules: the same (source, external id) or the same normalised URL is
 the same item seen again (skipped).  The same content hash from the same
-source is a re-published item (skipped); from another source, or a
+source and author is a re-published item (skipped); otherwise it, like a
 near-identical text (SimHash), is a repost: stored with ``duplicate_of``
 pointing at the original, so it counts for volume but is not a new story.
 """
@@ -33,6 +33,8 @@ from typing import Any
 
 import sqlite_utils
 
+from classifiers import Signals
+
 from .mentions import Mention, StoredMention, content_hash
 from .normalize import normalise_url
 from .simhash import NearDuplicateIndex, simhash
@@ -47,12 +49,8 @@ _INSERT = (
 )
 
 
-def default_signals(mention: Mention) -> Any:
-    """``classifiers.Signals`` for a mention (a plain namespace if that package is not there yet)."""
-    try:
-        from classifiers import Signals  # type: ignore[attr-defined]
-    except ImportError:
-        return SimpleNamespace(source_name=mention.source, author_reach=mention.author_reach)
+def default_signals(mention: Mention) -> Signals:
+    """What the classifier may use besides the text."""
     return Signals(source_name=mention.source, author_reach=mention.author_reach)
 
 
@@ -138,13 +136,13 @@ class Pipeline:
                     outcome.duplicates += 1
                     continue
                 duplicate_of: int | None = None
-                same = conn.execute("SELECT id, source, duplicate_of FROM mentions WHERE content_hash=? "
-                                    "ORDER BY id LIMIT 1", (p.hash,)).fetchone()
+                same = conn.execute("SELECT id, duplicate_of, source = ? AND author = ? FROM mentions "
+                                    "WHERE content_hash=? ORDER BY id LIMIT 1", (m.source, m.author, p.hash)).fetchone()
                 if same is not None:
-                    if same[1] == m.source:
+                    if same[2]:  # the same author in the same source again: a re-published item
                         outcome.duplicates += 1
                         continue
-                    duplicate_of = same[2] or same[0]
+                    duplicate_of = same[1] or same[0]
                 elif p.near_eligible:
                     with self._index_lock:
                         match = self.index.find(p.simhash)

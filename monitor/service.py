@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .config import Defaults, SourceConfig, merge_update, parse_config
-from .errors import SourceConfigError, UnknownSourceError
+from .errors import SourceConfigError, SourceExistsError, UnknownSourceError
 from .health import SourceState, check_silence
 from .http import HttpFetcher
 from .pipeline import OnNewMentions, Pipeline
@@ -191,7 +191,7 @@ class MonitorService:
         await self._load()
         config = self._parse({**cfg, "_generate_token": True})
         if config.name in self._configs:
-            raise SourceConfigError(f"来源 {config.name!r} 已存在 (source exists); use PATCH to change it")
+            raise SourceExistsError(f"来源 {config.name!r} 已存在 (source exists); use PATCH to change it")
         await self._save(config, origin="api")
         self._states[config.name] = SourceState(config.name)
         self._locks[config.name] = asyncio.Lock()

@@ -78,6 +78,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("monitor.per_host_concurrency", 2, "Concurrent requests allowed to one host."),
     Setting("monitor.timezone", "Asia/Shanghai", "Time zone assumed for source times that carry none."),
     Setting("monitor.brands", [], "Brand and product names added to the tokenizer dictionary."),
+    Setting("monitor.failure_alert_after", 3, "Consecutive failed polls of a source before a source-health alert."),
+    Setting("monitor.silence_factor", 6.0, "Alert when a source brings nothing new for this many times its usual gap."),
+    Setting("monitor.near_duplicate_bits", 10, "SimHash bits (of 64) two texts may differ by to count as a repost."),
     # -- classifier -------------------------------------------------------
     Setting(
         "classifier.model_path",

@@ -1,9 +1,223 @@
-"""Wiring of the monitor part (placeholder until its issue lands)."""
+"""Wiring of the monitor part: ``MonitorService`` from settings, and its HTTP API.
+
+Routes::
+
+    GET    /api/sources                     sources with health        manager, oncall (admin)
+    POST   /api/sources                     add a source               manager (admin)
+    PATCH  /api/sources/{name}              change a source            manager (admin)
+    POST   /api/sources/{name}/pause|resume|poll                       manager (admin)
+    DELETE /api/sources/{name}              remove a source            manager (admin)
+    GET    /api/mentions                    ?source=&incident=&tier=&before=&limit=   manager, oncall
+    POST   /api/ingest                      push a batch: {"items": [...]}, per-source token in
+                                            ``Authorization: Bearer`` or ``X-Lantern-Source-Token``
+
+Source secrets (headers, cookies, push tokens) are shown as ``***``.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
+
+from aiohttp import web
+
+from monitor.config import Defaults
+from monitor.errors import SourceConfigError, SourceExistsError, UnknownSourceError
+from monitor.mentions import StoredMention
+from monitor.registry import list_mentions
+from monitor.service import MAX_INGEST_ITEMS, MonitorService
+
+from .auth import json_error, public, require
+
+log = logging.getLogger("lantern.monitor")
+MAX_INGEST_BYTES = 2 * 1024 * 1024
+
+
+def defaults_from(settings: Any) -> Defaults:
+    return Defaults(
+        interval_s=float(settings["monitor.default_interval_s"]),
+        timeout_s=float(settings["monitor.default_timeout_s"]),
+        max_bytes=int(settings["monitor.max_response_bytes"]),
+        per_host_concurrency=int(settings["monitor.per_host_concurrency"]), timezone=settings["monitor.timezone"],
+        failure_alert_after=int(settings["monitor.failure_alert_after"]),
+        silence_factor=float(settings["monitor.silence_factor"]),
+        near_duplicate_bits=int(settings["monitor.near_duplicate_bits"]),
+    )
+
+
+def _classifier(services: Any) -> Any:
+    if services.classifier is not None:
+        return services.classifier
+    from classifiers import Classifier
+
+    services.classifier = Classifier.load(services.settings["classifier.model_path"] or None,
+                                          brands=services.settings["monitor.brands"])
+    return services.classifier
 
 
 async def wire(services: Any) -> None:
-    return None
+    settings = services.settings
+    listeners: list[Any] = services.extras.setdefault("mention_listeners", [])
+
+    async def on_new_mentions(batch: list[StoredMention]) -> None:
+        for listener in list(listeners):
+            try:
+                await listener(batch)
+            except Exception:
+                log.exception("a mention listener failed on a batch of %d mentions", len(batch))
+
+    async def on_health_alert(source_name: str, kind: str, message: str) -> None:
+        handler = services.extras.get("health_alert")
+        if handler is not None:
+            await handler(source_name, kind, message)
+
+    sources = []
+    for table in settings.sources:
+        if table.get("kind") == "demo" and "speed" not in table:
+            table = {**table, "speed": float(settings["demo.speed"])}
+        sources.append(table)
+    monitor = MonitorService(services.db, _classifier(services), services.clock, sources=sources,
+                             defaults=defaults_from(settings), on_new_mentions=on_new_mentions,
+                             on_health_alert=on_health_alert)
+    services.monitor = monitor
+
+    async def start() -> None:
+        await monitor.start(schedule=bool(settings["monitor.enabled"]))
+
+    services.on_start.append(start)
+    services.on_stop.append(monitor.stop)
+
+
+def _monitor(request: web.Request) -> MonitorService:
+    monitor: MonitorService = request.app["services"].monitor
+    return monitor
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise web.HTTPBadRequest(text=json.dumps({"error": "bad_json", "message": f"请求体不是有效的 JSON：{exc}"}),
+                                 content_type="application/json") from exc
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text=json.dumps({"error": "bad_json", "message": "请求体必须是 JSON 对象"}),
+                                 content_type="application/json")
+    return body
+
+
+def _errors(exc: Exception) -> web.Response:
+    if isinstance(exc, UnknownSourceError):
+        return json_error(404, "not_found", str(exc))
+    if isinstance(exc, SourceExistsError):
+        return json_error(409, "exists", str(exc))
+    return json_error(400, "invalid_source", str(exc))
+
+
+@require("manager", "oncall")
+async def list_sources(request: web.Request) -> web.Response:
+    return web.json_response({"sources": await _monitor(request).list_sources()})
+
+
+@require("manager")
+async def add_source(request: web.Request) -> web.Response:
+    body = await _json_object(request)
+    try:
+        source = await _monitor(request).add_source(body)
+    except (SourceConfigError, UnknownSourceError) as exc:
+        return _errors(exc)
+    return web.json_response({"source": source}, status=201)
+
+
+@require("manager")
+async def change_source(request: web.Request) -> web.Response:
+    body = await _json_object(request)
+    try:
+        source = await _monitor(request).update_source(request.match_info["name"], body)
+    except (SourceConfigError, UnknownSourceError) as exc:
+        return _errors(exc)
+    return web.json_response({"source": source})
+
+
+@require("manager")
+async def source_action(request: web.Request) -> web.Response:
+    monitor, name, action = _monitor(request), request.match_info["name"], request.match_info["action"]
+    try:
+        if action == "pause":
+            await monitor.pause_source(name)
+        elif action == "resume":
+            await monitor.resume_source(name)
+        else:
+            results = await monitor.poll_once(name)
+            return web.json_response({"result": results[0].as_dict(), "summary": str(results[0])})
+    except (SourceConfigError, UnknownSourceError) as exc:
+        return _errors(exc)
+    return web.json_response({"ok": True, "name": name, "paused": action == "pause"})
+
+
+@require("manager")
+async def delete_source(request: web.Request) -> web.Response:
+    try:
+        await _monitor(request).remove_source(request.match_info["name"])
+    except UnknownSourceError as exc:
+        return _errors(exc)
+    return web.Response(status=204)
+
+
+def _int_param(request: web.Request, key: str) -> int | None:
+    value = request.query.get(key)
+    if value in (None, ""):
+        return None
+    if not value.isdigit():
+        raise web.HTTPBadRequest(text=json.dumps({"error": "bad_param", "message": f"{key} 必须是整数"}),
+                                 content_type="application/json")
+    return int(value)
+
+
+@require("manager", "oncall")
+async def mentions(request: web.Request) -> web.Response:
+    limit = min(_int_param(request, "limit") or 50, 500)
+    source, tier = request.query.get("source") or None, request.query.get("tier") or None
+    incident, before = _int_param(request, "incident"), _int_param(request, "before")
+    rows = await request.app["services"].db.read(lambda db: list_mentions(
+        db, source=source, incident_id=incident, tier=tier, before_id=before, limit=limit))
+    next_before = rows[-1]["id"] if len(rows) == limit else None
+    return web.json_response({"mentions": rows, "next_before": next_before})
+
+
+@public
+async def ingest(request: web.Request) -> web.Response:
+    """Push endpoint; authenticated by the source's own token, not by a user."""
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header.startswith("Bearer ") else request.headers.get("X-Lantern-Source-Token", "")
+    monitor = _monitor(request)
+    name = monitor.push_source_for(token) if token else None
+    if name is None:
+        return json_error(401, "bad_source_token", "推送令牌缺失或无效 (missing or unknown source token)")
+    if (request.content_length or 0) > MAX_INGEST_BYTES:
+        return json_error(413, "too_large", f"请求体超过 {MAX_INGEST_BYTES} 字节 (body too large)")
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return json_error(400, "bad_json", f"请求体不是有效的 JSON (invalid JSON): {exc}")
+    items = body.get("items") if isinstance(body, dict) else body
+    if not isinstance(items, list):
+        return json_error(400, "bad_batch", '请求体应为 {"items": [...]} 或条目数组 (expected a list of items)')
+    if len(items) > MAX_INGEST_ITEMS:
+        return json_error(413, "batch_too_large", f"一次最多推送 {MAX_INGEST_ITEMS} 条 (at most that many items)")
+    try:
+        result = await monitor.ingest(name, items)
+    except SourceConfigError as exc:
+        return json_error(409, "source_paused", str(exc))
+    status = 422 if items and result.errors and len(result.errors) == len(items) else 200
+    return web.json_response({"source": name, **result.as_dict()}, status=status)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/api/sources", list_sources)
+    app.router.add_post("/api/sources", add_source)
+    app.router.add_patch("/api/sources/{name}", change_source)
+    app.router.add_post("/api/sources/{name}/{action:pause|resume|poll}", source_action)
+    app.router.add_delete("/api/sources/{name}", delete_source)
+    app.router.add_get("/api/mentions", mentions)
+    app.router.add_post("/api/ingest", ingest)

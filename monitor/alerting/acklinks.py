@@ -1,0 +1,50 @@
+"""Signed, single-use acknowledge links placed inside each must-act alert.
+
+A link is ``/ack/<delivery id>.<nonce>.<signature>``: the nonce is random and
+stored on the delivery row; the signature is HMAC-SHA256 over both with the
+installation secret.  A link works once, for ``ack_link_hours``; forging one
+needs the secret, replaying one finds it used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+import sqlite_utils
+
+from .errors import AckLinkError
+
+
+def new_nonce() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _sig(secret: str, delivery_id: int, nonce: str) -> str:
+    return hmac.new(secret.encode(), f"ack:{delivery_id}.{nonce}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def token(secret: str, delivery_id: int, nonce: str) -> str:
+    return f"{delivery_id}.{nonce}.{_sig(secret, delivery_id, nonce)}"
+
+
+def redeem(db: sqlite_utils.Database, secret: str, value: str, *, now: float, ttl_s: float) -> dict[str, Any]:
+    """Check ``value`` and mark it used (call inside a write); returns the delivery row."""
+    parts = value.split(".")
+    if len(parts) != 3 or not parts[0].isdigit():
+        raise AckLinkError("链接无效 (invalid link)", reason="invalid")
+    delivery_id, nonce, sig = int(parts[0]), parts[1], parts[2]
+    if not hmac.compare_digest(sig, _sig(secret, delivery_id, nonce)):
+        raise AckLinkError("链接无效 (invalid link)", reason="invalid")
+    rows = list(db.query("select * from alert_deliveries where id = ?", [delivery_id]))
+    if not rows or not rows[0]["ack_nonce"] or not hmac.compare_digest(rows[0]["ack_nonce"], nonce):
+        raise AckLinkError("链接无效 (invalid link)", reason="invalid")
+    row = rows[0]
+    if row["ack_used_at"]:
+        raise AckLinkError("此链接已使用过 (this link was already used)", reason="used")
+    if now > row["created_at"] + ttl_s:
+        raise AckLinkError("链接已过期 (this link has expired)", reason="expired")
+    db.execute("update alert_deliveries set ack_used_at = ? where id = ?", [now, delivery_id])
+    return row

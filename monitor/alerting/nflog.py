@@ -1,0 +1,58 @@
+"""The notification log: what each recipient last heard about an incident, and whether to tell them again.
+
+Alertmanager's dedupe stage in one function: first news, a higher tier,
+resolution, changes after ``group_interval``, repeats after ``repeat_interval``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from monitor.incidents.model import rank
+
+
+@dataclass(frozen=True)
+class Timing:
+    group_wait: float = 30
+    group_interval: float = 300
+    repeat_interval: float = 4 * 3600
+
+
+def key(incident_id: int, recipient: str) -> str:
+    return f"{incident_id}|{recipient}"
+
+
+def get(db: sqlite_utils.Database, incident_id: int, recipient: str) -> dict[str, Any] | None:
+    rows = list(db.query("select * from alert_nflog where key = ?", [key(incident_id, recipient)]))
+    return rows[0] if rows else None
+
+
+def decide(entry: dict[str, Any] | None, incident: dict[str, Any], *, level: int, now: float,
+           timing: Timing) -> str | None:
+    """The kind of notification due for this recipient now, or None."""
+    state, tier = incident["state"], incident["tier"]
+    if entry is None:
+        if state == "resolved":
+            return None
+        return "escalate" if level > 0 else "open"
+    if state == "resolved":
+        return "resolved" if entry["last_state"] != "resolved" else None
+    if rank(tier) < rank(entry["last_tier"]):
+        return "retier"
+    since = now - (entry["last_sent_at"] or 0)
+    changed = incident["mention_count"] != entry["last_count"] or state != entry["last_state"]
+    if changed and since >= timing.group_interval:
+        return "update"
+    if since >= timing.repeat_interval:
+        return "repeat"
+    return None
+
+
+def record(db: sqlite_utils.Database, incident: dict[str, Any], recipient: str, must_act: bool, now: float) -> None:
+    db.table("alert_nflog").upsert({
+        "key": key(incident["id"], recipient), "incident_id": incident["id"], "recipient": recipient,
+        "must_act": int(must_act), "last_sent_at": now, "last_tier": incident["tier"],
+        "last_count": incident["mention_count"], "last_state": incident["state"]}, pk="key")

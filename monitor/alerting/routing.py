@@ -1,0 +1,157 @@
+"""Routes: which recipients hear about an incident, at which escalation level, must-act or informed.
+
+Schema of a ``[[routes]]`` table (every key optional except one recipient selector)::
+
+    [[routes]]
+    name = "p1-directors"           # shown in the API and the delivery log
+    tiers = ["P1"]                  # default: every tier
+    categories = ["food_safety"]    # default: any category
+    brands = ["鲜味楼"]              # default: any brand
+    level = 0                       # escalation level: 0 first, 1 when level 0 did not acknowledge in time, ...
+    must_act = true                 # acknowledgement required (escalation, reminders); false = informed
+    digest = false                  # true: only in the daily digest
+    health = false                  # also receives source-health alerts
+    channels = ["crisis-dingtalk"]  # channel names from [[channels]]
+    users = ["wang"]                # Lantern users by name ...
+    roles = ["manager", "oncall"]   # ... by role ...
+    teams = ["pr"]                  # ... or by team; users are reached in the console
+
+With no routes configured, :func:`default_routes` applies: P1/P2 to managers
+and on-call (must act), escalating to admins; P3 to managers (informed); P4 to
+managers in the digest only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.incidents.model import TIERS
+
+from .errors import AlertConfigError
+
+CONSOLE = "console"
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    tiers: tuple[str, ...] = TIERS
+    categories: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()
+    level: int = 0
+    must_act: bool = False
+    digest: bool = False
+    health: bool = False
+    channels: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    plan: str = ""  # set for routes a contingency plan adds: they apply once the plan started
+
+    def matches(self, tier: str, categories: Iterable[str], brand: str, plans: Iterable[str] = ()) -> bool:
+        if self.plan and self.plan not in set(plans):
+            return False
+        if tier not in self.tiers:
+            return False
+        if self.categories and not set(self.categories) & set(categories):
+            return False
+        return not (self.brands and brand not in self.brands)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    key: str  # "user:wang" | "channel:crisis-dingtalk"
+    label: str
+    channel: str
+    must_act: bool
+    level: int
+    digest: bool
+    route: str
+
+
+def _strings(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise AlertConfigError(f"{where}: {key} 必须是字符串列表 (must be a list of strings)")
+    return tuple(value)
+
+
+def parse_route(table: dict[str, Any], where: str, channels: Iterable[str], plan: str = "") -> Route:
+    if not isinstance(table, dict):
+        raise AlertConfigError(f"{where}: 必须是表 (must be a table)")
+    known = set(Route.__dataclass_fields__) - {"plan"}
+    unknown = set(table) - known
+    if unknown:
+        raise AlertConfigError(f"{where}: 未知键 {', '.join(sorted(unknown))} (unknown keys)")
+    tiers = _strings(table, "tiers", where) or TIERS
+    bad = [t for t in tiers if t not in TIERS]
+    if bad:
+        raise AlertConfigError(f"{where}: 未知级别 {', '.join(bad)} (tiers must be P1..P4)")
+    level = table.get("level", 0)
+    if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 9:
+        raise AlertConfigError(f"{where}: level 必须是 0-9 的整数 (level must be an integer 0-9)")
+    for flag in ("must_act", "digest", "health"):
+        if not isinstance(table.get(flag, False), bool):
+            raise AlertConfigError(f"{where}: {flag} 必须是 true/false (must be a boolean)")
+    route = Route(
+        name=str(table.get("name") or where), tiers=tiers, categories=_strings(table, "categories", where),
+        brands=_strings(table, "brands", where), level=level, must_act=table.get("must_act", False),
+        digest=table.get("digest", False), health=table.get("health", False),
+        channels=_strings(table, "channels", where), users=_strings(table, "users", where),
+        roles=_strings(table, "roles", where), teams=_strings(table, "teams", where), plan=plan)
+    missing = [c for c in route.channels if c not in set(channels)]
+    if missing:
+        raise AlertConfigError(f"{where}: 未配置的渠道 {', '.join(missing)} (unknown channels)")
+    if not (route.channels or route.users or route.roles or route.teams):
+        raise AlertConfigError(f"{where}: 至少需要 channels、users、roles 或 teams 之一 (no recipients)")
+    return route
+
+
+def parse_routes(tables: Sequence[dict[str, Any]], channels: Iterable[str]) -> list[Route]:
+    names = list(channels)
+    routes = [parse_route(t, f"[[routes]] #{i + 1}", names) for i, t in enumerate(tables)]
+    return routes or default_routes()
+
+
+def default_routes() -> list[Route]:
+    return [
+        Route("默认：P1/P2 经理与值班", tiers=("P1", "P2"), roles=("manager", "oncall"), must_act=True, health=True),
+        Route("默认：P1/P2 未确认升级至管理员", tiers=("P1", "P2"), level=1, roles=("admin",), must_act=True),
+        Route("默认：P3 经理知悉", tiers=("P3",), roles=("manager",)),
+        Route("默认：P4 每日摘要", tiers=("P4",), roles=("manager",), digest=True),
+    ]
+
+
+def recipients(routes: Iterable[Route], people: Sequence[dict[str, Any]], *, max_level: int,
+               only_level: int | None = None) -> list[Recipient]:
+    """Expand matching routes into recipients (one per key; must-act and the lowest level win)."""
+    found: dict[str, Recipient] = {}
+    for route in routes:
+        if route.level > max_level or (only_level is not None and route.level != only_level):
+            continue
+        targets = [(f"channel:{c}", c, c) for c in route.channels]
+        for person in people:
+            if (person["name"] in route.users or person["role"] in route.roles
+                    or (person.get("team") and person["team"] in route.teams)):
+                targets.append((f"user:{person['name']}", str(person.get("display_name") or person["name"]), CONSOLE))
+        for key, label, channel in targets:
+            old = found.get(key)
+            new = Recipient(key, label, channel, route.must_act, route.level, route.digest, route.name)
+            if old is not None:
+                new = Recipient(key, label, channel, old.must_act or new.must_act, min(old.level, new.level),
+                                old.digest and new.digest, old.route)
+            found[key] = new
+    return list(found.values())
+
+
+def max_level(routes: Iterable[Route], tier: str, categories: Iterable[str], brand: str,
+              plans: Iterable[str]) -> int:
+    cats, plan_list = list(categories), list(plans)
+    return max((r.level for r in routes if r.matches(tier, cats, brand, plan_list)), default=0)

@@ -1,0 +1,141 @@
+"""Send due outbox rows: per-channel budgets by priority, retries with backoff for retryable failures only.
+
+Rows are sent most severe first; a channel's rows go one at a time, channels
+in parallel.  A row is marked ``sending`` before the network call and
+``sent`` / ``queued`` (retry) / ``failed`` after it; rows left ``sending`` by a
+crash are queued again at start (at-least-once delivery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import aiohttp
+
+from monitor.channels.base import Channel, Message
+from monitor.channels.budget import Budget
+from monitor.channels.errors import DeliveryError
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = 10.0
+BACKOFF_MAX = 600.0
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    """10 s, 20 s, 40 s ... capped at 10 min; never sooner than the service asked."""
+    delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    return max(delay, retry_after or 0.0)
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    waiting: int = 0  # held back by a budget
+    errors: list[str] = field(default_factory=list)
+
+
+class Sender:
+    def __init__(self, store: Store, channels: dict[str, Channel], *, render: Callable[[dict[str, Any]], Message],
+                 redact: Callable[[str], str], max_attempts: int = 8) -> None:
+        self.store = store
+        self.channels = channels
+        self.render = render
+        self.redact = redact
+        self.max_attempts = max_attempts
+        self.budgets = {name: Budget(c.per_minute, c.per_second) for name, c in channels.items()}
+        self.denied_since: dict[int, float] = {}  # delivery id -> first time a budget held it back
+
+    async def recover(self, now: float) -> None:
+        """After a restart: re-queue rows a crash left ``sending``; seed budgets with the last minute's sends."""
+        def txn(db: Any) -> list[tuple[str, float]]:
+            db.execute("update alert_deliveries set status = 'queued' where status = 'sending'")
+            return db.execute("select channel, sent_at from alert_deliveries where status in ('sent', 'acknowledged') "
+                              "and sent_at > ?", [now - 60]).fetchall()
+        recent = await self.store.write(txn)
+        by_channel: dict[str, list[float]] = defaultdict(list)
+        for channel, sent_at in recent:
+            by_channel[channel].append(sent_at)
+        for name, times in by_channel.items():
+            if name in self.budgets:
+                self.budgets[name].seed(times)
+
+    async def send_due(self, now: float, http: aiohttp.ClientSession) -> SendReport:
+        rows = await self.store.read(lambda db: list(db.query(
+            "select * from alert_deliveries where status = 'queued' and coalesce(next_attempt_at, 0) <= ? "
+            "and coalesce(deliver_after, 0) <= ? order by tier, id limit 1000", [now, now])))
+        by_channel: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            by_channel[row["channel"]].append(row)
+        report = SendReport()
+        await asyncio.gather(*(self._channel(name, items, now, http, report) for name, items in by_channel.items()))
+        return report
+
+    async def _channel(self, name: str, rows: list[dict[str, Any]], now: float, http: aiohttp.ClientSession,
+                       report: SendReport) -> None:
+        channel = self.channels.get(name)
+        budget = self.budgets.get(name)
+        for row in rows:
+            if channel is None:
+                await self._finish(row, now, error=f"渠道 {name} 未配置 (channel not configured)", retryable=False,
+                                   report=report)
+                continue
+            if budget is not None and not budget.allows(now, row["tier"]):
+                self.denied_since.setdefault(row["id"], now)
+                report.waiting += 1
+                continue
+            self.denied_since.pop(row["id"], None)
+            await self.store.write(partial(_mark_sending, delivery_id=row["id"]))
+            if budget is not None:
+                budget.take(now)
+            try:
+                await channel.send(self.render(row), http)
+            except DeliveryError as exc:
+                await self._finish(row, now, error=self.redact(str(exc)), retryable=exc.retryable,
+                                   retry_after=exc.retry_after, report=report)
+            except Exception as exc:  # a bug in a channel must not stop the others; keep the row for a retry
+                log.error("channel %s crashed: %s", name, self.redact(f"{type(exc).__name__}: {exc}"))
+                await self._finish(row, now, error=f"{name}: 内部错误 ({type(exc).__name__})", retryable=True,
+                                   report=report)
+            else:
+                await self.store.write(partial(_mark_sent, delivery_id=row["id"], now=now))
+                report.sent += 1
+
+    async def _finish(self, row: dict[str, Any], now: float, *, error: str, retryable: bool, report: SendReport,
+                      retry_after: float | None = None) -> None:
+        attempts = row["attempts"] + 1
+        if retryable and attempts < self.max_attempts:
+            status, next_at = "queued", now + backoff(attempts, retry_after)
+            report.retried += 1
+        else:
+            status, next_at = "failed", None
+            report.failed += 1
+        report.errors.append(error)
+        log.warning("alert %s to %s via %s: %s (%s, attempt %d)", row["id"], row["recipient_label"], row["channel"],
+                    error, status, attempts)
+        await self.store.write(lambda db: db.execute(
+            "update alert_deliveries set status = ?, attempts = ?, next_attempt_at = ?, last_error = ? where id = ?",
+            [status, attempts, next_at, error, row["id"]]))
+
+
+def payload_of(row: dict[str, Any]) -> dict[str, Any]:
+    return dict(json.loads(row["payload"] or "{}"))
+
+
+def _mark_sending(db: Any, *, delivery_id: int) -> None:
+    db.execute("update alert_deliveries set status = 'sending' where id = ?", [delivery_id])
+
+
+def _mark_sent(db: Any, *, delivery_id: int, now: float) -> None:
+    db.execute("update alert_deliveries set status = 'sent', sent_at = ?, attempts = attempts + 1, "
+               "last_error = null where id = ? and status = 'sending'", [now, delivery_id])

@@ -12,7 +12,7 @@ unaware of Prometheus and report through callbacks the wiring gives them)::
     m.broadcast_seconds.observe(0.004)
 
 The websocket connection gauge is read at scrape time from ``services.hub``
-(``connection_count`` attribute or method, or ``len(hub)``), so the hub
+(``connection_count``, ``len(hub.connections)`` or ``len(hub)``), so the hub
 needs no knowledge of metrics.  HTTP requests are counted by status class.
 """
 
@@ -190,6 +190,9 @@ def hub_connections(hub: Any) -> float | None:
         count = count()
     if isinstance(count, int | float):
         return float(count)
+    connections = getattr(hub, "connections", None)
+    if connections is not None:
+        return float(len(connections))
     try:
         return float(len(hub))
     except TypeError:

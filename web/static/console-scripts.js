@@ -141,15 +141,12 @@ async function coverageBlock(script) {
   try {
     const c = await api("GET", `/api/scripts/${sid(script.id)}/coverage`);
     const pct = (v) => (v === null || v === undefined ? "—" : `${Math.round(v)}%`);
-    const rows = [];
-    for (const [key, value] of Object.entries(c)) {
-      if (value && typeof value === "object" && !Array.isArray(value)) {
-        rows.push([key, String(value.connected ?? value.agents ?? ""), `${value.displayed ?? ""} (${pct(value.displayed_pct)})`,
-          `${value.acked ?? ""} (${pct(value.acked_pct)})`]);
-      }
-    }
-    return rows.length ? table(["", t("coverage.agents"), t("coverage.seen"), t("coverage.acked")], rows)
-      : h("pre", { class: "small" }, JSON.stringify(c, null, 2));
+    const secs = (lat) => (lat && lat.median_s != null ? `${lat.median_s} s / p90 ${lat.p90_s} s` : "—");
+    const row = (label, b) => [label, String(b.connected ?? 0),
+      `${b.displayed_connected ?? 0} (${pct(b.displayed_pct)}) · ${secs(b.display_latency)}`,
+      `${b.acked_connected ?? 0} (${pct(b.acked_pct)}) · ${secs(b.ack_latency)}`];
+    const rows = [row(`v${c.version}`, c), ...Object.entries(c.by_team || {}).map(([team, b]) => row(team || "—", b))];
+    return table([t("users.team"), t("coverage.agents"), t("coverage.seen"), t("coverage.acked")], rows);
   } catch (err) {
     return unavailable(err);
   }
@@ -161,7 +158,8 @@ async function auditBlock(script) {
     const entries = listOf(audit, "entries");
     return h("div", {}, audit.chain_intact === false ? h("p", { class: "form-error" }, "audit chain broken") : null,
       table([t("alerts.time"), t("scripts.version"), "", t("scripts.author"), t("scripts.comment")],
-        entries.map((e) => [time(e.at), `v${e.version}`, e.action, e.actor, e.detail || ""])));
+        entries.map((e) => [time(e.at), `v${e.version}`, e.action, e.actor,
+          e.detail && e.detail !== "{}" ? e.detail : ""])));
   } catch (err) {
     return unavailable(err);
   }

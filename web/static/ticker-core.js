@@ -6,7 +6,6 @@
 const PRIORITY_ORDER = { critical: 0, high: 1, normal: 2, low: 3 };
 const SPEED_PX_S = 90; // crawl speed
 const FLIP_MS = 6000; // reduced-motion: one item at a time, this long each
-const NOTICE_MS = 10000; // how long "withdrawn" notices stay
 const PING_TIMEOUT_MS = 45000; // no message for this long: the connection is dead
 
 function el(doc, tag, attrs, ...children) {
@@ -30,49 +29,54 @@ export function backoffDelay(attempt, random = Math.random) {
   return Math.round(base * (0.8 + 0.4 * random()));
 }
 
+export function isVisible(item, now = Date.now() / 1000) {
+  // The same rule as the server's broadcast.ticker.visible().
+  if (item.expires_at != null && item.expires_at <= now) return false;
+  return !(item.state === "retracted" && item.withdrawn_until != null && item.withdrawn_until <= now);
+}
+
 export class TickerModel {
-  // The items the agent should see, keyed by script id (sans-I/O: the tests of the page drive it).
+  // The items the agent should see, keyed by script id (sans-I/O; protocol: broadcast/PROTOCOL.md).
+  // A retracted script stays for a while marked withdrawn (已撤回), without its text.
   constructor() {
     this.items = new Map();
-    this.rev = 0;
+    this.rev = null;
+    this.epoch = null;
   }
   apply(msg) {
-    // Returns {changed, removed: [item...]}.
-    const removed = [];
-    if (typeof msg.rev === "number") this.rev = Math.max(this.rev, msg.rev);
+    // Returns true when what is shown may have changed.
+    if (typeof msg.rev === "number") this.rev = msg.rev;
+    if (typeof msg.epoch === "string") this.epoch = msg.epoch;
     switch (msg.type) {
-      case "snapshot": {
-        const next = new Map();
-        for (const item of msg.items || []) next.set(String(item.id), item);
-        for (const [id, item] of this.items) if (!next.has(id)) removed.push({ ...item, state: "retracted" });
-        this.items = next;
-        return { changed: true, removed };
-      }
+      case "snapshot":
+        this.items = new Map((msg.items || []).map((item) => [String(item.id), item]));
+        return true;
       case "publish":
-      case "update": {
-        const item = msg.item;
-        if (!item) return { changed: false, removed };
-        this.items.set(String(item.id), item);
-        return { changed: true, removed };
-      }
-      case "retract":
-      case "expire": {
+      case "update":
+        if (!msg.item) return false;
+        this.items.set(String(msg.item.id), msg.item);
+        return true;
+      case "retract": {
         const id = String(msg.id ?? (msg.item && msg.item.id));
-        const old = this.items.get(id);
-        if (!old) return { changed: false, removed };
-        this.items.delete(id);
-        removed.push({ ...old, state: msg.type === "retract" ? "retracted" : "expired" });
-        return { changed: true, removed };
+        const old = this.items.get(id) || {};
+        this.items.set(id, { ...old, ...(msg.item || {}), id: old.id ?? msg.id, state: "retracted" });
+        return true;
       }
+      case "expire":
+        return this.items.delete(String(msg.id ?? (msg.item && msg.item.id)));
       default:
-        return { changed: false, removed };
+        return false;
     }
   }
+  prune(now = Date.now() / 1000) {
+    let changed = false;
+    for (const [id, item] of this.items) if (!isVisible(item, now)) { this.items.delete(id); changed = true; }
+    return changed;
+  }
   sorted(now = Date.now() / 1000) {
-    return [...this.items.values()]
-      .filter((item) => !item.expires_at || item.expires_at > now)
-      .sort((a, b) => (PRIORITY_ORDER[a.priority] ?? 9) - (PRIORITY_ORDER[b.priority] ?? 9)
-        || (b.published_at || 0) - (a.published_at || 0));
+    const rank = (item) => (item.state === "retracted" ? 10 : PRIORITY_ORDER[item.priority] ?? 9);
+    return [...this.items.values()].filter((item) => isVisible(item, now))
+      .sort((a, b) => rank(a) - rank(b) || (b.published_at || 0) - (a.published_at || 0));
   }
 }
 
@@ -107,6 +111,7 @@ export class Ticker {
     this.connect();
     this.frame = this.frame.bind(this);
     this.win.requestAnimationFrame(this.frame);
+    this.pruneTimer = setInterval(() => { if (this.model.prune()) this.render(); }, 1000);
   }
 
   t(key) { return this.s[key] || key; }
@@ -124,9 +129,8 @@ export class Ticker {
     this.empty = el(d, "div", { class: "lt-empty" }, this.t("ticker.empty"));
     this.bar = el(d, "div", { class: "lt-bar" }, this.pauseButton, this.pinned, this.viewport, this.empty);
     this.detail = el(d, "section", { class: "lt-detail", hidden: true, "aria-live": "polite" });
-    this.notices = el(d, "div", { class: "lt-notices", "aria-live": "polite" });
     this.root.classList.add("lt-root");
-    this.root.append(this.status, this.bar, this.detail, this.notices);
+    this.root.append(this.status, this.bar, this.detail);
     this.root.addEventListener("keydown", (e) => this.onKey(e));
     if (this.shortcuts) this.doc.addEventListener("keydown", (e) => {
       if ((e.target === this.doc.body || e.target === this.doc.documentElement) && e.key === " ") {
@@ -151,7 +155,7 @@ export class Ticker {
   connect() {
     let ws;
     try {
-      ws = new this.WS(this.wsUrl);
+      ws = new this.WS(this.resumeUrl());
     } catch (err) {
       this.scheduleReconnect();
       return;
@@ -161,6 +165,15 @@ export class Ticker {
     ws.onmessage = (event) => { this.touch(); this.onMessage(event.data); };
     ws.onclose = () => { if (this.ws === ws) { this.ws = null; this.setConnected(false); this.scheduleReconnect(); } };
     ws.onerror = () => { try { ws.close(); } catch (err) { /* already closed */ } };
+  }
+
+  resumeUrl() {
+    // Come back with the last revision and epoch: the server replays what was missed, or sends a snapshot.
+    if (this.model.rev === null || !this.model.epoch) return this.wsUrl;
+    const url = new URL(this.wsUrl, this.win.location.href);
+    url.searchParams.set("since", String(this.model.rev));
+    url.searchParams.set("epoch", this.model.epoch);
+    return url.href;
   }
 
   touch() {
@@ -188,14 +201,16 @@ export class Ticker {
     let msg;
     try { msg = JSON.parse(data); } catch (err) { return; }
     if (msg.type === "ping") { this.send({ type: "pong", rev: this.model.rev }); return; }
-    const { changed, removed } = this.model.apply(msg);
-    for (const item of removed) this.notice(item);
-    if (changed) this.render();
+    if (this.model.apply(msg)) this.render();
   }
 
   // -- rendering ----------------------------------------------------------------
   itemButton(item, extraClass) {
     const d = this.doc;
+    if (item.state === "retracted") {
+      return el(d, "span", { class: "lt-item lt-withdrawn", "data-id": item.id, "data-version": item.version },
+        el(d, "span", { class: "lt-prio" }, this.t("ticker.withdrawn")), " ", el(d, "s", { class: "lt-title" }, item.title || ""));
+    }
     return el(d, "button", {
       type: "button", class: `lt-item lt-${item.priority || "normal"} ${extraClass || ""}`,
       "data-id": item.id, "data-version": item.version, "aria-expanded": String(this.openId === String(item.id)),
@@ -207,8 +222,8 @@ export class Ticker {
 
   render() {
     const items = this.model.sorted();
-    const pinned = items.filter((i) => i.priority === "critical");
-    const moving = items.filter((i) => i.priority !== "critical");
+    const pinned = items.filter((i) => i.priority === "critical" && i.state !== "retracted");
+    const moving = items.filter((i) => !pinned.includes(i));
     this.pinned.replaceChildren(...pinned.map((i) => this.itemButton(i, "lt-is-pinned")));
     this.track.replaceChildren(...moving.map((i) => this.itemButton(i)));
     this.empty.hidden = items.length > 0;
@@ -218,6 +233,7 @@ export class Ticker {
     this.applyFlip();
     this.applyOffset();
     for (const item of items) {
+      if (item.state === "retracted") continue;
       const key = `${item.id}:${item.version}`;
       if (this.connected && !this.displayed.has(key)) {
         this.displayed.add(key);
@@ -226,7 +242,7 @@ export class Ticker {
     }
     if (this.openId !== null) {
       const open = this.model.items.get(this.openId);
-      if (open) this.fillDetail(open); else this.closeDetail();
+      if (open && open.state !== "retracted") this.fillDetail(open); else this.closeDetail();
     }
   }
 
@@ -310,12 +326,5 @@ export class Ticker {
       area.remove();
     }
     button.textContent = this.t("ticker.copied");
-  }
-
-  notice(item) {
-    const label = item.state === "expired" ? this.t("script.state.expired") : this.t("ticker.withdrawn");
-    const note = el(this.doc, "div", { class: "lt-notice" }, el(this.doc, "s", {}, item.title || ""), ` ${label}`);
-    this.notices.append(note);
-    setTimeout(() => note.remove(), NOTICE_MS);
   }
 }

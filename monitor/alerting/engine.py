@@ -1,0 +1,268 @@
+"""The alert engine: hears incident changes, plans notifications through the stages, sends the outbox.
+
+Every timer (group_wait, group_interval, repeat_interval, escalation,
+reminders, retries, digests) is a timestamp in the database compared with the
+injected clock inside :meth:`AlertEngine.tick`, so a restart resumes where it
+stopped and tests drive time with ``await engine.tick(now)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import sqlite_utils
+
+from monitor.channels.base import Channel, Message
+from monitor.incidents import store_ops
+from monitor.incidents.errors import UnknownIncidentError
+from monitor.incidents.model import IncidentChange
+from monitor.store import Store
+
+from . import acklinks, escalation, nflog, outbox, silences
+from .messages import render, snapshot
+from .quiet import in_window, next_at, window_end
+from .routing import Recipient, Route, recipients
+from .sender import Sender, SendReport, payload_of
+
+log = logging.getLogger(__name__)
+People = Callable[[sqlite_utils.Database], list[dict[str, Any]]]
+
+
+@dataclass
+class AlertConfig:
+    timing: nflog.Timing = field(default_factory=nflog.Timing)
+    escalate_minutes: dict[str, float] = field(default_factory=lambda: {"P1": 5, "P2": 15, "P3": 60})
+    remind_minutes: dict[str, float] = field(default_factory=lambda: {"P1": 10, "P2": 30, "P3": 120})
+    quiet_hours: tuple[time, time] | None = None
+    digest_at: time = time(9, 0)
+    timezone: str = "Asia/Shanghai"
+    max_attempts: int = 8
+    overflow_after_s: float = 60
+    tick_s: float = 1.0
+    ack_ttl_s: float = 72 * 3600
+    public_url: str = "http://127.0.0.1:8080"
+
+
+@dataclass
+class TickReport:
+    planned: int = 0
+    escalated: int = 0
+    reminded: int = 0
+    sent: SendReport = field(default_factory=SendReport)
+
+
+class AlertEngine:
+    def __init__(self, store: Store, *, clock: Callable[[], float], channels: dict[str, Channel],
+                 routes: Sequence[Route], secret: str, config: AlertConfig | None = None,
+                 people: People | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.channels = channels
+        self.routes = list(routes)
+        self.plan_routes: list[Route] = []
+        self.secret = secret
+        self.config = config or AlertConfig()
+        self.tz = ZoneInfo(self.config.timezone)
+        self.people = people or (lambda db: [])
+        self._secrets = sorted({s for c in channels.values() for s in c.secrets() if len(s) >= 4}, key=len,
+                               reverse=True)
+        self.sender = Sender(store, channels, render=self.message, redact=self.redact,
+                             max_attempts=self.config.max_attempts)
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._active_silences: list[dict[str, Any]] = []
+
+    # -- configuration -------------------------------------------------------------
+    @property
+    def escalate_minutes(self) -> dict[str, float]:
+        return self.config.escalate_minutes
+
+    @property
+    def remind_minutes(self) -> dict[str, float]:
+        return self.config.remind_minutes
+
+    def all_routes(self) -> list[Route]:
+        return [*self.routes, *self.plan_routes]
+
+    def matching_routes(self, inc: dict[str, Any]) -> list[Route]:
+        return [r for r in self.all_routes() if r.matches(inc["tier"], inc["categories"], inc["brand"], inc["plans"])]
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def quiet_now(self, now: float) -> bool:
+        return in_window(now, self.config.quiet_hours, self.tz)
+
+    def muted(self, inc: dict[str, Any], channel: str, now: float) -> bool:
+        return silences.silenced(self._active_silences, now, self.tz, tier=inc["tier"], categories=inc["categories"],
+                                 brand=inc["brand"], channel=channel, incident_id=inc["id"]) is not None
+
+    # -- incident changes ------------------------------------------------------------
+    async def on_changes(self, changes: list[IncidentChange]) -> None:
+        now = self.clock()
+        await self.store.write(lambda db: self._record_changes(db, changes, now))
+        self._wake.set()
+
+    def _record_changes(self, db: sqlite_utils.Database, changes: list[IncidentChange], now: float) -> None:
+        table = db.table("alert_state")
+        for change in changes:
+            exists = db.execute("select due_at from alert_state where incident_id = ?",
+                                [change.incident_id]).fetchone()
+            if change.kind == "opened" or not exists:
+                table.upsert({"incident_id": change.incident_id, "due_at": now + self.config.timing.group_wait,
+                              "level": 0}, pk="incident_id")
+            elif change.upward or change.kind in ("acknowledged", "mitigating", "resolved"):
+                table.update(change.incident_id, {"due_at": now})
+            if change.kind in ("acknowledged", "mitigating", "resolved"):
+                db.execute("update alert_deliveries set status = 'cancelled' where incident_id = ? and "
+                           "status in ('queued', 'digest') and kind in ('remind', 'escalate', 'repeat')",
+                           [change.incident_id])
+                if change.actor:
+                    db.execute("update alert_deliveries set status = 'acknowledged', acked_at = ?, acked_by = ? "
+                               "where incident_id = ? and recipient = ? and must_act = 1 and status = 'sent'",
+                               [now, change.actor, change.incident_id, change.actor])
+
+    # -- planning ----------------------------------------------------------------------
+    def evaluate(self, db: sqlite_utils.Database, st: dict[str, Any], now: float,
+                 people: list[dict[str, Any]]) -> int:
+        """Run one incident through route -> dedupe -> silence -> quiet/digest -> outbox; returns rows queued."""
+        try:
+            inc = store_ops.load(db, st["incident_id"])
+        except UnknownIncidentError:
+            db.execute("delete from alert_state where incident_id = ?", [st["incident_id"]])
+            return 0
+        queued = 0
+        must_act_sent = False
+        for r in recipients(self.matching_routes(inc), people, max_level=st["level"] or 0):
+            kind = nflog.decide(nflog.get(db, inc["id"], r.key), inc, level=r.level, now=now,
+                                timing=self.config.timing)
+            if kind is None or self.muted(inc, r.channel, now):
+                continue
+            status, after = "queued", None
+            if r.digest or inc["tier"] == "P4":
+                status, after = "digest", next_at(now, self.config.digest_at, self.tz)
+            elif inc["tier"] != "P1" and self.quiet_now(now) and self.config.quiet_hours:
+                status, after = "digest", window_end(now, self.config.quiet_hours, self.tz)
+            outbox.enqueue(db, incident_id=inc["id"], recipient=r, kind=kind, tier=inc["tier"],
+                           payload={"incident": snapshot(inc), "level": r.level, "route": r.route}, now=now,
+                           status=status, deliver_after=after)
+            nflog.record(db, inc, r.key, r.must_act, now)
+            queued += 1
+            must_act_sent = must_act_sent or (r.must_act and status == "queued")
+        values: dict[str, Any] = {
+            "due_at": None if inc["state"] == "resolved" else now + self.config.timing.group_interval}
+        if st.get("level_at") is None and must_act_sent:
+            values.update(level_at=now, first_sent_at=now)
+        db.table("alert_state").update(inc["id"], values)
+        return queued
+
+    def _plan(self, db: sqlite_utils.Database, now: float, report: TickReport) -> None:
+        self._active_silences = silences.list_active(db, now)
+        people = self.people(db)
+        for st in list(db.query("select * from alert_state where due_at is not null and due_at <= ?", [now])):
+            report.planned += self.evaluate(db, st, now, people)
+        report.escalated += escalation.escalate(db, self, now, people)
+        report.reminded += escalation.remind(db, self, now)
+        due_digests = list(db.query("select * from alert_deliveries where status = 'digest' and deliver_after <= ?",
+                                    [now]))
+        outbox.fold(db, due_digests, now, by_recipient=True)
+        held = [i for i, since in self.sender.denied_since.items() if now - since >= self.config.overflow_after_s]
+        if held:
+            rows = list(db.query(f"select * from alert_deliveries where id in ({','.join('?' for _ in held)}) "
+                                 "and status = 'queued' and tier != 'P1' and kind != 'digest'", held))
+            outbox.fold(db, rows, now, by_recipient=False)
+            for i in held:
+                self.sender.denied_since.pop(i, None)
+
+    async def tick(self, now: float | None = None) -> TickReport:
+        """Plan and send everything due at ``now`` (the clock's time by default)."""
+        now = self.clock() if now is None else now
+        report = TickReport()
+        async with self._lock:
+            await self.store.write(lambda db: self._plan(db, now, report))
+            report.sent = await self.sender.send_due(now, self._session())
+        return report
+
+    # -- health alerts -------------------------------------------------------------------
+    async def health_alert(self, source: str, problem: str, message: str) -> None:
+        """A source stopped working (or recovered): tell on-call through the same outbox."""
+        now = self.clock()
+        message = self.redact(message)[:500]
+
+        def txn(db: sqlite_utils.Database) -> None:
+            key = f"health:{source}:{problem}"
+            last = db.execute("select last_sent_at from alert_nflog where key = ?", [key]).fetchone()
+            if last and now - last[0] < self.config.timing.repeat_interval:
+                return
+            people = self.people(db)
+            routes = [r for r in self.all_routes() if r.health]
+            found = recipients(routes, people, max_level=0) if routes else [
+                Recipient(f"user:{p['name']}", str(p.get("display_name") or p["name"]), "console", False, 0, False,
+                          "health") for p in people if p["role"] in ("oncall", "admin")]
+            for r in found:
+                outbox.enqueue(db, incident_id=None, recipient=Recipient(r.key, r.label, r.channel, False, 0, False,
+                                                                         r.route),
+                               kind="health", tier="P2", payload={"source": source, "problem": problem,
+                                                                  "message": message}, now=now)
+            db.table("alert_nflog").upsert({"key": key, "recipient": "health", "must_act": 0, "last_sent_at": now,
+                                            "last_tier": "P2", "last_state": problem}, pk="key")
+
+        await self.store.write(txn)
+        self._wake.set()
+
+    # -- acknowledge links -------------------------------------------------------------
+    async def redeem_link(self, value: str) -> dict[str, Any]:
+        now = self.clock()
+        return await self.store.write(lambda db: acklinks.redeem(db, self.secret, value, now=now,
+                                                                 ttl_s=self.config.ack_ttl_s))
+
+    def message(self, row: dict[str, Any]) -> Message:
+        payload = payload_of(row)
+        base = self.config.public_url.rstrip("/")
+        ack_url = f"{base}/ack/{acklinks.token(self.secret, row['id'], row['ack_nonce'])}" if (
+            row["ack_nonce"] and not row["ack_used_at"]) else ""
+        console_url = f"{base}/console#/incidents/{row['incident_id']}" if row["incident_id"] else f"{base}/console"
+        return render(row["kind"], row["tier"], payload, must_act=bool(row["must_act"]),
+                      recipient=row["recipient_label"] or "", ack_url=ack_url, console_url=console_url)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(trust_env=False)
+        return self._http
+
+    async def start(self) -> None:
+        await self.sender.recover(self.clock())
+        self._task = asyncio.create_task(self._run(), name="lantern-alert-engine")
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:  # keep the loop alive; the next tick retries
+                log.exception("alert engine tick failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.config.tick_s)
+            self._wake.clear()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None

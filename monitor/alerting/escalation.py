@@ -1,0 +1,73 @@
+"""Escalation and reminders: nobody who must act has acknowledged, so tell them again and go up a level.
+
+Runs inside the engine's planning transaction; ``ctx`` is the engine (routes,
+timing, silences) so this file holds only the two rules.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlite_utils
+
+from monitor.incidents import store_ops
+
+from . import nflog, outbox
+from .messages import snapshot
+from .routing import Recipient
+
+if TYPE_CHECKING:
+    from .engine import AlertEngine
+
+
+def escalate(db: sqlite_utils.Database, ctx: AlertEngine, now: float, people: list[dict[str, Any]]) -> int:
+    """Raise the level of open incidents whose must-act recipients let the deadline pass; returns how many."""
+    raised = 0
+    rows = list(db.query(
+        "select s.* from alert_state s join incidents i on i.id = s.incident_id "
+        "where s.level_at is not null and i.state = 'open'"))
+    for st in rows:
+        inc = store_ops.load(db, st["incident_id"])
+        minutes = ctx.escalate_minutes.get(inc["tier"])
+        if minutes is None or now < st["level_at"] + minutes * 60:
+            continue
+        must_act = db.execute("select count(*) from alert_nflog where incident_id = ? and must_act = 1",
+                              [inc["id"]]).fetchone()[0]
+        if not must_act:
+            continue
+        higher = sorted({r.level for r in ctx.matching_routes(inc) if r.level > st["level"]})
+        if not higher:
+            continue
+        level = higher[0]
+        db.table("alert_state").update(inc["id"], {"level": level, "level_at": now, "due_at": now})
+        store_ops.event(db, inc["id"], now, "escalated", "auto", level=level, after_minutes=minutes)
+        ctx.evaluate(db, {**st, "level": level, "level_at": now}, now, people)
+        raised += 1
+    return raised
+
+
+def remind(db: sqlite_utils.Database, ctx: AlertEngine, now: float) -> int:
+    """Re-send to must-act recipients of open incidents every ``remind_minutes``; returns how many."""
+    count = 0
+    rows = list(db.query(
+        "select n.*, i.tier as tier from alert_nflog n join incidents i on i.id = n.incident_id "
+        "where n.must_act = 1 and i.state = 'open'"))
+    for entry in rows:
+        minutes = ctx.remind_minutes.get(entry["tier"])
+        if minutes is None or now - entry["last_sent_at"] < minutes * 60:
+            continue
+        last = list(db.query("select * from alert_deliveries where incident_id = ? and recipient = ? "
+                             "and kind != 'digest' order by id desc limit 1", [entry["incident_id"],
+                                                                                entry["recipient"]]))
+        if not last:
+            continue
+        inc = store_ops.load(db, entry["incident_id"])
+        if ctx.muted(inc, last[0]["channel"], now) or (inc["tier"] != "P1" and ctx.quiet_now(now)):
+            continue
+        recipient = Recipient(entry["recipient"], last[0]["recipient_label"], last[0]["channel"], True,
+                              last[0]["level"], False, "remind")
+        outbox.enqueue(db, incident_id=inc["id"], recipient=recipient, kind="remind", tier=inc["tier"],
+                       payload={"incident": snapshot(inc), "level": recipient.level}, now=now)
+        nflog.record(db, inc, entry["recipient"], True, now)
+        count += 1
+    return count

@@ -91,7 +91,8 @@ class TickerCore:
             payload = encode({"type": "expire", "rev": self.rev, "id": script_id})
         else:
             if kind == "retract":
-                item = {**item, "state": "retracted", "withdrawn_until": now + self.withdrawn_s}
+                until = item.get("withdrawn_until") or now + self.withdrawn_s  # set once, by the publisher
+                item = {**item, "state": "retracted", "withdrawn_until": until}
             self.entries[script_id] = Entry(item, audience)
             payload = encode({"type": kind, "rev": self.rev, "item": item})
         delta = Delta(self.rev, kind, script_id, audience, payload, removal, prev)

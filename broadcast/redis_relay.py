@@ -1,0 +1,198 @@
+"""Scale-out: several nodes share one ticker through Redis.
+
+Redis holds the shared state - ``<prefix>:meta`` (epoch, rev) and
+``<prefix>:items`` (id -> item JSON) - and orders every change: a Lua script
+bumps the revision, updates the items and PUBLISHes ``epoch|rev|kind|item``
+on ``<prefix>:events`` in one step.  Every node (the publisher included)
+applies changes as they arrive on the channel, so all nodes number them
+alike and a client may resume on any node.
+
+Recovery is by snapshot, never by guessing: a node that sees a revision gap,
+a new epoch, or loses its connection reloads meta + items, resets its core
+and sends every local client a fresh snapshot.  While Redis is down a node
+keeps serving its own clients under a local epoch and replays what it
+published once Redis is back; if Redis lost its data the first node to
+notice seeds it from its database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import socket
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError, ResponseError
+
+from .hub import TickerHub
+from .service import ScriptService
+from .ticker import Gap, new_epoch, visible
+
+log = logging.getLogger("lantern.broadcast.redis")
+
+_PUBLISH = """
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then return redis.error_reply('NOEPOCH') end
+local rev = redis.call('HINCRBY', KEYS[1], 'rev', 1)
+if ARGV[1] == 'expire' then redis.call('HDEL', KEYS[2], ARGV[2]) else redis.call('HSET', KEYS[2], ARGV[2], ARGV[3]) end
+redis.call('PUBLISH', ARGV[4], epoch .. '|' .. rev .. '|' .. ARGV[1] .. '|' .. ARGV[3])
+return rev
+"""
+
+_SEED = """
+if redis.call('HEXISTS', KEYS[1], 'epoch') == 1 then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'rev', 0)
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+
+class RedisRelay:
+    def __init__(self, hub: TickerHub, scripts: ScriptService, *, url: str, prefix: str,
+                 check_interval_s: float = 2.0, retry_s: float = 0.5) -> None:
+        self.hub, self.scripts = hub, scripts
+        self.url, self.prefix = url, prefix
+        self.meta, self.items, self.channel = f"{prefix}:meta", f"{prefix}:items", f"{prefix}:events"
+        self.check_interval_s, self.retry_s = check_interval_s, retry_s
+        self.redis: aioredis.Redis | None = None
+        self.connected = asyncio.Event()
+        self.pending: list[tuple[str, dict[str, Any]]] = []  # published while Redis was away
+        self.resyncs = 0
+        self._task: asyncio.Task[None] | None = None
+        # Visible in Redis CLIENT LIST, so an operator (or a test) can tell the nodes apart.
+        self.client_name = f"lantern-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+    # -- lifecycle ---------------------------------------------------------------
+    async def start(self) -> None:
+        self.hub.relay = self
+        self.redis = aioredis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5,
+                                       retry=Retry(NoBackoff(), 0), decode_responses=True,
+                                       client_name=self.client_name)
+        self._task = asyncio.create_task(self._run(), name="ticker-redis-relay")
+        with contextlib.suppress(TimeoutError):  # serve locally if Redis is not there yet
+            await asyncio.wait_for(self.connected.wait(), timeout=3)
+
+    async def stop(self) -> None:
+        self.hub.relay = None
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    # -- publishing ----------------------------------------------------------------
+    async def publish(self, kind: str, item: dict[str, Any]) -> None:
+        if kind == "retract":
+            item = {**item, "state": "retracted",
+                    "withdrawn_until": self.hub.clock() + self.hub.core.withdrawn_s}
+        if self.connected.is_set() and self.redis is not None:
+            try:
+                await self._eval_publish(kind, item)
+                return
+            except RedisError as exc:
+                self._degrade(exc)
+        self.pending.append((kind, item))
+        self.hub.deliver(self.hub.core.apply(kind, item, now=self.hub.clock()))
+
+    async def _eval_publish(self, kind: str, item: dict[str, Any]) -> int:
+        assert self.redis is not None
+        args = [kind, str(item["id"]), json.dumps(item, ensure_ascii=False, separators=(",", ":")), self.channel]
+        try:
+            return int(await self.redis.eval(_PUBLISH, 2, self.meta, self.items, *args))  # type: ignore[misc]
+        except ResponseError as exc:
+            if "NOEPOCH" not in str(exc):
+                raise
+            await self._seed()
+            return int(await self.redis.eval(_PUBLISH, 2, self.meta, self.items, *args))  # type: ignore[misc]
+
+    async def _seed(self) -> None:
+        """Redis has no state (first start or data lost): seed it from our database."""
+        assert self.redis is not None
+        args: list[str] = [new_epoch()]
+        for item in await self.scripts.active_items():
+            args += [str(item["id"]), json.dumps(item, ensure_ascii=False, separators=(",", ":"))]
+        if await self.redis.eval(_SEED, 2, self.meta, self.items, *args):  # type: ignore[misc]
+            log.info("seeded the shared ticker state in Redis (%d items)", (len(args) - 1) // 2)
+
+    def _degrade(self, exc: BaseException) -> None:
+        if self.connected.is_set():
+            log.warning("Redis fan-out lost (%s); serving local clients only until it is back", type(exc).__name__)
+            self.hub.core.epoch = "local-" + new_epoch()  # local revisions must never mix with shared ones
+        self.connected.clear()
+
+    # -- receiving -------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._session()
+            except (RedisError, OSError, Gap) as exc:
+                self._degrade(exc)
+            await asyncio.sleep(self.retry_s)
+
+    async def _session(self) -> None:
+        assert self.redis is not None
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self.channel)  # subscribe first, then load: nothing falls in between
+            for kind, item in self.pending:
+                await self._eval_publish(kind, item)
+            self.pending.clear()
+            await self.reload()
+            self.connected.set()
+            while True:
+                message = await pubsub.get_message(timeout=self.check_interval_s)
+                if message is None:
+                    await self._check()
+                elif message.get("type") == "message":
+                    await self._on_event(str(message["data"]))
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    async def _on_event(self, data: str) -> None:
+        epoch, rev_text, kind, body = data.split("|", 3)
+        rev, core = int(rev_text), self.hub.core
+        if epoch == core.epoch and rev <= core.rev:
+            return  # already part of the state we loaded
+        if epoch != core.epoch or rev != core.rev + 1:
+            await self.reload()
+            return
+        self.hub.apply_remote(kind, json.loads(body), rev)
+
+    async def _check(self) -> None:
+        """Quiet channel: make sure no change slipped past (e.g. a silently re-opened connection)."""
+        assert self.redis is not None
+        epoch, rev = await self.redis.hmget(self.meta, ["epoch", "rev"])  # type: ignore[misc]
+        if epoch is None or epoch != self.hub.core.epoch or int(rev or 0) != self.hub.core.rev:
+            await self.reload()
+
+    async def reload(self) -> None:
+        """Replace the local state with Redis's and send every local client a snapshot."""
+        assert self.redis is not None
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(self.meta)
+            pipe.hgetall(self.items)
+            meta, raw_items = await pipe.execute()
+        if not meta.get("epoch"):
+            await self._seed()
+            return await self.reload()
+        now = self.hub.clock()
+        items = [i for i in (json.loads(v) for v in raw_items.values()) if visible(i, now)]
+        stale = [k for k, v in raw_items.items() if not visible(json.loads(v), now)]
+        if stale:
+            await self.redis.hdel(self.items, *stale)  # type: ignore[misc]
+        core = self.hub.core
+        if meta["epoch"] == core.epoch and int(meta["rev"]) == core.rev:
+            return
+        core.reset(epoch=meta["epoch"], rev=int(meta["rev"]), items=items)
+        self.resyncs += 1
+        self.hub.resync_all()

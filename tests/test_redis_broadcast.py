@@ -1,0 +1,155 @@
+"""Two nodes sharing the ticker through the real Redis on 127.0.0.1:6379 (skipped if it is not there)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestServer
+
+from tests.conftest import Account, FakeClock, add_account
+from web.app import create_app
+from web.services import Services, build_services
+from web.settings import load_settings
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+pytestmark = [pytest.mark.redis,
+              pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")]
+
+
+@pytest.fixture
+async def prefix() -> AsyncIterator[str]:
+    client = aioredis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        await client.ping()
+    except Exception:
+        await client.aclose()
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    name = f"lantern-test:{uuid.uuid4().hex}"
+    yield name
+    keys = [k async for k in client.scan_iter(f"{name}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+class Node:
+    def __init__(self, services: Services, server: TestServer, manager: Account, approver: Account,
+                 agent: Account) -> None:
+        self.services, self.server = services, server
+        self.manager, self.approver, self.agent = manager, approver, agent
+
+    @property
+    def relay(self) -> Any:
+        return self.services.extras["broadcast_relay"]
+
+    def url(self, path: str) -> str:
+        return str(self.server.make_url(path))
+
+
+async def start_node(tmp_path: Any, name: str, prefix: str, clock: FakeClock) -> Node:
+    settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / f"{name}.db"),
+                                                    broadcast__redis_url=REDIS_URL, broadcast__redis_prefix=prefix)
+    services = await build_services(settings, clock=clock, wiring=("web.wire_broadcast",))
+    server = TestServer(create_app(services), host="127.0.0.1")
+    await server.start_server()
+    accounts = [await add_account(services, f"{name}-{n}", r, t) for n, r, t in (
+        ("wang", "manager", "pr"), ("li", "manager", "service"), ("zhang", "agent", "hotline"))]
+    node = Node(services, server, *accounts)
+    node.relay.retry_s = 0.05
+    return node
+
+
+async def stop_node(node: Node) -> None:
+    await node.server.close()
+    node.services.db.close()
+
+
+async def publish(http: aiohttp.ClientSession, node: Node, title: str) -> int:
+    async def post(path: str, who: Account, **kw: Any) -> dict[str, Any]:
+        async with http.post(node.url(path), headers=who.headers, **kw) as resp:
+            assert resp.status in (200, 201), await resp.text()
+            return await resp.json()
+
+    sid = (await post("/api/scripts", node.manager, json={"title": title, "body": f"{title} 正文"}))["id"]
+    await post(f"/api/scripts/{sid}/submit", node.manager)
+    await post(f"/api/scripts/{sid}/approve", node.approver, json={"version": 1})
+    await post(f"/api/scripts/{sid}/publish", node.approver)
+    return sid
+
+
+async def receive(ws: aiohttp.ClientWebSocketResponse, *wanted: str) -> dict[str, Any]:
+    while True:
+        msg = await asyncio.wait_for(ws.receive(), timeout=10)
+        assert msg.type == aiohttp.WSMsgType.TEXT, msg
+        data = json.loads(msg.data)
+        if data["type"] in wanted:
+            return data
+
+
+async def test_agent_on_any_node_sees_publish_from_any_node(tmp_path: Any, prefix: str) -> None:
+    clock = FakeClock(1_800_000_000.0)
+    a = await start_node(tmp_path, "a", prefix, clock)
+    b = await start_node(tmp_path, "b", prefix, clock)
+    try:
+        async with aiohttp.ClientSession() as http:
+            on_b = await http.ws_connect(b.url(f"/ws/ticker?token={b.agent.token}"))
+            on_a = await http.ws_connect(a.url(f"/ws/ticker?token={a.agent.token}"))
+            snap_b = await receive(on_b, "snapshot")
+            snap_a = await receive(on_a, "snapshot")
+            assert snap_a["epoch"] == snap_b["epoch"]  # one shared numbering
+            sid = await publish(http, a, "甲节点发布")
+            got_b, got_a = await receive(on_b, "publish"), await receive(on_a, "publish")
+            assert got_b == got_a and got_b["item"]["id"] == sid and got_b["rev"] == snap_b["rev"] + 1
+            sid_b = await publish(http, b, "乙节点发布")
+            assert (await receive(on_a, "publish"))["item"]["id"] == sid_b
+            # A client of node B resumes on node A with exactly the missed delta.
+            await on_b.close()
+            await publish(http, a, "离线期间")
+            back = await http.ws_connect(a.url(
+                f"/ws/ticker?token={a.agent.token}&since={got_b['rev'] + 1}&epoch={snap_b['epoch']}"))
+            missed = await receive(back, "publish", "snapshot")
+            assert missed["type"] == "publish" and missed["item"]["title"] == "离线期间"
+            assert (await receive(back, "resumed"))["rev"] == missed["rev"]
+            await on_a.close()
+            await back.close()
+    finally:
+        await stop_node(a)
+        await stop_node(b)
+
+
+async def test_node_that_lost_redis_recovers_by_snapshot(tmp_path: Any, prefix: str) -> None:
+    clock = FakeClock(1_800_000_000.0)
+    a = await start_node(tmp_path, "a", prefix, clock)
+    b = await start_node(tmp_path, "b", prefix, clock)
+    admin = aioredis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(b.url(f"/ws/ticker?token={b.agent.token}"))
+            first = await receive(ws, "snapshot")
+            # Cut node B's subscription, then publish on A while B cannot hear it.
+            b_pubsub = [c for c in await admin.client_list(_type="pubsub") if c.get("name") == b.relay.client_name]
+            assert len(b_pubsub) == 1
+            await admin.client_kill_filter(_id=b_pubsub[0]["id"])
+            sid = await publish(http, a, "断线期间发布")
+            recovered = await receive(ws, "snapshot", "publish")
+            assert recovered["type"] == "snapshot"
+            assert sid in {item["id"] for item in recovered["items"]}
+            assert recovered["rev"] > first["rev"]
+            assert b.relay.resyncs >= 1
+            # Redis loses its data entirely: the next publish re-seeds it from the database.
+            await admin.delete(f"{prefix}:meta", f"{prefix}:items")
+            sid2 = await publish(http, a, "数据丢失后")
+            again = await receive(ws, "snapshot")
+            assert {sid, sid2} <= {item["id"] for item in again["items"]}
+            await ws.close()
+    finally:
+        await admin.aclose()
+        await stop_node(a)
+        await stop_node(b)

@@ -1,0 +1,188 @@
+"""Contingency plans (预案): when an incident matches, its checklist attaches and draft scripts are queued.
+
+Schema of a ``[[plans]]`` table::
+
+    [[plans]]
+    name = "食品安全预案"
+    categories = ["food_safety"]        # any of these (empty: any category)
+    tiers = ["P1", "P2"]                # default: P1 and P2
+    brands = []                         # default: any brand
+    checklist = ["通知法务与公关", "涉事门店停业自查", "准备监管部门沟通材料"]
+
+    [plans.notify]                      # optional: who to notify, same keys as a [[routes]] recipient part
+    roles = ["manager"]
+    channels = ["crisis-dingtalk"]
+    must_act = true
+
+    [[plans.scripts]]                   # pre-written script templates (话术模板)
+    title = "食品安全统一口径"
+    body = "您好，关于「{title}」，我们已第一时间核查……"
+    priority = "high"                   # default: high for P1/P2, normal otherwise
+
+Placeholders: {id} {title} {tier} {brand} {categories} {mention_count}.  A plan
+starts once per incident (when it opens or is re-tiered into the plan's tiers):
+the checklist attaches to the incident and each template becomes a draft script
+in the approval queue through ``create_draft_script`` (the broadcast part),
+linked to the incident.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.alerting.errors import AlertConfigError
+from monitor.alerting.routing import Route, parse_route
+from monitor.incidents import queries, store_ops
+from monitor.incidents.model import TIERS, IncidentChange
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+_PLACEHOLDER = re.compile(r"\{(id|title|tier|brand|categories|mention_count)\}")
+
+
+@dataclass(frozen=True)
+class ScriptTemplate:
+    title: str
+    body: str
+    priority: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    tiers: tuple[str, ...] = ("P1", "P2")
+    categories: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()
+    checklist: tuple[str, ...] = ()
+    scripts: tuple[ScriptTemplate, ...] = ()
+    notify: Route | None = None
+
+    def matches(self, inc: dict[str, Any]) -> bool:
+        if inc["tier"] not in self.tiers:
+            return False
+        if self.categories and not set(self.categories) & set(inc["categories"]):
+            return False
+        return not (self.brands and inc["brand"] not in self.brands)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "tiers": list(self.tiers), "categories": list(self.categories),
+                "brands": list(self.brands), "checklist": list(self.checklist),
+                "scripts": [s.__dict__ for s in self.scripts], "notify": self.notify.as_dict() if self.notify else None}
+
+
+def _list(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise AlertConfigError(f"{where}: {key} 必须是非空字符串列表 (must be a list of strings)")
+    return tuple(value)
+
+
+def parse_plan(table: dict[str, Any], where: str, channels: Iterable[str]) -> Plan:
+    if not isinstance(table, dict):
+        raise AlertConfigError(f"{where}: 必须是表 (must be a table)")
+    unknown = set(table) - {"name", "tiers", "categories", "brands", "checklist", "scripts", "notify"}
+    if unknown:
+        raise AlertConfigError(f"{where}: 未知键 {', '.join(sorted(unknown))} (unknown keys)")
+    name = str(table.get("name") or "").strip()
+    if not name:
+        raise AlertConfigError(f"{where}: 缺少 name (missing 'name')")
+    where = f"[[plans]] {name!r}"
+    tiers = _list(table, "tiers", where) or ("P1", "P2")
+    if set(tiers) - set(TIERS):
+        raise AlertConfigError(f"{where}: tiers 只能是 P1..P4 (tiers must be P1..P4)")
+    scripts = []
+    raw_scripts = table.get("scripts", [])
+    if not isinstance(raw_scripts, list):
+        raise AlertConfigError(f"{where}: scripts 必须是表的列表 (must be a list of tables)")
+    for i, s in enumerate(raw_scripts):
+        if not isinstance(s, dict) or not str(s.get("title") or "").strip() or not str(s.get("body") or "").strip():
+            raise AlertConfigError(f"{where}: scripts #{i + 1} 需要 title 和 body (needs title and body)")
+        scripts.append(ScriptTemplate(str(s["title"]), str(s["body"]), str(s.get("priority") or "")))
+    notify = None
+    if table.get("notify"):
+        notify_table = {k: v for k, v in table["notify"].items()} if isinstance(table["notify"], dict) else None
+        if notify_table is None:
+            raise AlertConfigError(f"{where}: notify 必须是表 (must be a table)")
+        notify_table.setdefault("name", f"预案:{name}")
+        notify = parse_route({**notify_table, "tiers": list(tiers)}, f"{where}.notify", channels, plan=name)
+    return Plan(name, tiers, _list(table, "categories", where), _list(table, "brands", where),
+                _list(table, "checklist", where), tuple(scripts), notify)
+
+
+def parse_plans(tables: Sequence[dict[str, Any]], channels: Iterable[str]) -> list[Plan]:
+    names = list(channels)
+    plans = [parse_plan(t, f"[[plans]] #{i + 1}", names) for i, t in enumerate(tables)]
+    seen = [p.name for p in plans]
+    dupes = {n for n in seen if seen.count(n) > 1}
+    if dupes:
+        raise AlertConfigError(f"[[plans]]: 名称重复 {', '.join(sorted(dupes))} (duplicate names)")
+    return plans
+
+
+def fill(template: str, inc: dict[str, Any]) -> str:
+    """Replace the known placeholders only; other braces stay as written."""
+    values = {"id": str(inc["id"]), "title": inc["title"], "tier": inc["tier"], "brand": inc.get("brand") or "",
+              "categories": "、".join(inc.get("categories") or []), "mention_count": str(inc.get("mention_count", 0))}
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+
+DraftFn = Callable[..., Any]
+
+
+class PlanRunner:
+    def __init__(self, store: Store, plans: Sequence[Plan], *, clock: Callable[[], float],
+                 create_draft: Callable[[], DraftFn | None] = lambda: None) -> None:
+        self.store = store
+        self.plans = list(plans)
+        self.clock = clock
+        self.create_draft = create_draft
+
+    def routes(self) -> list[Route]:
+        return [p.notify for p in self.plans if p.notify is not None]
+
+    async def on_changes(self, changes: list[IncidentChange]) -> None:
+        for change in changes:
+            if change.kind in ("opened", "retiered", "grew"):
+                await self.start_matching(change.incident_id)
+
+    async def start_matching(self, incident_id: int) -> list[str]:
+        """Start every matching plan not yet started on the incident; returns their names."""
+        now = self.clock()
+
+        def txn(db: Any) -> tuple[dict[str, Any], list[Plan]]:
+            inc = store_ops.load(db, incident_id)
+            if inc["state"] == "resolved":
+                return inc, []
+            started = [p for p in self.plans if p.name not in inc["plans"] and p.matches(inc)
+                       and queries.start_plan(db, incident_id, p.name, p.checklist, now)]
+            return store_ops.load(db, incident_id), started
+
+        inc, started = await self.store.write(txn)
+        for plan in started:
+            for template in plan.scripts:
+                await self._draft(inc, plan, template)
+        return [p.name for p in started]
+
+    async def _draft(self, inc: dict[str, Any], plan: Plan, template: ScriptTemplate) -> None:
+        create = self.create_draft()
+        if create is None:
+            log.warning("plan %s: no script service; template %r not drafted", plan.name, template.title)
+            return
+        priority = template.priority or ("high" if inc["tier"] in ("P1", "P2") else "normal")
+        try:
+            result = create(incident_id=inc["id"], title=fill(template.title, inc), body=fill(template.body, inc),
+                            priority=priority, author=f"预案:{plan.name}")
+            script_id = await result if inspect.isawaitable(result) else result
+        except Exception:  # the checklist is attached already; a failed draft is logged and shown on the timeline
+            log.exception("plan %s: drafting %r for incident %s failed", plan.name, template.title, inc["id"])
+            now = self.clock()
+            await self.store.write(lambda db: store_ops.event(db, inc["id"], now, "script_failed",
+                                                              f"预案:{plan.name}", title=template.title))
+            return
+        now = self.clock()
+        await self.store.write(lambda db: queries.link_script(db, inc["id"], script_id, plan.name, now))

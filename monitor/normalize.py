@@ -88,6 +88,10 @@ def parse_time(value: object, *, now: float, tz: tzinfo) -> datetime | None:
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
     except (TypeError, ValueError, IndexError):
         pass
+    try:  # the Weibo API: "Mon Nov 23 17:20:11 +0800 2026"
+        return datetime.strptime(text, "%a %b %d %H:%M:%S %z %Y")
+    except ValueError:
+        pass
     if m := _CN_DATE.match(text):
         year = int(m.group(1)) if m.group(1) else current.year
         try:

@@ -23,12 +23,17 @@ from .base import FetchState, Page, Source
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*\?>")
 
 
+def _get(entry: Any, key: str, default: Any = None) -> Any:
+    """Plain dict lookup: FeedParserDict's aliasing (``updated`` -> ``published``) warns."""
+    return dict.get(entry, key, default)
+
+
 def _entry_time(entry: Any, *, now: float, tz: tzinfo) -> datetime:
     for key in ("published", "updated", "created"):
-        parsed = parse_time(entry.get(key), now=now, tz=tz)
+        parsed = parse_time(_get(entry, key), now=now, tz=tz)
         if parsed is not None:
             return parsed
-        struct = entry.get(f"{key}_parsed")
+        struct = _get(entry, f"{key}_parsed")
         if struct:
             year, month, day, hour, minute, second = struct[:6]
             return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
@@ -62,20 +67,20 @@ def parse_feed(body: bytes, *, source: str, now: float, tz: tzinfo, content_type
         raise ParseError("返回的内容不是 RSS/Atom 订阅源 (not an RSS or Atom feed)")
     mentions: list[Mention] = []
     for entry in entries:
-        title = html_to_text(entry.get("title", ""))
-        contents = entry.get("content") or []
-        body_html = contents[0].get("value", "") if contents else entry.get("summary", "")
+        title = html_to_text(_get(entry, "title", ""))
+        contents = _get(entry, "content") or []
+        body_html = contents[0].get("value", "") if contents else _get(entry, "summary", "")
         text = html_to_text(body_html) or title
         if not text and not title:
             continue
-        url = entry.get("link", "") or ""
-        external_id = entry.get("id") or url or content_hash(f"{title}\n{text}")
-        raw = {k: entry.get(k) for k in ("id", "link", "title", "author", "published", "updated")
-               if entry.get(k) is not None}
+        url = _get(entry, "link", "") or ""
+        external_id = _get(entry, "id") or url or content_hash(f"{title}\n{text}")
+        raw = {k: _get(entry, k) for k in ("id", "link", "title", "author", "published", "updated")
+               if _get(entry, k) is not None}
         raw["summary"] = body_html[:20000]
         mentions.append(Mention(
             source=source, external_id=str(external_id)[:500], url=url, title=title, text=text,
-            published_at=_entry_time(entry, now=now, tz=tz), author=html_to_text(entry.get("author", "")),
+            published_at=_entry_time(entry, now=now, tz=tz), author=html_to_text(_get(entry, "author", "")),
             raw=raw,
         ))
     return mentions, len(entries)

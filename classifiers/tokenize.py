@@ -6,8 +6,10 @@ test-suite checks that both segment a fixture of Weibo posts the same way
 (tests/test_classifier_tokenize.py), so the fast path is a drop-in.
 
 Both segmenters are process-wide: the dictionary loads once, and words added
-for one :class:`Tokenizer` (brands, lexicon terms) are known to all of them.
-Adding a word only ever keeps it whole, so that is harmless.
+for one :class:`Tokenizer` (brands, lexicon terms) are known to every
+tokenizer of either backend (a registry replays them into a backend loaded
+later), so jieba and rjieba always segment with the same dictionary.  Adding a
+word only ever keeps it whole, so sharing is harmless.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ _LOCK = threading.Lock()
 _JIEBA: Any = None
 _RJIEBA: Any = None
 _RJIEBA_MISSING = False
+_USER_WORDS: dict[str, None] = {}  # every word added so far, in order
 USER_WORD_FREQ = 200_000  # high enough that a user word is kept whole in every context
 
 
@@ -33,6 +36,8 @@ def _jieba() -> Any:
             jieba.setLogLevel(logging.WARNING)
             tok = jieba.Tokenizer()
             tok.initialize()
+            for word in _USER_WORDS:
+                tok.add_word(word, USER_WORD_FREQ)
             _JIEBA = tok
         return _JIEBA
 
@@ -47,6 +52,8 @@ def _rjieba() -> Any:
                 _RJIEBA_MISSING = True
             else:
                 _RJIEBA = rjieba.Jieba()
+                for word in _USER_WORDS:
+                    _RJIEBA.add_word(word, USER_WORD_FREQ, None)
         return _RJIEBA
 
 
@@ -67,14 +74,17 @@ class Tokenizer:
         self.add_words(user_words)
 
     def add_words(self, words: Iterable[str]) -> None:
-        for word in words:
-            word = word.strip()
-            if not word or any(c.isspace() for c in word):
-                continue  # jieba's dictionary format cannot hold spaces
-            if self._fast is not None:
-                self._fast.add_word(word, USER_WORD_FREQ, None)
-            else:
-                self._jieba.add_word(word, USER_WORD_FREQ)
+        """Keep ``words`` whole, in this and every other tokenizer of the process."""
+        with _LOCK:
+            for word in words:
+                word = word.strip()
+                if not word or any(c.isspace() for c in word) or word in _USER_WORDS:
+                    continue  # jieba's dictionary format cannot hold spaces
+                _USER_WORDS[word] = None
+                if _RJIEBA is not None:
+                    _RJIEBA.add_word(word, USER_WORD_FREQ, None)
+                if _JIEBA is not None:
+                    _JIEBA.add_word(word, USER_WORD_FREQ)
 
     def cut(self, text: str) -> list[str]:
         if self._fast is not None:

@@ -119,7 +119,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         examples.extend(CORPORA[name](path.read_text("utf-8", errors="replace")))
     print(f"training on {len(examples)} examples from {', '.join(files)}", file=sys.stderr)
     config = TrainConfig(final_refit=not args.no_refit)
-    with tqdm(total=TRAIN_STEPS if config.final_refit else 6, unit="step", file=sys.stderr) as bar:
+    with tqdm(total=TRAIN_STEPS if config.final_refit else 5, unit="step", file=sys.stderr) as bar:
 
         def progress(msg: str) -> None:
             bar.set_description(msg)

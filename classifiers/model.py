@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelNotFoundError, ModelVersionError
-from .features import Featurizer, FeatureSpec, normalize
+from .features import FeatureSpec, Featurizer, normalize
 
 FORMAT = "lantern-sentiment"
 FORMAT_VERSION = 1

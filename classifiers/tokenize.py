@@ -69,7 +69,7 @@ class Tokenizer:
         self._fast = _rjieba() if fast is not False else None
         if fast is True and self._fast is None:
             raise RuntimeError("rjieba is not installed (pip install 'lantern[fast]')")
-        self._jieba = None if self._fast is not None else _jieba()
+        self._jieba: Any = None if self._fast is not None else _jieba()
         self.backend = "rjieba" if self._fast is not None else "jieba"
         self.add_words(user_words)
 
@@ -89,4 +89,5 @@ class Tokenizer:
     def cut(self, text: str) -> list[str]:
         if self._fast is not None:
             return list(self._fast.cut(text, True))
+        assert self._jieba is not None
         return list(self._jieba.lcut(text, HMM=True))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
 from .corpora import NEGATIVE, NEUTRAL, NOT_NEGATIVE, POSITIVE, WEIBO_DOMAINS, Example
-from .features import Featurizer, FeatureSpec, normalize
+from .features import FeatureSpec, Featurizer, normalize
 from .metrics import score
 from .model import SentimentModel
 
@@ -31,7 +31,7 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    spec: FeatureSpec = FeatureSpec(n_features_log2=20, char_max_n=3)
+    spec: FeatureSpec = field(default_factory=lambda: FeatureSpec(n_features_log2=20, char_max_n=3))
     C: float = 30.0
     pos_C: float = 10.0
     review_weight: float = 0.2  # weight of a review relative to a Weibo post
@@ -42,7 +42,7 @@ class TrainConfig:
 
 
 def split_of(normalized_text: str) -> str:
-    bucket = int(hashlib.sha1(normalized_text.encode("utf-8")).hexdigest()[:8], 16) % 10
+    bucket = int(hashlib.sha1(normalized_text.encode("utf-8"), usedforsecurity=False).hexdigest()[:8], 16) % 10
     return "test" if bucket == 0 else "val" if bucket == 1 else "train"
 
 
@@ -70,7 +70,9 @@ def _nb_ratio(x: sp.csr_matrix, y: np.ndarray, w: np.ndarray, alpha: float) -> n
     return np.abs(np.log((p / p.sum()) / (q / q.sum()))).astype(np.float32)
 
 
-def _fit_binary(x: sp.csr_matrix, y: np.ndarray, w: np.ndarray, C: float, config: TrainConfig) -> tuple[np.ndarray, float]:
+def _fit_binary(
+    x: sp.csr_matrix, y: np.ndarray, w: np.ndarray, C: float, config: TrainConfig
+) -> tuple[np.ndarray, float]:
     """Coefficients (NB scaling folded in) and intercept of one logistic regression."""
     if len(set(y.tolist())) < 2:
         return np.zeros(x.shape[1], dtype=np.float32), (5.0 if y.size and y[0] else -5.0)

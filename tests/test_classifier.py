@@ -52,8 +52,9 @@ def test_contract_shapes(clf: Classifier) -> None:
 def test_heldout_sentiment_accuracy(clf: Classifier) -> None:
     rows = list(csv.DictReader((FIXTURES / "heldout.csv").read_text("utf-8").splitlines()))
     results = clf.classify_batch([r["text"] for r in rows])
-    binary_ok = sum((r.sentiment == "negative") == (row["label"] == "negative") for r, row in zip(results, rows))
-    polar_ok = sum(r.sentiment == row["label"] for r, row in zip(results, rows))
+    pairs = list(zip(results, rows, strict=True))
+    binary_ok = sum((r.sentiment == "negative") == (row["label"] == "negative") for r, row in pairs)
+    polar_ok = sum(r.sentiment == row["label"] for r, row in pairs)
     assert binary_ok / len(rows) >= 0.9
     assert polar_ok / len(rows) >= 0.8
     for r in results:
@@ -116,7 +117,9 @@ def test_tiers_order(clf: Classifier) -> None:
 
 
 def test_tier_policy_from_dict() -> None:
-    policy = TierPolicy.from_dict({"p1": 90, "authority_points": {"central_media": 50}, "sources": {"verified": ["达人"]}})
+    policy = TierPolicy.from_dict(
+        {"p1": 90, "authority_points": {"central_media": 50}, "sources": {"verified": ["达人"]}}
+    )
     assert policy.p1 == 90 and policy.authority_points["central_media"] == 50
     assert policy.authority_points["provincial_media"] == 20  # merged with defaults
     assert policy.authority_of("美食达人")[0] == "verified"
@@ -149,7 +152,8 @@ def test_adapt_changes_corrected_prediction(clf: Classifier, tmp_path: Path) -> 
     ]
     adapted = adapt(clf, corrections)
     after = adapted.classify(text)
-    assert after.sentiment == target and "人工校正: " + {"negative": "负面", "positive": "正面"}[target] in after.reasons
+    assert after.sentiment == target
+    assert "人工校正: " + {"negative": "负面", "positive": "正面"}[target] in after.reasons
     # the learnt delta moves a reworded copy too
     p_base = clf.classify(text + "。").negative_probability
     p_adapted = adapted.classify(text + "。").negative_probability
@@ -177,8 +181,11 @@ async def test_feedback_job(clf: Classifier, tmp_path: Path) -> None:
         assert applied == ["classifier:m001_corrections"]
         text = "这家店的东西一般般吧，就那样"
         target = "positive" if clf.classify(text).sentiment == "negative" else "negative"
-        await db.write(lambda d: record_correction(d, text=text, field="sentiment", value=target, user="boss",
-                                                   mention_id=7, now=1000.0))
+        await db.write(
+            lambda d: record_correction(
+                d, text=text, field="sentiment", value=target, user="boss", mention_id=7, now=1000.0
+            )
+        )
         with pytest.raises(InvalidCorrectionError):
             await db.write(lambda d: record_correction(d, text=text, field="tier", value="P9"))
         rows = await db.read(lambda d: list(d["corrections"].rows))

@@ -36,7 +36,8 @@ def test_classify_stream_skips_empty_lines() -> None:
 
 def test_eval_prints_scores(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     f = tmp_path / "tiny.csv"
-    f.write_text("review,label\n太差了，再也不来了,0\n非常好吃，强烈推荐,1\n服务态度恶劣，差评,0\n开心，好评,1\n", "utf-8")
+    rows = ["review,label", "太差了，再也不来了,0", "非常好吃，强烈推荐,1", "服务态度恶劣，差评,0", "开心，好评,1"]
+    f.write_text("\n".join(rows) + "\n", "utf-8")
     assert _run(["eval", str(f), "--text-col", "review", "--label-col", "label"]) == 0
     out = capsys.readouterr().out
     assert "accuracy=1.0000" in out and "macro_f1=" in out

@@ -160,7 +160,10 @@ def read_labelled(path: Path, text_col: str, label_col: str) -> tuple[list[str],
     rows: list[Any]
     if path.suffix.lower() in (".json", ".jsonl") or raw.lstrip()[:1] in ("[", "{"):
         stripped = raw.lstrip()
-        rows = json.loads(stripped) if stripped.startswith("[") else [json.loads(x) for x in raw.splitlines() if x.strip()]
+        if stripped.startswith("["):
+            rows = json.loads(stripped)
+        else:
+            rows = [json.loads(x) for x in raw.splitlines() if x.strip()]
     else:
         delimiter = "\t" if path.suffix.lower() == ".tsv" or "\t" in raw.split("\n", 1)[0] else ","
         reader = csv.reader(io.StringIO(raw), delimiter=delimiter)
@@ -235,5 +238,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(score(truth, pred, ["negative", "neutral", "positive"]).format())
     elif negative is None:
         print("\npositive vs negative (predicted neutral counts as positive)")
-        print(score(truth, ["negative" if p == "negative" else "positive" for p in pred], ["negative", "positive"]).format())
+        polar = ["negative" if p == "negative" else "positive" for p in pred]
+        print(score(truth, polar, ["negative", "positive"]).format())
     return 0

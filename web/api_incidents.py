@@ -1,0 +1,133 @@
+"""HTTP API of incidents: list, detail, lifecycle steps, re-tier, checklist.
+
+Thin wrappers over :mod:`monitor.incidents`; the actor recorded for a step is
+``user:<name>`` of the signed-in user.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from monitor.alerting import outbox
+from monitor.incidents import queries
+from monitor.incidents.errors import IllegalTransitionError, IncidentError, UnknownIncidentError
+
+from .auth import json_error, require
+
+STEPS = ("ack", "mitigate", "resolve")
+
+
+def incident_error(exc: IncidentError) -> web.Response:
+    if isinstance(exc, UnknownIncidentError):
+        return json_error(404, "not_found", str(exc))
+    if isinstance(exc, IllegalTransitionError):
+        return json_error(409, "illegal_transition", str(exc))
+    return json_error(400, "invalid", str(exc))
+
+
+def bad_request(code: str, message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": code, "message": message}, ensure_ascii=False),
+                              content_type="application/json")
+
+
+def query_int(request: web.Request, name: str, default: int, maximum: int) -> int:
+    value = request.query.get(name, "")
+    if value == "":
+        return default
+    if not value.isdigit() or int(value) > maximum:
+        raise bad_request("invalid", f"{name} 必须是 0-{maximum} 的整数 ({name} must be an integer 0-{maximum})")
+    return int(value)
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        raise bad_request("invalid_json", "请求体不是合法 JSON (body is not JSON)") from None
+    if not isinstance(body, dict):
+        raise bad_request("invalid", "请求体必须是 JSON 对象 (body must be an object)")
+    return body
+
+
+@require("manager", "oncall")
+async def list_incidents(request: web.Request) -> web.Response:
+    services = request.app["services"]
+    state, tier = request.query.get("state") or None, request.query.get("tier") or None
+    limit = query_int(request, "limit", 100, 500)
+    offset = query_int(request, "offset", 0, 10**9)
+    try:
+        items = await services.db.read(lambda db: queries.list_incidents(db, state=state, tier=tier, limit=limit,
+                                                                         offset=offset))
+    except IncidentError as exc:
+        return incident_error(exc)
+    except ValueError:
+        return json_error(400, "invalid", "state 必须是 open/acknowledged/mitigating/resolved (unknown state)")
+    return web.json_response({"items": items})
+
+
+@require("manager", "oncall")
+async def get_incident(request: web.Request) -> web.Response:
+    services = request.app["services"]
+    incident_id = int(request.match_info["id"])
+
+    def read(db: Any) -> dict[str, Any]:
+        detail = queries.detail(db, incident_id)
+        detail["deliveries"] = outbox.list_deliveries(db, incident_id=incident_id)
+        detail["scripts"] = [{"id": s} for s in detail["script_ids"]]
+        return detail
+
+    try:
+        return web.json_response(await services.db.read(read))
+    except IncidentError as exc:
+        return incident_error(exc)
+
+
+@require("manager", "oncall")
+async def step(request: web.Request) -> web.Response:
+    services = request.app["services"]
+    incident_id = int(request.match_info["id"])
+    action = request.match_info["action"]
+    actor = f"user:{request['user'].name}"
+    engine = services.incidents
+    try:
+        if action == "retier":
+            body = await json_body(request)
+            reason = str(body.get("reason", ""))[:500]
+            change = await engine.retier(incident_id, str(body.get("tier", "")), actor, reason)
+        else:
+            method = {"ack": engine.acknowledge, "mitigate": engine.mitigate, "resolve": engine.resolve}[action]
+            change = await method(incident_id, actor)
+    except IncidentError as exc:
+        return incident_error(exc)
+    incident = await services.db.read(lambda db: queries.detail(db, incident_id))
+    return web.json_response({"change": change.__dict__, "incident": incident})
+
+
+@require("manager", "oncall")
+async def check_item(request: web.Request) -> web.Response:
+    services = request.app["services"]
+    incident_id = int(request.match_info["id"])
+    item_id = int(request.match_info["item"])
+    body = await json_body(request)
+    done = body.get("done", True)
+    if not isinstance(done, bool):
+        return json_error(400, "invalid", "done 必须是 true/false (done must be a boolean)")
+    actor = f"user:{request['user'].name}"
+    now = services.clock()
+    try:
+        item = await services.db.write(lambda db: queries.check_item(db, incident_id, item_id, done, actor, now))
+    except IncidentError as exc:
+        return incident_error(exc)
+    return web.json_response(item)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/api/incidents", list_incidents)
+    app.router.add_get(r"/api/incidents/{id:\d{1,12}}", get_incident)
+    app.router.add_post(r"/api/incidents/{id:\d{1,12}}/{action:ack|mitigate|resolve|retier}", step)
+    app.router.add_post(r"/api/incidents/{id:\d{1,12}}/checklist/{item:\d{1,12}}", check_item)

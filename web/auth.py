@@ -28,6 +28,8 @@ from .users import User
 SESSION_COOKIE = "lantern_session"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# Paths read by programs: an anonymous request gets 401 JSON there, not a redirect to the login page.
+MACHINE_PREFIXES = ("/api/", "/ws", "/metrics")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -89,7 +91,7 @@ def require(*roles: str) -> Callable[[Handler], Handler]:
         async def wrapper(request: web.Request) -> web.StreamResponse:
             user: User | None = request.get("user")
             if user is None:
-                if request.path.startswith("/api/") or request.path.startswith("/ws"):
+                if request.path.startswith(MACHINE_PREFIXES):
                     return json_error(401, "unauthenticated", "sign in or send an API token")
                 raise web.HTTPFound("/login?" + urlencode({"next": request.path_qs}))
             if roles and not user.has_role(*roles):

@@ -132,6 +132,12 @@ export class Ticker {
     this.root.classList.add("lt-root");
     this.root.append(this.status, this.bar, this.detail);
     this.root.addEventListener("keydown", (e) => this.onKey(e));
+    // The crawl holds still while the pointer is over it or an item has keyboard focus, so an item
+    // can be read and clicked; the pause button stops it for good.
+    this.viewport.addEventListener("mouseenter", () => { this.hover = true; });
+    this.viewport.addEventListener("mouseleave", () => { this.hover = false; });
+    this.viewport.addEventListener("focusin", () => { this.focused = true; });
+    this.viewport.addEventListener("focusout", () => { this.focused = false; });
     if (this.shortcuts) this.doc.addEventListener("keydown", (e) => {
       if ((e.target === this.doc.body || e.target === this.doc.documentElement) && e.key === " ") {
         e.preventDefault();
@@ -264,7 +270,7 @@ export class Ticker {
   frame(ts) {
     const dt = this.lastFrame ? Math.min(0.1, (ts - this.lastFrame) / 1000) : 0;
     this.lastFrame = ts;
-    if (!this.paused && !this.reducedMotion && this.track.children.length) {
+    if (!this.paused && !this.hover && !this.focused && !this.reducedMotion && this.track.children.length) {
       this.offset += SPEED_PX_S * dt;
       const width = this.track.scrollWidth;
       if (this.offset > width) this.offset = -this.viewport.clientWidth; // re-enter from the right

@@ -2,7 +2,8 @@
 //   (function () { <ticker-core.js without exports>; <this file> })();
 // with LANTERN_STRINGS (both languages) and LANTERN_CSS defined before this code.
 // Usage on the CRM desktop:
-//   <script src="https://lantern.example/widget.js" data-token="lt_..." data-lang="zh-CN" async></script>
+//   a script element with src="https://lantern.example/widget.js", data-token="lt_...",
+//   optional data-lang="en" and data-position="top" (default: bottom).
 // Without data-token the websocket carries the agent's Lantern session cookie (same site only).
 const script = document.currentScript;
 const origin = new URL(script.src, location.href);

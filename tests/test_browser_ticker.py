@@ -1,0 +1,258 @@
+"""Browser tests: headless Chromium drives the real console and ticker over a real server.
+
+Flow: a manager approves (in the console) a script another manager drafted,
+publishes it, and an agent's ticker shows it scrolling within a second;
+pause works from the keyboard; a script body that is HTML shows as text and
+runs nothing; retracting takes the script off the ticker.  Screenshots go to
+``test-artifacts/`` at the repository root.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from web import users
+from web.app import create_app
+from web.services import Services, build_services
+from web.settings import load_settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+XSS = "<img src=x onerror=alert(1)>"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
+    pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning"),
+]
+playwright_api = pytest.importorskip("playwright.async_api")
+
+
+@dataclass
+class Site:
+    services: Services
+    server: TestServer
+    tokens: dict[str, str]
+
+    def url(self, path: str) -> str:
+        return str(self.server.make_url(path))
+
+    def headers(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+
+PEOPLE = {"alice": ("manager", "pr"), "bob": ("manager", "service"), "agent1": ("agent", "queue-a")}
+
+
+def password(name: str) -> str:
+    return f"pw-{name}-browser"
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"),
+                                                    broadcast__withdrawn_s=60)
+    services = await build_services(settings, wiring=("web.wire_broadcast",))
+    now = time.time()
+
+    def seed(db: Any) -> dict[str, str]:
+        tokens = {}
+        for name, (role, team) in PEOPLE.items():
+            user = users.add_user(db, name, role, password(name), team=team, now=now)
+            tokens[name] = users.create_token(db, user, "browser-test", now=now)
+        return tokens
+
+    tokens = await services.db.write(seed)
+    server = TestServer(create_app(services), host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield Site(services, server, tokens)
+    finally:
+        await server.close()
+        services.db.close()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    async with playwright_api.async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def api(site: Site, who: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    async with aiohttp.ClientSession() as session, session.request(
+            method, site.url(path), json=body, headers=site.headers(who)) as response:
+        data = await response.json()
+        assert response.status < 300, data
+        return data
+
+
+async def sign_in(browser: Any, site: Site, name: str, **context: Any) -> Any:
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 800}, **context)).new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    await page.goto(site.url("/login"))
+    await page.fill("input[name=name]", name)
+    await page.fill("input[name=password]", password(name))
+    await page.click("button[type=submit]")
+    await page.wait_for_load_state("networkidle")
+    return page
+
+
+async def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def track_offset(page: Any) -> str:
+    return str(await page.eval_on_selector(".lt-track", "el => getComputedStyle(el).transform"))
+
+
+async def test_approve_publish_ticker_pause_xss_retract(site: Site, browser: Any) -> None:
+    draft = await api(site, "alice", "POST", "/api/scripts", {
+        "title": "门店食品安全回应", "body": "您好，我们已关注到相关报道，涉事门店已停业整改，感谢您的监督。",
+        "priority": "high"})
+    await api(site, "alice", "POST", f"/api/scripts/{draft['id']}/submit", {"version": 1})
+
+    agent = await sign_in(browser, site, "agent1")
+    assert agent.url.endswith("/ticker")
+    await agent.wait_for_selector(".lt-empty:not([hidden])")
+    assert await agent.is_hidden(".lt-status")  # connected: no stale warning
+
+    manager = await sign_in(browser, site, "bob")
+    await manager.goto(site.url("/#/approvals"))
+    card = manager.locator(f"[data-script-id='{draft['id']}']")
+    await card.wait_for()
+    await shot(manager, "01-approval-queue")
+    await card.locator("button.approve").click()
+    await manager.goto(site.url(f"/#/scripts/{draft['id']}"))
+    publish = manager.locator("button.publish")
+    await publish.wait_for()
+    async with manager.expect_response(lambda r: r.url.endswith("/publish")) as published:
+        await publish.click()
+    assert (await published.value).status == 200
+
+    # The agent's ticker shows it within a second of the publish answer, and it moves.
+    item = agent.locator(f".lt-track .lt-item[data-id='{draft['id']}']")
+    await item.wait_for(state="visible", timeout=1000)
+    box = await item.bounding_box()
+    assert box is not None and box["x"] < 1280 and box["x"] + box["width"] > 0
+    first = await track_offset(agent)
+    await agent.wait_for_function("t => getComputedStyle(document.querySelector('.lt-track')).transform !== t",
+                                  arg=first)
+    await shot(agent, "02-agent-ticker-scrolling")
+
+    # Pause from the keyboard: Tab reaches the pause button, Enter presses it.
+    for _ in range(10):
+        await agent.keyboard.press("Tab")
+        if await agent.evaluate("document.activeElement.classList.contains('lt-pause')"):
+            break
+    else:
+        pytest.fail("the pause button is not reachable with Tab")
+    await agent.keyboard.press("Enter")
+    assert await agent.get_attribute(".lt-pause", "aria-pressed") == "true"
+    frozen = await track_offset(agent)
+    await agent.wait_for_timeout(400)
+    assert await track_offset(agent) == frozen
+    await agent.keyboard.press("Enter")
+    assert await agent.get_attribute(".lt-pause", "aria-pressed") == "false"
+
+    # A script whose body is markup shows as text and runs nothing.
+    evil = await api(site, "alice", "POST", "/api/scripts", {"title": "测试 <b>标题</b>", "body": XSS})
+    await api(site, "alice", "POST", f"/api/scripts/{evil['id']}/submit", {"version": 1})
+    await api(site, "bob", "POST", f"/api/scripts/{evil['id']}/approve", {"version": 1})
+    await api(site, "bob", "POST", f"/api/scripts/{evil['id']}/publish", {"version": 1})
+    evil_item = agent.locator(f".lt-item[data-id='{evil['id']}']")
+    await evil_item.wait_for(state="visible")
+    assert await evil_item.locator(".lt-body").text_content() == XSS
+    assert await agent.locator("#lantern-ticker img, #lantern-ticker b").count() == 0
+    await agent.locator(".lt-pause").press("Space")  # hold the crawl still, then expand the item
+    await evil_item.click()
+    assert await agent.locator(".lt-detail-body").text_content() == XSS
+    assert await agent.locator(".lt-detail img").count() == 0
+    await shot(agent, "03-agent-detail-markup-as-text")
+    assert agent.dialogs == [] and manager.dialogs == []
+
+    # Retract (from the console): the script leaves the ticker, marked withdrawn meanwhile.
+    await manager.goto(site.url(f"/#/scripts/{draft['id']}"))
+    await manager.reload()
+    async with manager.expect_response(lambda r: r.url.endswith("/retract")) as retracted:
+        await manager.locator("button.retract").click()
+    assert (await retracted.value).status == 200
+    await agent.locator(f".lt-track button.lt-item[data-id='{draft['id']}']").wait_for(state="detached")
+    withdrawn = agent.locator(f".lt-withdrawn[data-id='{draft['id']}']")
+    await withdrawn.wait_for()
+    assert "已撤回" in (await withdrawn.text_content() or "")
+    assert "停业整改" not in (await agent.locator("#lantern-ticker").text_content() or "")
+    await shot(agent, "04-agent-after-retract")
+    await shot(manager, "05-console-script-retracted")
+    assert agent.dialogs == []
+
+
+async def test_reduced_motion_flips_instead_of_scrolling(site: Site, browser: Any) -> None:
+    for title in ("第一条话术", "第二条话术"):
+        script = await api(site, "alice", "POST", "/api/scripts", {"title": title, "body": f"{title}的正文"})
+        await api(site, "alice", "POST", f"/api/scripts/{script['id']}/submit", {"version": 1})
+        await api(site, "bob", "POST", f"/api/scripts/{script['id']}/approve", {"version": 1})
+        await api(site, "bob", "POST", f"/api/scripts/{script['id']}/publish", {"version": 1})
+    agent = await sign_in(browser, site, "agent1", reduced_motion="reduce")
+    await agent.wait_for_selector(".lt-root.lt-reduced .lt-item")
+    assert await track_offset(agent) == "none"
+    visible = await agent.locator(".lt-track .lt-item:visible").count()
+    assert visible == 1  # one at a time
+    await shot(agent, "06-agent-reduced-motion")
+
+
+async def test_disconnected_banner_and_reconnect(site: Site, browser: Any) -> None:
+    agent = await sign_in(browser, site, "agent1")
+    await agent.wait_for_selector(".lt-empty:not([hidden])")
+    await agent.evaluate("window.lanternTicker.ws.close()")
+    banner = agent.locator(".lt-status")
+    await banner.wait_for(state="visible")
+    assert "连接已断开，话术可能已过期" in (await banner.text_content() or "")
+    await shot(agent, "07-agent-disconnected")
+    await banner.wait_for(state="hidden")  # reconnected by itself (first retry after ~0.5 s)
+
+
+async def test_widget_on_another_origin(site: Site, browser: Any, tmp_path: Path) -> None:
+    script = await api(site, "alice", "POST", "/api/scripts", {"title": "CRM 提示", "body": "请安抚客户情绪"})
+    await api(site, "alice", "POST", f"/api/scripts/{script['id']}/submit", {"version": 1})
+    await api(site, "bob", "POST", f"/api/scripts/{script['id']}/approve", {"version": 1})
+    await api(site, "bob", "POST", f"/api/scripts/{script['id']}/publish", {"version": 1})
+    widget_src = site.url("/widget.js")
+    crm_html = (f'<!doctype html><html><body><h1>CRM</h1>'
+                f'<script src="{widget_src}" data-token="{site.tokens["agent1"]}"></script></body></html>')
+
+    async def crm(request: web.Request) -> web.Response:
+        return web.Response(text=crm_html, content_type="text/html")
+
+    crm_app = web.Application()
+    crm_app.router.add_get("/", crm)
+    crm_server = TestServer(crm_app, host="127.0.0.1")
+    await crm_server.start_server()
+    try:
+        page = await (await browser.new_context()).new_page()
+        page_errors: list[str] = []
+        page.on("pageerror", lambda e: page_errors.append(str(e)))
+        await page.goto(str(crm_server.make_url("/")))
+        item = page.locator(f".lantern-widget .lt-item[data-id='{script['id']}']")
+        await item.wait_for(state="visible")
+        assert "请安抚客户情绪" in (await item.text_content() or "")
+        assert page_errors == []
+        await shot(page, "08-crm-widget")
+    finally:
+        await crm_server.close()

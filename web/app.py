@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.web_exceptions import NotAppKeyWarning
 
 from .auth import auth_middleware, public
 from .services import WIRING, Services
@@ -26,7 +28,11 @@ async def healthz(request: web.Request) -> web.Response:
 def create_app(services: Services, *, manage_lifecycle: bool = True) -> web.Application:
     """The web application; with ``manage_lifecycle`` it starts and stops ``services`` with itself."""
     app = web.Application(middlewares=[auth_middleware], client_max_size=2 * 1024 * 1024)
-    app["services"] = services
+    with warnings.catch_warnings():
+        # Every handler reads ``request.app["services"]``; one plain key is
+        # simpler than threading a typed AppKey through all packages.
+        warnings.simplefilter("ignore", NotAppKeyWarning)
+        app["services"] = services
     app.router.add_get("/healthz", healthz)
     for name in ROUTE_MODULES:
         module = importlib.import_module(name)

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import warnings
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from aiohttp.web_exceptions import NotAppKeyWarning
 
 from . import users
 from .users import User
@@ -62,8 +64,11 @@ async def authenticate(request: web.Request) -> tuple[User | None, str | None]:
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     user, session = await authenticate(request)
-    request["user"] = user
-    request["session"] = session
+    with warnings.catch_warnings():
+        # Handlers read request["user"] / request["session"] as plain keys.
+        warnings.simplefilter("ignore", NotAppKeyWarning)
+        request["user"] = user
+        request["session"] = session
     if session and request.method in UNSAFE_METHODS and request.path != "/login":
         expected = csrf_token(request.app["services"].secret, session)
         given = request.headers.get(CSRF_HEADER, "")

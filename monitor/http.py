@@ -30,7 +30,7 @@ import aiohttp
 
 from .errors import FetchError, RateLimitedError
 
-USER_AGENT = "Lantern/0.1 (+https://github.com/lantern-monitor; public-opinion monitor)"
+USER_AGENT = "Lantern/0.1 (public-opinion monitor)"
 _GB = {"gbk", "gb2312", "gb_2312-80", "x-gbk", "gb18030", "cp936", "euc-cn", "gb-2312"}
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([\w.-]+)["']""", re.IGNORECASE)

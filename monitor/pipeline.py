@@ -89,7 +89,7 @@ class Pipeline:
         self.clock = clock
         self.tz = tz
         self.on_new_mentions = on_new_mentions
-        self.index = index or NearDuplicateIndex()
+        self.index = index if index is not None else NearDuplicateIndex()
         self.make_signals = make_signals
         self._index_lock = threading.Lock()
 

@@ -65,11 +65,10 @@ class MonitorService:
         self.lateness: deque[float] = deque(maxlen=100_000)  # seconds each scheduled poll started late
 
     # -- configuration ------------------------------------------------------
-    def _parse(self, data: dict[str, Any]) -> SourceConfig:
+    def _parse(self, data: Mapping[str, Any], *, generate_token: bool = False) -> SourceConfig:
+        if generate_token and data.get("kind") == "push" and not data.get("token"):
+            data = {**data, "token": secrets.token_urlsafe(24)}
         cfg = parse_config(data, self.defaults, self.kinds)
-        if cfg.kind == "push" and not cfg.token and data.get("_generate_token"):
-            cfg = parse_config({**cfg.to_dict(redact=False), "token": secrets.token_urlsafe(24)}, self.defaults,
-                               self.kinds)
         if cfg.kind == "push" and len(cfg.token) < 16:
             raise SourceConfigError(f"{cfg.name}: push sources need a token of at least 16 characters")
         return cfg
@@ -189,7 +188,7 @@ class MonitorService:
 
     async def add_source(self, cfg: Mapping[str, Any]) -> dict[str, Any]:
         await self._load()
-        config = self._parse({**cfg, "_generate_token": True})
+        config = self._parse(cfg, generate_token=True)
         if config.name in self._configs:
             raise SourceExistsError(f"来源 {config.name!r} 已存在 (source exists); use PATCH to change it")
         await self._save(config, origin="api")

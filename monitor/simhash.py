@@ -77,7 +77,7 @@ class NearDuplicateIndex:
     at most ``capacity`` entries are kept (oldest dropped first).
     """
 
-    def __init__(self, *, max_distance: int = 6, min_chars: int = 16, window_s: float = 7 * 86400,
+    def __init__(self, *, max_distance: int = 10, min_chars: int = 16, window_s: float = 7 * 86400,
                  capacity: int = 200_000) -> None:
         self.max_distance = max_distance
         self.min_chars = min_chars

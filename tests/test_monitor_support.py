@@ -126,10 +126,12 @@ class FeedServer:
 
 
 def open_db(path: Path) -> Database:
-    from web.services import migration_sets
+    """A database with only the tables the monitor needs (users + monitor migrations)."""
+    from monitor.mentions import migrations
+    from web import users
 
     db = Database(path)
-    db.migrate(migration_sets())
+    db.migrate([users.migrations, migrations])
     return db
 
 

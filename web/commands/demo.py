@@ -48,16 +48,20 @@ WELCOME_BODY = (
 DEMO_PLANS: list[dict[str, Any]] = [
     {
         "name": "食品安全曝光预案",
-        "categories": ["food_safety", "media_exposure"],
-        "min_tier": "P2",
+        "categories": ["food_safety"],
+        "tiers": ["P1", "P2"],
         "checklist": ["核实涉事门店与批次", "门店停业整改并留存证据", "联系监管部门说明情况", "48 小时内发布致歉声明"],
-        "script_title": "食品安全事件统一口径",
-        "script_body": (
-            "您好，感谢您的关注。我们已关注到相关报道，涉事门店已第一时间停业整改，"
-            "并配合市场监管部门调查。调查结果将第一时间公布；如您在该门店消费后身体不适，"
-            "请提供订单信息，我们将全程负责就医与赔付。"
-        ),
-        "priority": "critical",
+        "scripts": [
+            {
+                "title": "食品安全事件统一口径",
+                "body": (
+                    "您好，感谢您的关注。我们已关注到相关报道，涉事门店已第一时间停业整改，"
+                    "并配合市场监管部门调查，结果将第一时间公布。如您在该门店消费后身体不适，"
+                    "请提供订单信息，我们将全程负责就医与赔付。"
+                ),
+                "priority": "critical",
+            }
+        ],
     }
 ]
 
@@ -95,11 +99,10 @@ async def seed(services: Services) -> dict[str, str]:
     author, approver, _agent, _oncall = await services.db.write(add)
     scripts = services.scripts
     if scripts is not None:
-        draft = await scripts.create_draft(author, title=WELCOME_TITLE, body=WELCOME_BODY, priority="normal",
-                                           audience=None, incident_id=None, expires_at=None)
-        await scripts.submit(draft.id, author)
-        await scripts.approve(draft.id, draft.version, approver, "同意发布")
-        await scripts.publish(draft.id, approver)
+        draft = await scripts.create_draft(author, title=WELCOME_TITLE, body=WELCOME_BODY, priority="normal")
+        await scripts.submit(draft["id"], author)
+        await scripts.approve(draft["id"], draft["version"], approver, "同意发布")
+        await scripts.publish(draft["id"], approver)
     return passwords
 
 

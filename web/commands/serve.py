@@ -39,6 +39,8 @@ def configure_logging(settings: Settings) -> None:
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     else:
         setup_logging(settings)
+    # One line per scheduled job run is noise in production logs.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 async def serve(settings: Settings, *, announce: Callable[[Services, str], Awaitable[None]] | None = None,

@@ -4,7 +4,10 @@
   24 hours for each incident, for the board's volume sparklines;
 * ``GET /api/console/incidents/{id}/mentions`` — an incident's mentions with
   their classification (sentiment, categories and the reasons behind it),
-  so a manager can see why and correct it.
+  so a manager can see why and correct it;
+* ``POST /api/console/corrections`` — ``{"mention_id", "field", "value"}``:
+  a manager corrects a mention's classification; stored through
+  :func:`web.feedback.record_correction` for the classifier to learn from.
 
 Both read the ``mentions`` table (monitor's, always migrated) and are
 read-only; ``web`` is the composition root and may read any package's tables.
@@ -92,6 +95,46 @@ async def mentions_handler(request: web.Request) -> web.StreamResponse:
     return web.json_response({"incident_id": incident_id, "mentions": rows})
 
 
+def _correct(db: sqlite_utils.Database, mention_id: int, field: str, value: str, user: str, now: float) -> int:
+    from .feedback import record_correction
+
+    row = db.execute("select title, text from mentions where id = ?", [mention_id]).fetchone()
+    if row is None:
+        raise LookupError(f"no mention {mention_id}")
+    title, text = row[0] or "", row[1] or ""
+    content = text if title and text.startswith(title) else f"{title}\n{text}" if title else text
+    return record_correction(db, text=content, field=field, value=value, user=user, mention_id=mention_id, now=now)
+
+
+@auth.require("manager")
+async def correction_handler(request: web.Request) -> web.StreamResponse:
+    """Correct a mention's classification: ``{"mention_id", "field": sentiment|category|tier, "value"}``."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return auth.json_error(400, "bad_json", "body must be JSON")
+    if not isinstance(body, dict) or not isinstance(body.get("mention_id"), int) \
+            or not isinstance(body.get("field"), str) or not isinstance(body.get("value"), str):
+        return auth.json_error(400, "bad_request", "need mention_id (number), field and value (strings)")
+    services = request.app["services"]
+    user, now = request["user"].name, services.clock()
+    try:
+        correction_id = await services.db.write(lambda db: _correct(
+            db, body["mention_id"], body["field"], body["value"], user, now))
+    except LookupError as exc:
+        return auth.json_error(404, "not_found", str(exc))
+    except ImportError:
+        return auth.json_error(503, "unavailable", "classifier corrections are not enabled")
+    except Exception as exc:
+        if type(exc).__name__ == "InvalidCorrectionError":
+            return auth.json_error(400, "invalid", str(exc))
+        if "no such table" in str(exc):
+            return auth.json_error(503, "unavailable", "classifier corrections are not enabled")
+        raise
+    return web.json_response({"id": correction_id}, status=201)
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/console/sparklines", sparklines_handler)
     app.router.add_get("/api/console/incidents/{id}/mentions", mentions_handler)
+    app.router.add_post("/api/console/corrections", correction_handler)

@@ -12,8 +12,10 @@ export async function alertsView(root, { incident, embedded } = {}) {
   }
   const body = rows.length
     ? table([t("alerts.time"), t("alerts.recipient"), t("alerts.channel"), t("alerts.status"), t("alerts.error")],
-      rows.map((r) => [time(r.sent_at || r.at || r.created_at), r.recipient || r.target || "", r.channel || "",
-        h("span", { class: `delivery st-${r.status}` }, r.status || ""), r.error || ""]))
+      rows.map((r) => [time(r.sent_at || r.created_at), r.recipient_label || r.recipient || "",
+        `${r.channel || ""}${r.must_act ? " ★" : ""}`,
+        h("span", { class: `delivery st-${r.status}` }, t(`delivery.${r.status}`)),
+        `${r.last_error || ""}${r.attempts > 1 ? ` (×${r.attempts})` : ""}`]))
     : h("p", { class: "muted" }, t("alerts.empty"));
   root.replaceChildren(...(embedded ? [body] : [h("h1", {}, t("nav.alerts")), body]));
   return root;
@@ -28,13 +30,15 @@ export async function sourcesView(root) {
   };
   const health = (s) => {
     if (s.paused) return h("span", { class: "health paused" }, t("sources.paused"));
-    const failing = (s.consecutive_failures || 0) > 0 || s.healthy === false || s.status === "failing";
-    return h("span", { class: `health ${failing ? "failing" : "ok"}` }, failing ? t("sources.failing") : t("sources.ok"));
+    const status = (s.health && s.health.status) || "pending";
+    const ok = status === "ok" || status === "pending";
+    return h("span", { class: `health ${ok ? "ok" : "failing"}`, title: status },
+      ok ? t("sources.ok") : `${t("sources.failing")} (${status}${s.health && s.health.consecutive_failures ? ` ×${s.health.consecutive_failures}` : ""})`);
   };
   root.replaceChildren(h("h1", {}, t("nav.sources")),
     table([t("sources.name"), t("sources.kind"), t("sources.health"), t("sources.last_success"), t("sources.last_error"), ""],
-      sources.map((s) => [s.name, s.kind || "", health(s), time(s.last_success_at || (s.health && s.health.last_success_at)),
-        s.last_error || (s.health && s.health.last_error) || "",
+      sources.map((s) => [s.name, s.kind || "", health(s), time(s.health && s.health.last_success_at),
+        (s.health && s.health.last_error) || "",
         h("span", { class: "actions" },
           s.paused ? button(t("sources.resume"), control(s.name, "resume")) : button(t("sources.pause"), control(s.name, "pause")),
           button(t("sources.poll"), control(s.name, "poll")))])));

@@ -78,11 +78,29 @@ async function incidentView(root, id) {
           h("span", { class: "key negative" }, t("incident.negative")))),
       h("h2", {}, t("incident.mentions")),
       h("ul", { class: "mentions" }, mentions.map((m) => mentionItem(m))),
+      checklist(inc, id, render),
       h("h2", {}, t("incident.alerts")),
       await alertsView(h("div"), { incident: id, embedded: true }));
   }
   await render();
   every(10000, render);
+}
+
+function checklist(inc, id, rerender) {
+  const items = inc.checklist || [];
+  if (!items.length) return null;
+  return h("section", {}, h("h2", {}, `${t("routing.plans")}: ${(inc.plans || []).join(", ")}`),
+    h("ul", { class: "checklist" }, items.map((c) => {
+      const box = h("input", { type: "checkbox", checked: c.done, id: `check-${c.id}` });
+      box.addEventListener("change", async () => {
+        try {
+          await api("POST", `/api/incidents/${encodeURIComponent(id)}/checklist/${c.id}`, { done: box.checked });
+          await rerender();
+        } catch (err) { flash(err.message, "error"); box.checked = !box.checked; }
+      });
+      return h("li", {}, box, h("label", { for: `check-${c.id}`, class: "inline-label" }, c.item,
+        c.done_by ? h("span", { class: "muted small" }, ` ✓ ${c.done_by}`) : null));
+    })));
 }
 
 function mentionItem(m) {
@@ -98,7 +116,7 @@ function mentionItem(m) {
       + (m.negative_probability != null ? `(${Math.round(m.negative_probability * 100)}%)` : "")),
     reasons.length ? h("details", {}, h("summary", {}, t("incident.reasons")), h("ul", {}, reasons.map((r) => h("li", {}, String(r))))) : null,
     h("div", { class: "correct" }, sentiment, button(t("incident.correct"), async () => {
-      await api("POST", "/api/feedback", { mention_id: m.id, sentiment: sentiment.value });
+      await api("POST", "/api/console/corrections", { mention_id: m.id, field: "sentiment", value: sentiment.value });
       flash(t("incident.correct.saved"));
     })));
 }

@@ -252,7 +252,10 @@ export class Ticker {
     }
   }
 
-  applyOffset() { this.track.style.transform = `translateX(${-this.offset}px)`; }
+  applyOffset() {
+    this.viewport.scrollLeft = 0; // focus or scrollIntoView must not shift the crawl sideways
+    this.track.style.transform = `translateX(${-this.offset}px)`;
+  }
 
   applyFlip() {
     const children = [...this.track.children];

@@ -42,10 +42,11 @@ def is_spike(last_hour: int, hourly_counts: Sequence[int], *, sigma: float, mini
     """True when ``last_hour`` is far above the usual hourly volume.
 
     ``hourly_counts`` are the counts of every earlier hour of the baseline
-    period (zeros included).  With no history at all, any volume reaching
-    ``minimum`` is not called a spike: there is nothing to compare against.
+    period (zeros included).  With no history at all (a source added today)
+    nothing is called a spike: there is nothing to compare against, and the
+    volume thresholds still apply.
     """
-    if last_hour < minimum or not hourly_counts:
+    if last_hour < minimum or not any(hourly_counts):
         return False
     n = len(hourly_counts)
     mean = sum(hourly_counts) / n

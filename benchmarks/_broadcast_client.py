@@ -1,9 +1,14 @@
 """Load generator for ``benchmarks.broadcast``: one process holding many ticker websockets.
 
+A deliberately lean client - a bare asyncio Protocol speaking just enough
+RFC 6455 (handshake, unmasked server frames, masked pongs) - so that on a
+small machine the generators leave the CPU to the node being measured.
+
 Driven over stdin/stdout with one JSON object per line:
 
-    {"cmd": "connect", "url": ..., "tokens": [...], "count": N, "source": "127.0.0.2", "concurrency": C}
-        -> {"ok": true, "connected": N, "failed": F, "epoch": ..., "rev": ...}
+    {"cmd": "connect", "host": ..., "port": ..., "path": ..., "tokens": [...], "count": N,
+     "source": "127.0.0.2", "concurrency": C}
+        -> {"ok": true, "connected": N, "failed": F}
     {"cmd": "latencies"}  -> {"ok": true, "received": {script_id: [epoch seconds, ...]}}
     {"cmd": "storm", "concurrency": C}  -> drop every socket, reconnect all at once with since/epoch,
         -> {"ok": true, "started": t, "done": t_last_resynced, "resynced": N, "snapshots": S, "failed": F}
@@ -13,119 +18,165 @@ Driven over stdin/stdout with one JSON object per line:
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import resource
+import struct
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
+RESPONSE_END = b"\r\n\r\n"
 
 
-@dataclass
-class Client:
-    token: str
-    epoch: str | None = None
-    rev: int = 0
-    ws: aiohttp.ClientWebSocketResponse | None = None
-    task: asyncio.Task[None] | None = None
-    synced: asyncio.Event = field(default_factory=asyncio.Event)
-    synced_at: float = 0.0
-    snapshot: bool = False
+def masked_text(payload: bytes) -> bytes:
+    mask = os.urandom(4)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return struct.pack("!BB", 0x81, 0x80 | len(payload)) + mask + body
+
+
+PONG = b'{"type":"pong"}'
+
+
+class TickerClient(asyncio.Protocol):
+    def __init__(self, owner: Generator, token: str) -> None:
+        self.owner, self.token = owner, token
+        self.epoch: str | None = None
+        self.rev = 0
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.upgraded = False
+        self.synced: asyncio.Future[float] | None = None
+        self.snapshot = False
+        self.closed: asyncio.Future[None] | None = None
+
+    # -- connection ---------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        query = f"?token={self.token}"
+        if self.epoch is not None:
+            query += f"&since={self.rev}&epoch={self.epoch}"
+        key = base64.b64encode(os.urandom(16)).decode()
+        transport.write((f"GET {self.owner.path}{query} HTTP/1.1\r\nHost: {self.owner.host}:{self.owner.port}\r\n"
+                         f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                         "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.closed is not None and not self.closed.done():
+            self.closed.set_result(None)
+        if self.synced is not None and not self.synced.done():
+            self.synced.set_exception(ConnectionError("closed before sync"))
+
+    # -- frames -------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer + data
+        if not self.upgraded:
+            end = buffer.find(RESPONSE_END)
+            if end < 0:
+                self.buffer = buffer
+                return
+            if not buffer.startswith(b"HTTP/1.1 101"):
+                assert self.transport is not None
+                self.transport.close()
+                return
+            self.upgraded = True
+            buffer = buffer[end + 4:]
+        offset = 0
+        while len(buffer) - offset >= 2:
+            opcode, length = buffer[offset] & 0x0F, buffer[offset + 1] & 0x7F
+            head = 2
+            if length == 126:
+                if len(buffer) - offset < 4:
+                    break
+                length, head = struct.unpack_from("!H", buffer, offset + 2)[0], 4
+            elif length == 127:
+                if len(buffer) - offset < 10:
+                    break
+                length, head = struct.unpack_from("!Q", buffer, offset + 2)[0], 10
+            if len(buffer) - offset < head + length:
+                break
+            payload = buffer[offset + head: offset + head + length]
+            offset += head + length
+            if opcode == 0x1:
+                self.on_text(payload)
+            elif opcode == 0x9 and self.transport is not None:
+                mask = os.urandom(4)
+                self.transport.write(struct.pack("!BB", 0x8A, 0x80 | len(payload)) + mask +
+                                     bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+        self.buffer = buffer[offset:]
+
+    def on_text(self, payload: bytes) -> None:
+        now = time.time()
+        if payload.startswith(b'{"type":"ping"'):
+            if self.transport is not None:
+                self.transport.write(masked_text(PONG))
+            return
+        data = json.loads(payload)
+        if "rev" in data:
+            self.rev = data["rev"]
+        kind = data["type"]
+        if kind == "publish":
+            self.owner.received.setdefault(data["item"]["id"], []).append(now)
+        elif kind in ("snapshot", "resumed"):
+            self.epoch = data["epoch"]
+            self.snapshot = kind == "snapshot"
+            if self.synced is not None and not self.synced.done():
+                self.synced.set_result(now)
 
 
 class Generator:
     def __init__(self) -> None:
-        self.clients: list[Client] = []
+        self.clients: list[TickerClient] = []
         self.received: dict[int, list[float]] = {}
-        self.session: aiohttp.ClientSession | None = None
-        self.url = ""
+        self.host, self.port, self.path, self.source = "127.0.0.1", 0, "/ws/ticker", "127.0.0.1"
 
-    async def open(self, client: Client, sem: asyncio.Semaphore) -> bool:
-        assert self.session is not None
-        query = f"?token={client.token}"
-        if client.epoch is not None:
-            query += f"&since={client.rev}&epoch={client.epoch}"
-        client.synced = asyncio.Event()
-        client.snapshot = False
+    async def open(self, client: TickerClient, sem: asyncio.Semaphore) -> bool:
+        loop = asyncio.get_running_loop()
         async with sem:
-            for attempt in range(5):
+            for attempt in range(8):
+                client.buffer, client.upgraded = b"", False
+                client.synced, client.closed = loop.create_future(), loop.create_future()
                 try:
-                    client.ws = await self.session.ws_connect(self.url + query, autoping=True, compress=0,
-                                                              timeout=aiohttp.ClientWSTimeout(ws_close=5),
-                                                              max_msg_size=1 << 22)
-                    break
-                except (aiohttp.ClientError, OSError, TimeoutError):
+                    await loop.create_connection(lambda: client, self.host, self.port, local_addr=(self.source, 0))
+                    await asyncio.wait_for(asyncio.shield(client.synced), 60)
+                    return True
+                except (OSError, ConnectionError, TimeoutError):
                     await asyncio.sleep(0.2 * (attempt + 1))
-            else:
-                return False
-        client.task = asyncio.create_task(self.read(client))
-        return True
-
-    async def read(self, client: Client) -> None:
-        ws = client.ws
-        assert ws is not None
-        async for msg in ws:
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                continue
-            now = time.time()
-            data = json.loads(msg.data)
-            kind = data["type"]
-            if kind == "ping":
-                await ws.send_str('{"type":"pong"}')
-                continue
-            if "rev" in data:
-                client.rev = data["rev"]
-            if kind in ("snapshot", "resumed"):
-                client.epoch = data["epoch"]
-                client.snapshot = kind == "snapshot"
-                client.synced_at = now
-                client.synced.set()
-            elif kind == "publish":
-                self.received.setdefault(data["item"]["id"], []).append(now)
+            return False
 
     async def connect(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        self.url = cmd["url"]
-        connector = aiohttp.TCPConnector(limit=0, local_addr=(cmd["source"], 0), force_close=False)
-        self.session = aiohttp.ClientSession(connector=connector)
+        self.host, self.port, self.path, self.source = cmd["host"], cmd["port"], cmd["path"], cmd["source"]
         tokens = cmd["tokens"]
-        self.clients = [Client(tokens[i % len(tokens)]) for i in range(cmd["count"])]
-        sem = asyncio.Semaphore(cmd.get("concurrency", 200))
+        self.clients = [TickerClient(self, tokens[i % len(tokens)]) for i in range(cmd["count"])]
+        sem = asyncio.Semaphore(cmd.get("concurrency", 250))
         results = await asyncio.gather(*(self.open(c, sem) for c in self.clients))
-        await asyncio.gather(*(asyncio.wait_for(c.synced.wait(), 60) for c, ok in zip(self.clients, results, strict=True)
-                               if ok), return_exceptions=True)
-        first = self.clients[0]
-        return {"ok": True, "connected": sum(results), "failed": len(results) - sum(results),
-                "epoch": first.epoch, "rev": first.rev}
+        return {"ok": True, "connected": sum(results), "failed": len(results) - sum(results)}
 
     async def storm(self, cmd: dict[str, Any]) -> dict[str, Any]:
         started = time.time()
+        closing = [c.closed for c in self.clients if c.transport is not None and c.closed is not None]
         for client in self.clients:  # drop everything at once, like a network blip
-            if client.ws is not None and client.ws._response.connection is not None:
-                transport = client.ws._response.connection.transport
-                if transport is not None:
-                    transport.abort()
-        await asyncio.gather(*(c.task for c in self.clients if c.task), return_exceptions=True)
+            if client.transport is not None:
+                client.transport.abort()
+        await asyncio.gather(*closing, return_exceptions=True)
         sem = asyncio.Semaphore(cmd.get("concurrency", 10_000))
         results = await asyncio.gather(*(self.open(c, sem) for c in self.clients))
-        await asyncio.gather(*(asyncio.wait_for(c.synced.wait(), 60) for c, ok in zip(self.clients, results, strict=True)
-                               if ok), return_exceptions=True)
-        synced = [c for c in self.clients if c.synced.is_set()]
-        return {"ok": True, "started": started, "done": max((c.synced_at for c in synced), default=started),
-                "resynced": len(synced), "snapshots": sum(c.snapshot for c in synced),
-                "failed": len(self.clients) - len(synced)}
+        done = [c.synced.result() for c in self.clients if c.synced is not None and c.synced.done()
+                and not c.synced.exception()]
+        return {"ok": True, "started": started, "done": max(done, default=started), "resynced": sum(results),
+                "snapshots": sum(c.snapshot for c in self.clients), "failed": len(results) - sum(results)}
 
-    async def close(self) -> None:
+    def close(self) -> None:
         for client in self.clients:
-            if client.ws is not None:
-                await client.ws.close()
-        if self.session is not None:
-            await self.session.close()
+            if client.transport is not None:
+                client.transport.close()
 
 
 async def main() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     generator = Generator()
     loop = asyncio.get_running_loop()
@@ -140,7 +191,7 @@ async def main() -> None:
         elif cmd["cmd"] == "storm":
             reply = await generator.storm(cmd)
         else:
-            await generator.close()
+            generator.close()
             print(json.dumps({"ok": True}), flush=True)
             return
         print(json.dumps(reply), flush=True)

@@ -33,7 +33,7 @@ TEAMS = ("hotline", "vip", "online", "complaints")
 
 
 def raise_fd_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
 
@@ -103,11 +103,21 @@ async def serve(db_path: str, port: int) -> None:
     services.db.close()
 
 
+ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+def start_node(db_path: str, port: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    command = [sys.executable, "-m", "benchmarks.broadcast", "--serve", db_path, "--port", str(port)]
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)  # noqa: S603
+
+
 class Generators:
     def __init__(self, procs: int) -> None:
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-        self.procs = [subprocess.Popen([sys.executable, "-m", "benchmarks._broadcast_client"], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, env=env, text=True) for _ in range(procs)]
+        env = {**os.environ, "PYTHONPATH": ROOT}
+        command = [sys.executable, "-m", "benchmarks._broadcast_client"]
+        self.procs = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,  # noqa: S603
+                                       env=env, text=True) for _ in range(procs)]
 
     async def each(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def one(proc: subprocess.Popen[str], cmd: dict[str, Any]) -> dict[str, Any]:
@@ -165,9 +175,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     tokens = prepare(db_path, args.agents)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    node = subprocess.Popen([sys.executable, "-m", "benchmarks.broadcast", "--serve", db_path, "--port", str(port)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
+    node = start_node(db_path, port)
     generators = None
     try:
         assert node.stdout is not None
@@ -179,7 +187,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         shares = [args.clients // args.procs + (1 if i < args.clients % args.procs else 0) for i in range(args.procs)]
         t = time.time()
         replies = await generators.each([
-            {"cmd": "connect", "url": f"{base}/ws/ticker", "tokens": tokens["agents"], "count": share,
+            {"cmd": "connect", "host": "127.0.0.1", "port": port, "path": "/ws/ticker", "tokens": tokens["agents"],
+             "count": share,
              "source": f"127.0.0.{2 + i}", "concurrency": args.concurrency} for i, share in enumerate(shares)])
         connected = sum(r["connected"] for r in replies)
         print(f"connected {connected}/{args.clients} in {time.time() - t:.1f}s", flush=True)

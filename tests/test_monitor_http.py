@@ -14,12 +14,14 @@ from tests.test_monitor_support import Clock, FakeClassifier, FeedServer, Harnes
 
 async def test_conditional_get_sends_validators() -> None:
     async with FeedServer() as srv:
-        srv.routes["/feed"] = Route(body=b"<rss/>", etag='"v1"', headers={"Last-Modified": "Mon, 23 Nov 2026 08:00:00 GMT"})
+        modified = "Mon, 23 Nov 2026 08:00:00 GMT"
+        srv.routes["/feed"] = Route(body=b"<rss/>", etag='"v1"', headers={"Last-Modified": modified})
         fetcher = HttpFetcher()
         try:
             first = await fetcher.get(FetchRequest(srv.url("/feed")))
             assert first.status == 200 and first.etag == '"v1"'
-            second = await fetcher.get(FetchRequest(srv.url("/feed"), etag=first.etag, last_modified=first.last_modified))
+            second = await fetcher.get(FetchRequest(srv.url("/feed"), etag=first.etag,
+                                                    last_modified=first.last_modified))
             assert second.not_modified
             assert srv.routes["/feed"].seen_headers[1]["If-Modified-Since"] == "Mon, 23 Nov 2026 08:00:00 GMT"
         finally:

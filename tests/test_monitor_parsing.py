@@ -74,7 +74,7 @@ def test_json_api_mapping_and_cursor() -> None:
     assert mentions[0].published_at == datetime(2026, 11, 23, 17, 20, 11, tzinfo=TZ)
     with pytest.raises(ParseError, match="第 1 行"):
         parse_json('{"data": [1, 2,', options, source="api", now=NOW, tz=TZ)
-    with pytest.raises(ParseError, match="data.list"):
+    with pytest.raises(ParseError, match=r"data\.list"):
         parse_json('{"data": {"items": []}}', options, source="api", now=NOW, tz=TZ)
 
 
@@ -110,7 +110,8 @@ def test_url_normalisation() -> None:
 
 
 def test_html_to_text_drops_markup_and_scripts() -> None:
-    assert html_to_text("<p>鲜味楼 &amp; <b>后厨</b></p><script>alert(1)</script><p>第二段</p>") == "鲜味楼 & 后厨\n第二段"
+    html = "<p>鲜味楼 &amp; <b>后厨</b></p><script>alert(1)</script><p>第二段</p>"
+    assert html_to_text(html) == "鲜味楼 & 后厨\n第二段"
 
 
 def test_retry_after_header_forms() -> None:

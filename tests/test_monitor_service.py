@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,17 +10,28 @@ import pytest
 
 from monitor.errors import SourceConfigError, SourceExistsError, UnknownSourceError
 from monitor.health import SourceState, check_silence, record_success
-from tests.test_monitor_support import Clock, FakeClassifier, FeedServer, Harness, Route, fixture_bytes, open_db, wait_until
+from monitor.sources.demo import load_stream
+from tests.test_monitor_support import (
+    Clock,
+    FakeClassifier,
+    FeedServer,
+    Harness,
+    Route,
+    fixture_bytes,
+    open_db,
+    wait_until,
+)
 
-EXPOSE = ("【暗访】鲜味楼后厨老鼠乱窜、过期食材重新贴标再使用 新京报记者历时两个月卧底鲜味楼北京、上海多家门店后厨发现："
-          "夜间老鼠在操作台上乱窜，员工将过期三天的鸭血、牛蛙重新贴上当日标签继续使用")
+EXPOSE = ("【暗访】鲜味楼后厨老鼠乱窜、过期食材重新贴标再使用 新京报记者历时两个月卧底鲜味楼北京、上海多家门店"
+          "后厨发现：夜间老鼠在操作台上乱窜，员工将过期三天的鸭血、牛蛙重新贴上当日标签继续使用")
 
 
 def rss(items: list[tuple[str, str]], *, link: str = "https://weibo.com/u/") -> bytes:
     body = "".join(
         f"<item><title>{text[:20]}</title><description><![CDATA[{text}]]></description><guid>{guid}</guid>"
         f"<link>{link}{guid}</link><pubDate>Mon, 23 Nov 2026 08:00:00 GMT</pubDate></item>" for guid, text in items)
-    return f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>t</title>{body}</channel></rss>'.encode()
+    head = '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>t</title>'
+    return f"{head}{body}</channel></rss>".encode()
 
 
 @pytest.fixture
@@ -57,7 +67,8 @@ async def test_rss_poll_stores_classifies_announces_and_uses_etag(harness: Harne
 async def test_reposts_across_sources_link_to_the_original(harness: Harness) -> None:
     async with FeedServer() as srv:
         srv.routes["/media"] = Route(body=rss([("m1", EXPOSE)], link="https://news.example.cn/"))
-        srv.routes["/weibo"] = Route(body=rss([("w1", f"太恶心了 //@新京报: {EXPOSE}"), ("w2", "鲜味楼的酸菜鱼真不错，推荐推荐推荐")]))
+        srv.routes["/weibo"] = Route(body=rss([("w1", f"太恶心了 //@新京报: {EXPOSE}"),
+                                               ("w2", "鲜味楼的酸菜鱼真不错，推荐推荐推荐")]))
         srv.routes["/tousu"] = Route(body=rss([("t1", f"{EXPOSE} http://t.cn/xyz")], link="https://tousu.example.cn/"))
         service = harness.service([
             {"name": "media", "kind": "rss", "url": srv.url("/media")},
@@ -228,7 +239,7 @@ async def test_runtime_source_changes_without_restart(harness: Harness) -> None:
 
 
 async def test_config_errors_are_clear(harness: Harness) -> None:
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"name": "x", "kind": "nope"}, "未知的来源类型"),
         ({"name": "bad name!", "kind": "rss", "url": "http://a"}, "name 无效"),
         ({"name": "x", "kind": "rss", "url": "ftp://a"}, "http"),
@@ -261,8 +272,7 @@ async def test_demo_replay_is_deterministic_and_builds_a_crisis(tmp_path: Path) 
         rows = h.rows()
         runs.append([(r["external_id"], r["text"], r["duplicate_of"]) for r in rows])
         assert 0 < quiet.new < 40 and crisis.near_duplicates > 20
-        records = [json.loads(line) for line in
-                   Path("monitor/demo/stream.jsonl").read_text(encoding="utf-8").splitlines()]
+        records = load_stream()
         assert 150 <= len(records) <= 250
         assert quiet.new + crisis.new + crisis.duplicates == len(records)
         expose = next(r for r in rows if r["author"] == "新京报")

@@ -49,7 +49,7 @@ def concrete_urls(app: web.Application) -> dict[tuple[str, str], str]:
         url = path
         if pattern is not None:
             choices = dict(re.findall(r"\(\?P<(\w+)>([\w|]+)\)", pattern.pattern))
-            url = re.sub(r"\{(\w+)\}", lambda m: choices.get(m.group(1), "1").split("|")[0], path)
+            url = re.sub(r"\{(\w+)\}", lambda m, c=choices: c.get(m.group(1), "1").split("|")[0], path)
         urls[(route.method, path)] = url
     return urls
 

@@ -25,8 +25,8 @@ _SECRET_PATTERNS = (
     re.compile(r"(\blt_)[A-Za-z0-9_\-]{8,}"),  # Lantern API tokens
     re.compile(r"((?:access_token|key|token|secret|sign|password|passwd|pwd|api_key)=)[^&\s\"']+",
                re.IGNORECASE),
-    re.compile(r"(\"?(?:password|secret|token|authorization|cookie|smtp_password)\"?\s*[:=]\s*\"?)"
-               r"[^\"',\s}]+", re.IGNORECASE),
+    re.compile(r"([\"']?(?:password|secret|token|authorization|cookie|smtp_password)[\"']?\s*[:=]\s*[\"']?)"
+               r"[^\"',\s}&]+", re.IGNORECASE),
     re.compile(r"(Bearer\s+)[A-Za-z0-9_\-.=]+", re.IGNORECASE),
     re.compile(r"(lantern_session=)[^;\s]+"),
 )

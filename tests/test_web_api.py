@@ -1,0 +1,212 @@
+"""The web layer's own API: /api/me, /api/users, console reads, corrections, OpenAPI and /metrics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from tests.conftest import FakeClock
+from web import metrics, users
+from web.app import create_app
+from web.services import build_services
+from web.settings import load_settings
+
+pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
+NOW = 1_700_000_000.0
+
+
+class Api:
+    def __init__(self, client: TestClient, tokens: dict[str, str]) -> None:
+        self.client, self.tokens = client, tokens
+
+    async def call(self, who: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        headers.update(kwargs.pop("headers", {}))
+        response = await self.client.request(method, path, headers=headers, **kwargs)
+        text = await response.text()
+        try:
+            return response.status, json.loads(text)
+        except ValueError:
+            return response.status, text
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
+    services = await build_services(settings, clock=FakeClock(NOW), wiring=())
+
+    def seed(db: Any) -> dict[str, str]:
+        tokens = {}
+        for name, role in (("root", "admin"), ("mgr", "manager"), ("ag", "agent"), ("oc", "oncall")):
+            user = users.add_user(db, name, role, f"{name}-password", team="t1", now=NOW)
+            tokens[name] = users.create_token(db, user, "t", now=NOW)
+        return tokens
+
+    tokens = await services.db.write(seed)
+    client = TestClient(TestServer(create_app(services)))
+    await client.start_server()
+    yield Api(client, tokens)
+    await client.close()
+    services.db.close()
+
+
+async def test_me(api: Api) -> None:
+    status, body = await api.call("ag", "GET", "/api/me")
+    assert status == 200 and body["user"]["name"] == "ag" and body["user"]["role"] == "agent"
+    assert "csrf_token" not in body  # bearer clients need none
+    assert "password_hash" not in json.dumps(body)
+
+
+async def test_admin_manages_users(api: Api) -> None:
+    status, body = await api.call("root", "POST", "/api/users", json={
+        "name": "zhang", "role": "agent", "password": "long-enough", "team": "queue-b", "display_name": "张三"})
+    assert status == 201 and body["user"]["team"] == "queue-b"
+    status, body = await api.call("root", "GET", "/api/users")
+    names = {u["name"]: u for u in body["users"]}
+    assert "zhang" in names and "password_hash" not in json.dumps(body)
+    status, body = await api.call("root", "POST", "/api/users", json={"name": "zhang", "role": "agent",
+                                                                      "password": "long-enough"})
+    assert status == 409
+    for bad in ({"name": "x y", "role": "agent", "password": "long-enough"},
+                {"name": "li", "role": "boss", "password": "long-enough"},
+                {"name": "li", "role": "agent", "password": "short"},
+                {"name": "li", "role": "agent", "password": "long-enough", "is_admin": True},
+                {"name": 5, "role": "agent", "password": "long-enough"}):
+        status, body = await api.call("root", "POST", "/api/users", json=bad)
+        assert status == 400, bad
+        assert "long-enough" not in json.dumps(body)  # the password is never echoed
+    status, body = await api.call("root", "POST", "/api/users", data="not json",
+                                  headers={"Content-Type": "application/json"})
+    assert status == 400
+    zhang = names["zhang"]["id"]
+    status, _ = await api.call("root", "POST", f"/api/users/{zhang}/deactivate")
+    assert status == 200
+    status, body = await api.call("root", "GET", "/api/users?all=1")
+    assert {u["name"]: u["active"] for u in body["users"]}["zhang"] is False
+    assert (await api.call("root", "POST", f"/api/users/{zhang}/deactivate"))[0] == 404
+    root_id = next(u["id"] for u in body["users"] if u["name"] == "root")
+    assert (await api.call("root", "POST", f"/api/users/{root_id}/deactivate"))[0] == 400
+
+
+async def test_only_admins_manage_users(api: Api) -> None:
+    for who in ("mgr", "ag", "oc"):
+        assert (await api.call(who, "GET", "/api/users"))[0] == 403
+        assert (await api.call(who, "POST", "/api/users", json={}))[0] == 403
+
+
+async def insert_mentions(api: Api) -> None:
+    def txn(db: Any) -> None:
+        rows = [
+            {"id": 1, "source": "weibo", "external_id": "a", "title": "门店老鼠", "text": "门店老鼠 太恶心",
+             "published_at": NOW - 3600 * 2 + 10, "fetched_at": NOW, "sentiment": "negative",
+             "negative_probability": 0.93, "categories": '["food_safety"]', "tier": "P2",
+             "reasons": '["负面词: 恶心", "类别: 食品安全"]', "incident_id": 7},
+            {"id": 2, "source": "news", "external_id": "b", "title": "", "text": "又见老鼠",
+             "published_at": NOW - 10, "fetched_at": NOW, "sentiment": "negative", "negative_probability": 0.8,
+             "categories": "[]", "tier": "P3", "reasons": None, "incident_id": 7},
+            {"id": 3, "source": "news", "external_id": "c", "title": "", "text": "很久以前",
+             "published_at": NOW - 86400 * 3, "fetched_at": NOW, "incident_id": 7},
+        ]
+        db["mentions"].insert_all(rows)
+
+    await api.client.server.app["services"].db.write(txn)
+
+
+async def test_sparklines_and_incident_mentions(api: Api) -> None:
+    await insert_mentions(api)
+    status, body = await api.call("mgr", "GET", "/api/console/sparklines?ids=7,8")
+    assert status == 200 and body["hours"] == 24
+    assert len(body["series"]["7"]) == 24 and sum(body["series"]["7"]) == 2  # the 3-day-old one is out
+    assert body["series"]["7"][-1] == 1 and body["series"]["7"][-3] == 1
+    assert body["series"]["8"] == [0] * 24
+    assert (await api.call("mgr", "GET", "/api/console/sparklines?ids=1,x"))[0] == 400
+    status, body = await api.call("oc", "GET", "/api/console/incidents/7/mentions")
+    assert status == 200
+    first = body["mentions"][0]
+    assert first["id"] == 2 and first["reasons"] == []
+    assert body["mentions"][1]["reasons"] == ["负面词: 恶心", "类别: 食品安全"]
+    assert body["mentions"][1]["categories"] == ["food_safety"]
+    assert (await api.call("ag", "GET", "/api/console/incidents/7/mentions"))[0] == 403
+
+
+async def test_corrections(api: Api) -> None:
+    from web import feedback
+
+    await insert_mentions(api)
+    services = api.client.server.app["services"]
+    services.db.migrate([feedback.classifiers_migrations])  # a no-op once the classifier wiring declares it
+    status, _ = await api.call("mgr", "POST", "/api/console/corrections",
+                               json={"mention_id": 1, "field": "sentiment", "value": "neutral"})
+    assert status == 201
+    rows = await services.db.read(lambda db: list(db.query(
+        "select text, field, value, user, mention_id from corrections")))
+    row = rows[0]
+    assert row == {"text": "门店老鼠 太恶心", "field": "sentiment", "value": "neutral", "user": "mgr",
+                   "mention_id": 1}
+    assert (await api.call("mgr", "POST", "/api/console/corrections",
+                           json={"mention_id": 1, "field": "sentiment", "value": "furious"}))[0] == 400
+    assert (await api.call("mgr", "POST", "/api/console/corrections",
+                           json={"mention_id": 99, "field": "sentiment", "value": "neutral"}))[0] == 404
+    assert (await api.call("mgr", "POST", "/api/console/corrections", json={"mention_id": "1"}))[0] == 400
+    assert (await api.call("ag", "POST", "/api/console/corrections", json={}))[0] == 403
+
+
+async def test_openapi_lists_routes_with_roles(api: Api) -> None:
+    status, doc = await api.call("ag", "GET", "/api/openapi.json")
+    assert status == 200 and doc["openapi"].startswith("3.")
+    paths = doc["paths"]
+    assert paths["/api/users"]["get"]["x-lantern-roles"] == ["admin"]
+    assert "requestBody" in paths["/api/users"]["post"]
+    deactivate = paths["/api/users/{id}/deactivate"]["post"]
+    assert deactivate["parameters"][0]["name"] == "id"
+    assert paths["/healthz"]["get"]["security"] == []
+    assert "/metrics" in paths and "/login" not in paths
+    assert all(op["summary"] for ops in paths.values() for op in ops.values())
+    assert (await api.call("", "GET", "/api/openapi.json"))[0] == 401
+
+
+async def test_metrics_exposition(api: Api) -> None:
+    services = api.client.server.app["services"]
+    m = metrics.for_services(services)
+    m.mentions_ingested.inc(3, source="weibo")
+    m.alerts_sent.inc(channel="dingtalk")
+    m.alerts_failed.inc(channel="wecom")
+    m.classification_seconds.observe(0.004)
+    m.classification_seconds.observe(0.2)
+    m.broadcast_seconds.observe(0.002)
+    assert (await api.call("ag", "GET", "/api/me"))[0] == 200
+    status, text = await api.call("oc", "GET", "/metrics")
+    assert status == 200
+    assert 'lantern_mentions_ingested_total{source="weibo"} 3' in text
+    assert 'lantern_alerts_sent_total{channel="dingtalk"} 1' in text
+    assert 'lantern_alerts_failed_total{channel="wecom"} 1' in text
+    assert 'lantern_classification_seconds_bucket{le="0.005"} 1' in text
+    assert 'lantern_classification_seconds_bucket{le="+Inf"} 2' in text
+    assert "lantern_classification_seconds_count 2" in text
+    assert "lantern_websocket_connections 0" in text
+    assert "# TYPE lantern_broadcast_latency_seconds histogram" in text
+    assert 'lantern_http_requests_total{method="GET",status="2xx"}' in text
+    assert (await api.call("ag", "GET", "/metrics"))[0] == 403
+    assert (await api.call("", "GET", "/metrics"))[0] == 401
+
+
+def test_metric_primitives() -> None:
+    counter = metrics.Counter("x_total", "help")
+    with pytest.raises(ValueError):
+        counter.inc(-1)
+    counter.inc(label='a"b\nc')
+    assert 'x_total{label="a\\"b\\nc"} 1' in counter.render()
+    gauge = metrics.Gauge("g", "help", read=lambda: 4)
+    assert gauge.render()[-1] == "g 4"
+
+    class Hub:
+        def __init__(self) -> None:
+            self.connections = {1, 2, 3}
+
+    assert metrics.hub_connections(Hub()) == 3.0
+    assert metrics.hub_connections(None) is None

@@ -105,9 +105,11 @@ class AlertEngine:
     def quiet_now(self, now: float) -> bool:
         return in_window(now, self.config.quiet_hours, self.tz)
 
-    def muted(self, inc: dict[str, Any], channel: str, now: float) -> bool:
-        return silences.silenced(self._active_silences, now, self.tz, tier=inc["tier"], categories=inc["categories"],
-                                 brand=inc["brand"], channel=channel, incident_id=inc["id"]) is not None
+    def muted(self, inc: dict[str, Any], channel: str, now: float) -> float | None:
+        """When the silence muting this alert ends, or None if nothing mutes it."""
+        found = silences.silenced(self._active_silences, now, self.tz, tier=inc["tier"], categories=inc["categories"],
+                                  brand=inc["brand"], channel=channel, incident_id=inc["id"])
+        return None if found is None else silences.mute_ends(found, now, self.tz)
 
     # -- incident changes ------------------------------------------------------------
     async def on_changes(self, changes: list[IncidentChange]) -> None:
@@ -145,10 +147,15 @@ class AlertEngine:
             return 0
         queued = 0
         must_act_sent = False
+        next_due = now + self.config.timing.group_interval
         for r in recipients(self.matching_routes(inc), people, max_level=st["level"] or 0):
             kind = nflog.decide(nflog.get(db, inc["id"], r.key), inc, level=r.level, now=now,
                                 timing=self.config.timing)
-            if kind is None or self.muted(inc, r.channel, now):
+            if kind is None:
+                continue
+            muted_until = self.muted(inc, r.channel, now)
+            if muted_until is not None:
+                next_due = min(next_due, muted_until)  # look again the moment the silence ends
                 continue
             status, after = "queued", None
             if r.digest or inc["tier"] == "P4":
@@ -162,7 +169,7 @@ class AlertEngine:
             queued += 1
             must_act_sent = must_act_sent or (r.must_act and status == "queued")
         values: dict[str, Any] = {
-            "due_at": None if inc["state"] == "resolved" else now + self.config.timing.group_interval}
+            "due_at": None if inc["state"] == "resolved" and next_due > now + 1 else next_due}
         if st.get("level_at") is None and must_act_sent:
             values.update(level_at=now, first_sent_at=now)
         db.table("alert_state").update(inc["id"], values)

@@ -62,7 +62,7 @@ def remind(db: sqlite_utils.Database, ctx: AlertEngine, now: float) -> int:
         if not last:
             continue
         inc = store_ops.load(db, entry["incident_id"])
-        if ctx.muted(inc, last[0]["channel"], now) or (inc["tier"] != "P1" and ctx.quiet_now(now)):
+        if ctx.muted(inc, last[0]["channel"], now) is not None or (inc["tier"] != "P1" and ctx.quiet_now(now)):
             continue
         recipient = Recipient(entry["recipient"], last[0]["recipient_label"], last[0]["channel"], True,
                               last[0]["level"], False, "remind")

@@ -33,8 +33,14 @@ def fold(db: sqlite_utils.Database, rows: list[dict[str, Any]], now: float, *, b
         groups[(row["recipient"] if by_recipient else f"channel:{row['channel']}", row["channel"])].append(row)
     made = 0
     for (recipient, channel), items in groups.items():
-        payload = {"items": [{"id": r["incident_id"], "tier": r["tier"], "kind": r["kind"],
-                              "title": json.loads(r["payload"]).get("incident", {}).get("title", "")} for r in items]}
+        latest: dict[Any, dict[str, Any]] = {}  # one line per incident: what it was first reported as, now
+        for r in items:
+            key = r["incident_id"] if r["incident_id"] is not None else f"row{r['id']}"
+            title = json.loads(r["payload"]).get("incident", {}).get("title", "") or r["recipient_label"]
+            first = latest.get(key)
+            latest[key] = {"id": r["incident_id"], "tier": r["tier"], "kind": first["kind"] if first else r["kind"],
+                           "title": title}
+        payload = {"items": list(latest.values())}
         tier = min((r["tier"] for r in items), default="P4")
         label = items[0]["recipient_label"] if by_recipient else channel
         digest = Recipient(recipient, label, channel, False, 0, False, "digest")

@@ -19,7 +19,7 @@ import sqlite_utils
 from monitor.incidents.model import TIERS
 
 from .errors import SilenceError
-from .quiet import in_window, parse_window
+from .quiet import in_window, parse_window, window_end
 
 MATCHERS = ("tiers", "categories", "brands", "channels", "incident_id")
 KINDS = ("silence", "maintenance")
@@ -113,3 +113,11 @@ def silenced(active: Iterable[dict[str, Any]], now: float, tz: ZoneInfo, *, tier
             continue
         return s
     return None
+
+
+def mute_ends(silence: dict[str, Any], now: float, tz: ZoneInfo) -> float:
+    """When a silence that mutes now stops muting (its end, or the end of today's daily window)."""
+    window = parse_window(silence["daily"], "daily") if silence["daily"] else None
+    if window is None:
+        return float(silence["ends_at"])
+    return min(float(silence["ends_at"]), window_end(now, window, tz))

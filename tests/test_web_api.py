@@ -191,6 +191,10 @@ async def test_metrics_exposition(api: Api) -> None:
     assert "lantern_websocket_connections 0" in text
     assert "# TYPE lantern_broadcast_latency_seconds histogram" in text
     assert 'lantern_http_requests_total{method="GET",status="2xx"}' in text
+    await insert_mentions(api)
+    _, text = await api.call("oc", "GET", "/metrics")
+    assert 'lantern_mentions_stored{source="news"} 2' in text
+    assert 'lantern_mentions_stored{source="weibo"} 1' in text
     assert (await api.call("ag", "GET", "/metrics"))[0] == 403
     assert (await api.call("", "GET", "/metrics"))[0] == 401
 

@@ -13,7 +13,9 @@ unaware of Prometheus and report through callbacks the wiring gives them)::
 
 The websocket connection gauge is read at scrape time from ``services.hub``
 (``connection_count``, ``len(hub.connections)`` or ``len(hub)``), so the hub
-needs no knowledge of metrics.  HTTP requests are counted by status class.
+needs no knowledge of metrics; so are the hub's own counters (``hub.stats``).
+Stored mentions, alert deliveries and incidents are counted in the database
+at scrape time.  HTTP requests are counted by status class.
 """
 
 from __future__ import annotations
@@ -199,11 +201,54 @@ def hub_connections(hub: Any) -> float | None:
         return None
 
 
+def _table_exists(db: Any, name: str) -> bool:
+    return db.execute("select 1 from sqlite_master where type = 'table' and name = ?", [name]).fetchone() is not None
+
+
+def database_lines(db: Any) -> list[str]:
+    """Gauges read from the database at scrape time: true across restarts and nodes."""
+    lines: list[str] = []
+    if _table_exists(db, "mentions"):
+        lines += ["# HELP lantern_mentions_stored Mentions in the database, by source.",
+                  "# TYPE lantern_mentions_stored gauge"]
+        for source, count in db.execute("select source, count(*) from mentions group by source order by source"):
+            lines.append(f'lantern_mentions_stored{{source="{_escape(str(source))}"}} {count}')
+    if _table_exists(db, "alert_deliveries"):
+        lines += ["# HELP lantern_alert_deliveries Alert deliveries in the database, by channel and status.",
+                  "# TYPE lantern_alert_deliveries gauge"]
+        for channel, status, count in db.execute(
+                "select channel, status, count(*) from alert_deliveries group by 1, 2 order by 1, 2"):
+            lines.append(f'lantern_alert_deliveries{{channel="{_escape(str(channel))}",'
+                         f'status="{_escape(str(status))}"}} {count}')
+    if _table_exists(db, "incidents"):
+        lines += ["# HELP lantern_incidents Incidents, by state and tier.", "# TYPE lantern_incidents gauge"]
+        for state, tier, count in db.execute(
+                "select state, tier, count(*) from incidents group by 1, 2 order by 1, 2"):
+            lines.append(f'lantern_incidents{{state="{_escape(str(state))}",tier="{_escape(str(tier))}"}} {count}')
+    return lines
+
+
+def hub_lines(hub: Any) -> list[str]:
+    """Counters the broadcast hub keeps itself (``hub.stats``), if it has them."""
+    stats = getattr(hub, "stats", None)
+    lines: list[str] = []
+    for field in ("delivered", "dropped_slow", "dropped_idle", "bad_messages"):
+        value = getattr(stats, field, None)
+        if isinstance(value, int):
+            name = f"lantern_ticker_{field}_total"
+            lines += [f"# HELP {name} Ticker hub: {field.replace('_', ' ')}.", f"# TYPE {name} counter",
+                      f"{name} {value}"]
+    return lines
+
+
 @auth.require("admin", "oncall", "manager")
 async def metrics_handler(request: web.Request) -> web.StreamResponse:
     """Prometheus text format. Scrape with an API token (``bearer_token`` in Prometheus)."""
-    m = for_services(request.app["services"])
-    return web.Response(text=m.render(), content_type="text/plain", charset="utf-8",
+    services = request.app["services"]
+    m = for_services(services)
+    extra = await services.db.read(database_lines) + hub_lines(services.hub)
+    text = m.render() + ("\n".join(extra) + "\n" if extra else "")
+    return web.Response(text=text, content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})
 
 

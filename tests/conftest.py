@@ -41,8 +41,7 @@ def settings(tmp_path: Path) -> Settings:
 
 def with_lists(settings: Settings, **lists: list[dict[str, Any]]) -> Settings:
     """``settings`` with ``[[sources]]``/``[[channels]]``/... tables replaced."""
-    merged = {**settings.lists, **lists}
-    return Settings(settings.as_dict(), merged, settings.path)
+    return settings.with_lists(**lists)
 
 
 @dataclass

@@ -81,10 +81,16 @@ def open_database(settings: Settings) -> Database:
 async def build_services(settings: Settings, *, clock: Clock = time.time, db: Database | None = None,
                          wiring: tuple[str, ...] = WIRING) -> Services:
     """Open the database, apply migrations and wire every package (nothing is started yet)."""
+    owned = db is None
     db = db or open_database(settings)
-    secret = settings["auth.secret_key"] or await db.write(lambda d: users.app_secret(d, "auth"))
-    services = Services(settings=settings, db=db, clock=clock, secret=secret)
-    for name in wiring:
-        module = importlib.import_module(name)
-        await module.wire(services)
+    try:
+        secret = settings["auth.secret_key"] or await db.write(lambda d: users.app_secret(d, "auth"))
+        services = Services(settings=settings, db=db, clock=clock, secret=secret)
+        for name in wiring:
+            module = importlib.import_module(name)
+            await module.wire(services)
+    except BaseException:
+        if owned:
+            db.close()
+        raise
     return services

@@ -6,8 +6,9 @@ variables ``LANTERN_<SECTION>_<KEY>`` (e.g. ``LANTERN_SERVER_PORT=9000``).
 
 Besides scalar settings the TOML file may hold lists of tables that their
 owning package validates: ``[[sources]]`` (monitor), ``[[channels]]``,
-``[[routes]]`` and ``[[plans]]`` (alerting), ``[[users]]`` is not accepted:
-users live in the database (``lantern user add``).
+``[[routes]]`` and ``[[plans]]`` (alerting); and free-form tables handed to
+their owner: ``[tier]`` (the classifier's severity policy).  Users live in the
+database (``lantern user add``), not in the file.
 """
 
 from __future__ import annotations
@@ -87,6 +88,11 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Directory of the classifier artifact. Empty: the model shipped with Lantern.",
     ),
+    Setting(
+        "classifier.adapt_interval_s",
+        600,
+        "How often the classifier is adapted to managers' corrections, in seconds (0: only at start).",
+    ),
     # -- incidents and alerts --------------------------------------------
     Setting("incidents.window_minutes", 360, "Mentions of one story within this window join one incident."),
     Setting("incidents.similarity", 0.35, "Share of a mention's key terms an open incident must share to join it."),
@@ -130,6 +136,9 @@ SETTINGS: tuple[Setting, ...] = (
 
 _BY_NAME = {s.name: s for s in SETTINGS}
 LIST_SECTIONS = ("sources", "channels", "routes", "plans")
+# Free-form tables handed as they are to their owner: [tier] is the classifier's
+# TierPolicy (weights, thresholds, authority lists; see classifiers/tiers.py).
+TABLE_SECTIONS = ("tier",)
 
 
 def _coerce(setting: Setting, value: Any, origin: str) -> Any:
@@ -168,9 +177,10 @@ class Settings:
     """Resolved settings: ``settings["server.port"]`` plus the raw list tables."""
 
     def __init__(self, values: Mapping[str, Any], lists: Mapping[str, list[dict[str, Any]]],
-                 path: Path | None = None) -> None:
+                 path: Path | None = None, tables: Mapping[str, dict[str, Any]] | None = None) -> None:
         self._values = dict(values)
         self.lists = {k: list(lists.get(k, [])) for k in LIST_SECTIONS}
+        self.tables = {k: dict((tables or {}).get(k, {})) for k in TABLE_SECTIONS}
         self.path = path
 
     def __getitem__(self, name: str) -> Any:
@@ -184,7 +194,14 @@ class Settings:
             if name not in _BY_NAME:
                 raise ConfigError(f"unknown setting {name}")
             values[name] = _coerce(_BY_NAME[name], value, "override")
-        return Settings(values, self.lists, self.path)
+        return Settings(values, self.lists, self.path, self.tables)
+
+    def with_lists(self, **lists: list[dict[str, Any]]) -> Settings:
+        """A copy with some ``[[sources]]``/``[[channels]]``/... lists replaced."""
+        unknown = set(lists) - set(LIST_SECTIONS)
+        if unknown:
+            raise ConfigError(f"unknown list section(s): {', '.join(sorted(unknown))}")
+        return Settings(self._values, {**self.lists, **lists}, self.path, self.tables)
 
     @property
     def sources(self) -> list[dict[str, Any]]:
@@ -215,6 +232,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
 
     values = {s.name: s.default for s in SETTINGS}
     lists: dict[str, list[dict[str, Any]]] = {}
+    tables: dict[str, dict[str, Any]] = {}
     if file_path is not None:
         try:
             data = tomllib.loads(file_path.read_text(encoding="utf-8"))
@@ -228,6 +246,9 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
                     raise ConfigError(f"{file_path}: [[{section}]] must be a list of tables")
                 lists[section] = body
                 continue
+            if section in TABLE_SECTIONS and isinstance(body, dict):
+                tables[section] = body
+                continue
             if not isinstance(body, dict):
                 raise ConfigError(f"{file_path}: unknown top-level key {section!r}")
             for key, value in body.items():
@@ -238,7 +259,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     for setting in SETTINGS:
         if setting.env in env:
             values[setting.name] = _coerce(setting, env[setting.env], setting.env)
-    return Settings(values, lists, file_path)
+    return Settings(values, lists, file_path, tables)
 
 
 def render_toml() -> str:

@@ -1,9 +1,93 @@
-"""Wiring of the classifier part (placeholder until its issue lands)."""
+"""Wiring of the classifier: load the model once, adapt it to managers' corrections on a schedule.
+
+The rest of Lantern holds a :class:`ClassifierHandle`; the adaptation job swaps
+the model behind it, so pollers and the incident engine use the adapted model
+from their next batch on without being rebuilt.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+from classifiers import Classification, Classifier, Signals, TierPolicy
+
+from .errors import ConfigError
+from .feedback import adapt_from_corrections, classifiers_migrations
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = (classifiers_migrations,)
+
+
+class ClassifierHandle:
+    """Forwards to the current classifier; ``swap`` replaces it atomically."""
+
+    def __init__(self, classifier: Classifier) -> None:
+        self.current = classifier
+
+    def swap(self, classifier: Classifier) -> None:
+        self.current = classifier
+
+    def classify(self, text: str, signals: Signals | None = None) -> Classification:
+        return self.current.classify(text, signals)
+
+    def classify_batch(self, texts: Sequence[str],
+                       signals: Sequence[Signals | None] | None = None) -> list[Classification]:
+        return self.current.classify_batch(texts, signals)
+
+    def tier(self, negative_probability: float, categories: Sequence[str],
+             signals: Signals | None) -> tuple[str, tuple[str, ...]]:
+        return self.current.tier(negative_probability, categories, signals)
+
+
+def overlay_dir(settings: Any) -> Path:
+    """Where adapted-model corrections are saved: beside the database, never in the package."""
+    return Path(settings["storage.path"]).parent / "classifier"
 
 
 async def wire(services: Any) -> None:
-    return None
+    settings = services.settings
+    try:
+        policy = TierPolicy.from_dict(settings.tables["tier"]) if settings.tables["tier"] else None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"[tier]: {exc}") from exc
+    base = await asyncio.to_thread(
+        Classifier.load, settings["classifier.model_path"] or None, brands=settings["monitor.brands"],
+        tier_policy=policy)
+    handle = ClassifierHandle(base)
+    services.classifier = handle
+    interval = float(settings["classifier.adapt_interval_s"])
+    task: asyncio.Task[None] | None = None
+
+    async def adapt_once() -> None:
+        handle.swap(await adapt_from_corrections(services.db, base, overlay_dir(settings)))
+
+    async def loop() -> None:
+        while True:
+            try:
+                await adapt_once()
+            except Exception:  # keep serving with the previous model; the next run retries
+                log.exception("adapting the classifier to corrections failed")
+            await asyncio.sleep(interval)
+
+    async def start() -> None:
+        nonlocal task
+        if interval > 0:
+            task = asyncio.create_task(loop(), name="classifier-adapt")
+        else:
+            await adapt_once()
+
+    async def stop() -> None:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    services.on_start.append(start)
+    services.on_stop.append(stop)
+    services.extras["adapt_classifier"] = adapt_once

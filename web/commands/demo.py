@@ -81,10 +81,8 @@ def demo_settings(data_dir: Path, *, host: str, port: int, speed: float | None) 
         speed = float(base["demo.speed"])
     settings = base.with_overrides(storage__path=str(data_dir / "lantern.db"), server__host=host,
                                    server__port=port)
-    lists = dict(settings.lists)
-    lists["sources"] = [{"name": "demo", "kind": "demo", "speed": speed, "interval_s": 5}]
-    lists["plans"] = DEMO_PLANS
-    return Settings(settings.as_dict(), lists, None)
+    return settings.with_lists(sources=[{"name": "demo", "kind": "demo", "speed": speed, "interval_s": 2}],
+                               plans=DEMO_PLANS)
 
 
 async def seed(services: Services) -> dict[str, str]:

@@ -44,21 +44,35 @@ export async function sourcesView(root) {
           button(t("sources.poll"), control(s.name, "poll")))])));
 }
 
+const list = (v) => (Array.isArray(v) ? v.join(", ") : v == null ? "" : String(v));
+
 export async function routingView(root) {
-  const section = async (title, path, ...names) => {
+  const section = async (title, path, render, ...names) => {
     try {
-      const items = listOf(await api("GET", path), ...names);
-      return h("section", {}, h("h2", {}, title),
-        items.length ? h("div", { class: "stack" }, items.map((x) => h("div", { class: "card" }, keyValues(x))))
-          : h("p", { class: "muted" }, t("common.none")));
+      const data = await api("GET", path);
+      return h("section", {}, h("h2", {}, title), render(data, listOf(data, ...names)));
     } catch (err) {
       return h("section", {}, h("h2", {}, title), unavailable(err));
     }
   };
+  const routes = (data, items) => h("div", {},
+    items.length ? table([t("sources.name"), t("routing.tiers"), t("routing.level"), t("routing.must_act"), t("alerts.recipient"),
+      t("alerts.channel"), t("routing.digest")],
+      items.map((r) => [r.name, list(r.tiers), String(r.level ?? 0), r.must_act ? "★" : "",
+        [list(r.roles), list(r.teams), list(r.users)].filter(Boolean).join(" · "), list(r.channels) || "*",
+        r.digest ? "✓" : ""])) : h("p", { class: "muted" }, t("common.none")),
+    data.channels ? h("details", {}, h("summary", {}, t("alerts.channel")),
+      h("div", { class: "stack" }, data.channels.map((c) => h("div", { class: "card" }, keyValues(c))))) : null,
+    data.timing ? h("details", {}, h("summary", {}, t("routing.timing")), keyValues({ ...data.timing,
+      escalate_minutes: data.escalate_minutes, remind_minutes: data.remind_minutes, quiet_hours: data.quiet_hours,
+      digest_at: data.digest_at })) : null);
+  const cards = (data, items) => (items.length
+    ? h("div", { class: "stack" }, items.map((x) => h("div", { class: "card" }, keyValues(x))))
+    : h("p", { class: "muted" }, t("common.none")));
   root.replaceChildren(h("h1", {}, t("nav.routing")),
-    await section(t("routing.routes"), "/api/routing", "routes"),
-    await section(t("routing.plans"), "/api/plans", "plans"),
-    await section(t("routing.silences"), "/api/silences", "silences"));
+    await section(t("routing.routes"), "/api/routing", routes, "routes"),
+    await section(t("routing.plans"), "/api/plans", cards, "items", "plans"),
+    await section(t("routing.silences"), "/api/silences", cards, "items", "silences"));
 }
 
 export async function usersView(root) {

@@ -88,7 +88,7 @@ async function incidentView(root, id) {
 
 function checklist(inc, id, rerender) {
   const items = inc.checklist || [];
-  if (!items.length) return null;
+  if (!items.length) return h("div");
   return h("section", {}, h("h2", {}, `${t("routing.plans")}: ${(inc.plans || []).join(", ")}`),
     h("ul", { class: "checklist" }, items.map((c) => {
       const box = h("input", { type: "checkbox", checked: c.done, id: `check-${c.id}` });

@@ -37,7 +37,7 @@ from classifiers import Signals
 
 from .mentions import Mention, StoredMention, content_hash
 from .normalize import normalise_url
-from .simhash import NearDuplicateIndex, simhash
+from .simhash import NearDuplicateIndex, fingerprint
 from .store import Store
 
 log = logging.getLogger("lantern.monitor")
@@ -115,8 +115,9 @@ class Pipeline:
         out = []
         for m in mentions:
             content = m.content
-            out.append(Prepared(m, normalise_url(m.url), content_hash(content), simhash(content),
-                                self.index.eligible(content)))
+            value, length = fingerprint(content)
+            out.append(Prepared(m, normalise_url(m.url), content_hash(content), value,
+                                length >= self.index.min_chars))
         return out
 
     def _store_sync(self, db: sqlite_utils.Database, items: list[Prepared], now: float,

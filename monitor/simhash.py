@@ -42,9 +42,14 @@ def _mix(h: np.ndarray) -> np.ndarray:
 
 def simhash(text: str) -> int:
     """64-bit SimHash of ``text`` as a signed integer (fits SQLite INTEGER); 0 for empty text."""
+    return fingerprint(text)[0]
+
+
+def fingerprint(text: str) -> tuple[int, int]:
+    """(SimHash, number of significant characters) of ``text``."""
     norm = simhash_text(text)
     if not norm:
-        return 0
+        return 0, 0
     cps = np.frombuffer(norm.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     with np.errstate(over="ignore"):
         if len(cps) >= 3:
@@ -55,7 +60,7 @@ def simhash(text: str) -> int:
     bits = np.unpackbits(hashes.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
     votes = bits.sum(axis=0, dtype=np.int64) * 2 - len(hashes)
     value = int((_BIT_WEIGHTS[votes > 0]).sum(dtype=np.uint64))
-    return value - (1 << 64) if value >= (1 << 63) else value
+    return (value - (1 << 64) if value >= (1 << 63) else value), len(norm)
 
 
 def hamming(a: int, b: int) -> int:

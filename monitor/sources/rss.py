@@ -1,5 +1,8 @@
 """RSS 2.0 / Atom / RSSHub feeds (``kind = "rss"``), parsed by feedparser.
 
+Clean UTF-8 RSS 2.0 takes a fast path (``rss_fast.py``); everything else,
+including every malformed feed, goes through feedparser.
+
 RSSHub routes (``/weibo/keyword/…``, ``/weibo/user/…``, ``/zhihu/hot``,
 ``/sina/tousu/…``) are plain RSS 2.0 whose ``<description>`` is HTML; the
 text is extracted from it.  Options: none beyond the common ones.
@@ -19,6 +22,7 @@ from ..http import canonical_encoding
 from ..mentions import Mention, content_hash
 from ..normalize import html_to_text, parse_time
 from .base import FetchState, Page, Source
+from .rss_fast import parse_rss2
 
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*\?>")
 
@@ -48,6 +52,20 @@ def _describe(exc: BaseException | None) -> str:
     return f"{where}{getattr(exc, 'getMessage', lambda: str(exc))()}"
 
 
+def _feedparser_entries(body: bytes, content_type: str) -> list[Any]:
+    headers = {"content-type": content_type} if content_type else {}
+    try:
+        feed = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+    except Exception as exc:  # feedparser is defensive, but a parser bug must not kill the poller
+        raise ParseError(f"无法解析订阅源：{type(exc).__name__} (feed parser failed)") from exc
+    entries: list[Any] = feed.get("entries") or []
+    if not entries and (feed.get("bozo") or not feed.get("version")):
+        if feed.get("bozo"):
+            raise ParseError(f"订阅源 XML 格式错误（{_describe(feed.get('bozo_exception'))}）(malformed feed)")
+        raise ParseError("返回的内容不是 RSS/Atom 订阅源 (not an RSS or Atom feed)")
+    return entries
+
+
 def parse_feed(body: bytes, *, source: str, now: float, tz: tzinfo, content_type: str = "",
                encoding: str = "") -> tuple[list[Mention], int]:
     """Mentions of an RSS/Atom document and the number of entries; ParseError if it is not a feed."""
@@ -55,16 +73,9 @@ def parse_feed(body: bytes, *, source: str, now: float, tz: tzinfo, content_type
         text = body.decode(canonical_encoding(encoding) or encoding, errors="replace")
         body = _XML_DECL.sub(b"", text.encode("utf-8"), count=1)
         content_type = "application/xml; charset=utf-8"
-    headers = {"content-type": content_type} if content_type else {}
-    try:
-        feed = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
-    except Exception as exc:  # feedparser is defensive, but a parser bug must not kill the poller
-        raise ParseError(f"无法解析订阅源：{type(exc).__name__} (feed parser failed)") from exc
-    entries = feed.get("entries") or []
-    if not entries and (feed.get("bozo") or not feed.get("version")):
-        if feed.get("bozo"):
-            raise ParseError(f"订阅源 XML 格式错误（{_describe(feed.get('bozo_exception'))}）(malformed feed)")
-        raise ParseError("返回的内容不是 RSS/Atom 订阅源 (not an RSS or Atom feed)")
+    entries: list[Any] | None = parse_rss2(body, content_type)
+    if entries is None:
+        entries = _feedparser_entries(body, content_type)
     mentions: list[Mention] = []
     for entry in entries:
         title = html_to_text(_get(entry, "title", ""))

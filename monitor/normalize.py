@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-
 _TRACKING = re.compile(r"^(utm_\w+|spm|from|ref|refer|share_\w+|wfr|sourcetype|s_trans|s_channel|isappinstalled|"
                        r"scene|clicktime|enterid|timestamp|_t|t)$", re.IGNORECASE)
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from argon2 import PasswordHasher
 from yarl import URL
 
 from tests.conftest import FakeClock
@@ -17,6 +18,12 @@ from web.services import build_services
 from web.settings import load_settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same argon2id code path at a test-sized cost (production keeps argon2's defaults)."""
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
 
 PASSWORD = "correct horse battery"
 

@@ -91,6 +91,5 @@ def setup_logging(settings: Any, *, stream: TextIO | None = None) -> logging.Han
     handler._lantern = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
-    # aiohttp's access log carries query strings (websocket ?token=); keep it out of INFO.
-    logging.getLogger("aiohttp.access").setLevel(max(logging.WARNING, root.level))
+    # aiohttp's access log carries query strings (the widget's websocket ?token=): the filter masks them.
     return handler

@@ -58,8 +58,9 @@ def setup(app: web.Application) -> None:
 class LoginLimiter:
     """Failed logins allowed per key (user name + address) in a sliding minute.
 
-    A second, looser limit per address alone (``per_address_factor`` times the
-    per-user limit) stops one address from trying many user names.  Only
+    A second, much looser limit per address alone (``per_address_factor`` times
+    the per-user limit) stops one address from trying many user names, while a
+    whole floor behind one proxy address can still mistype at shift change.  Only
     failures count; a success clears the user's record.  ``clock`` is
     injected so tests need not wait a minute.
     """
@@ -67,7 +68,7 @@ class LoginLimiter:
     WINDOW_S = 60.0
 
     def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.time,
-                 per_address_factor: int = 4, max_keys: int = 100_000) -> None:
+                 per_address_factor: int = 20, max_keys: int = 100_000) -> None:
         self.per_minute = max(1, int(per_minute))
         self.per_address = self.per_minute * max(1, per_address_factor)
         self.clock = clock

@@ -109,7 +109,29 @@ def test_url_normalisation() -> None:
     assert normalise_url("https://example.com:8443/x") == "example.com:8443/x"
 
 
+def test_fast_path_matches_feedparser_and_falls_back() -> None:
+    from monitor.sources.rss import _feedparser_entries
+    from monitor.sources.rss_fast import parse_rss2
+
+    for name in ("rsshub_weibo_keyword.xml", "rsshub_zhihu_hot.xml", "rsshub_sina_tousu.xml"):
+        body = fixture_bytes(name)
+        fast = parse_rss2(body, "application/rss+xml; charset=utf-8")
+        slow = _feedparser_entries(body, "application/rss+xml; charset=utf-8")
+        assert fast is not None and len(fast) == len(slow)
+        for f, s in zip(fast, slow, strict=True):
+            for key in ("id", "link", "title", "published"):
+                assert f.get(key) == dict.get(s, key), (name, key)
+            assert html_to_text(f["summary"]) == html_to_text(dict.get(s, "summary"))
+    assert parse_rss2(fixture_bytes("atom.xml")) is None  # Atom: feedparser
+    assert parse_rss2(fixture_bytes("malformed.xml")) is None
+    bomb = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><rss version="2.0"><channel></channel></rss>'
+    assert parse_rss2(bomb) is None  # never expands entities on the fast path
+    assert parse_rss2(b'<?xml version="1.0" encoding="gbk"?><rss version="2.0"/>') is None
+
+
 def test_html_to_text_drops_markup_and_scripts() -> None:
+    assert html_to_text("价格 a < b 且 c > d") == "价格 a < b 且 c > d"
+    assert html_to_text("<!-- 注释 -->正文<style>p{}</style>") == "正文"
     html = "<p>鲜味楼 &amp; <b>后厨</b></p><script>alert(1)</script><p>第二段</p>"
     assert html_to_text(html) == "鲜味楼 & 后厨\n第二段"
 

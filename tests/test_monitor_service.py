@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,8 @@ async def test_unclassified_mentions_are_picked_up_on_the_next_run(harness: Harn
     assert len(harness.announced) == 2
 
 
-async def test_failures_back_off_alert_once_and_recover(harness: Harness) -> None:
+async def test_failures_back_off_alert_once_and_recover(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="lantern.monitor")
     async with FeedServer() as srv:
         srv.routes["/feed"] = Route(status=500)
         service = harness.service([{"name": "flaky", "kind": "rss", "url": srv.url("/feed"), "interval_s": 60}],
@@ -168,6 +170,9 @@ async def test_failures_back_off_alert_once_and_recover(harness: Harness) -> Non
         [ok] = await service.poll_once()
         assert ok.ok and ok.new == 2
     assert [a[1] for a in harness.alerts] == ["failing", "recovered"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "lantern.monitor"]
+    assert sum("抓取失败" in m for m in logged) == 1  # first failure only, not every retry
+    assert sum("已恢复" in m for m in logged) == 1
     health = (await service.list_sources())[0]["health"]
     assert health["status"] == "ok" and health["consecutive_failures"] == 0 and health["last_error"]
 

@@ -113,8 +113,8 @@ def start_node(db_path: str, port: int) -> subprocess.Popen[str]:
 
 
 class Generators:
-    def __init__(self, procs: int) -> None:
-        env = {**os.environ, "PYTHONPATH": ROOT}
+    def __init__(self, procs: int, nice: int) -> None:
+        env = {**os.environ, "PYTHONPATH": ROOT, "LANTERN_BENCH_CLIENT_NICE": str(nice)}
         command = [sys.executable, "-m", "benchmarks._broadcast_client"]
         self.procs = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,  # noqa: S603
                                        env=env, text=True) for _ in range(procs)]
@@ -183,7 +183,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             raise RuntimeError("node did not start")
         await asyncio.sleep(1)
         rss_before = rss_kb(node.pid)
-        generators = Generators(args.procs)
+        generators = Generators(args.procs, args.client_nice)
         shares = [args.clients // args.procs + (1 if i < args.clients % args.procs else 0) for i in range(args.procs)]
         t = time.time()
         replies = await generators.each([
@@ -255,6 +255,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=250, help="connects in flight per generator")
     parser.add_argument("--storm-concurrency", type=int, default=10_000,
                         help="reconnects in flight per generator during the storm")
+    parser.add_argument("--client-nice", type=int, default=0,
+                        help="nice level of the load generators (they share this machine's CPU with the node)")
     parser.add_argument("--serve", metavar="DB", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from monitor.errors import SourceConfigError, SourceExistsError, UnknownSourceError
-from monitor.health import SourceState, check_silence, record_success
 from monitor.sources.demo import load_stream
 from tests.test_monitor_support import (
     Clock,
@@ -147,36 +145,6 @@ async def test_unclassified_mentions_are_picked_up_on_the_next_run(harness: Harn
     assert len(harness.announced) == 2
 
 
-async def test_failures_back_off_alert_once_and_recover(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="lantern.monitor")
-    async with FeedServer() as srv:
-        srv.routes["/feed"] = Route(status=500)
-        service = harness.service([{"name": "flaky", "kind": "rss", "url": srv.url("/feed"), "interval_s": 60}],
-                                  failure_alert_after=3)
-        delays = []
-        for _ in range(4):
-            [r] = await service.poll_once()
-            assert not r.ok
-            state = service._states["flaky"]
-            delays.append(state.next_attempt_at - harness.clock())  # type: ignore[operator]
-            harness.clock.advance(10)
-        assert delays[0] < delays[2] < delays[3]  # exponential with jitter
-        assert [a[1] for a in harness.alerts] == ["failing"]
-        assert "连续失败 3 次" in harness.alerts[0][2]
-        srv.routes["/feed"] = Route(status=429, headers={"Retry-After": "600"})
-        await service.poll_once()
-        assert service._states["flaky"].next_attempt_at >= harness.clock() + 600  # type: ignore[operator]
-        srv.routes["/feed"] = Route(body=fixture_bytes("atom.xml"), content_type="application/atom+xml")
-        [ok] = await service.poll_once()
-        assert ok.ok and ok.new == 2
-    assert [a[1] for a in harness.alerts] == ["failing", "recovered"]
-    logged = [r.getMessage() for r in caplog.records if r.name == "lantern.monitor"]
-    assert sum("抓取失败" in m for m in logged) == 1  # first failure only, not every retry
-    assert sum("已恢复" in m for m in logged) == 1
-    health = (await service.list_sources())[0]["health"]
-    assert health["status"] == "ok" and health["consecutive_failures"] == 0 and health["last_error"]
-
-
 async def test_hanging_server_and_malformed_feed_fail_only_their_source(harness: Harness) -> None:
     async with FeedServer() as srv:
         srv.routes["/hang"] = Route(hang=True)
@@ -190,21 +158,6 @@ async def test_hanging_server_and_malformed_feed_fail_only_their_source(harness:
         results = {r.source: r for r in await service.poll_once()}
     assert "超时" in results["hang"].error and "XML 格式错误" in results["bad"].error  # type: ignore[operator]
     assert results["good"].ok and results["good"].new == 3
-
-
-def test_silence_alert_after_the_usual_rhythm() -> None:
-    state = SourceState("quiet")
-    now = 1000.0
-    for _ in range(5):
-        record_success(state, now=now, items_seen=1, new=1, duplicates=0)
-        now += 300
-    assert state.mean_gap_s == pytest.approx(300)
-    assert check_silence(state, now=now + 600, interval_s=60, factor=6) is None
-    event = check_silence(state, now=now + 3 * 3600, interval_s=60, factor=6)
-    assert event is not None and event.kind == "silent" and "没有新内容" in event.message
-    assert check_silence(state, now=now + 4 * 3600, interval_s=60, factor=6) is None  # once per episode
-    events = record_success(state, now=now + 5 * 3600, items_seen=1, new=1, duplicates=0)
-    assert [e.kind for e in events] == ["recovered"] and state.alert is None
 
 
 async def test_runtime_source_changes_without_restart(harness: Harness) -> None:

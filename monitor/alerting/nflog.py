@@ -1,7 +1,8 @@
 """The notification log: what each recipient last heard about an incident, and whether to tell them again.
 
 Alertmanager's dedupe stage in one function: first news, a higher tier,
-resolution, changes after ``group_interval``, repeats after ``repeat_interval``.
+resolution, changes after ``group_interval``, repeats after ``repeat_interval``
+(only while nobody has acknowledged).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def decide(entry: dict[str, Any] | None, incident: dict[str, Any], *, level: int
     changed = incident["mention_count"] != entry["last_count"] or state != entry["last_state"]
     if changed and since >= timing.group_interval:
         return "update"
-    if since >= timing.repeat_interval:
+    if since >= timing.repeat_interval and state == "open":  # nobody has taken it: say it again
         return "repeat"
     return None
 

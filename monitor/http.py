@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import yarl
 
 from .errors import FetchError, RateLimitedError
 
@@ -35,6 +36,7 @@ _GB = {"gbk", "gb2312", "gb_2312-80", "x-gbk", "gb18030", "cp936", "euc-cn", "gb
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([\w.-]+)["']""", re.IGNORECASE)
 DEFAULT_RETRY_AFTER_S = 60.0
+MAX_REDIRECTS = 5
 
 
 @dataclass
@@ -162,22 +164,37 @@ class HttpFetcher:
         if req.last_modified:
             headers["If-Modified-Since"] = req.last_modified
         session = await self._get_session()
-        timeout = aiohttp.ClientTimeout(total=req.timeout_s)
         async with self._semaphores[host]:
             try:
-                async with session.get(req.url, headers=headers, params=req.params or None, timeout=timeout,
-                                       allow_redirects=True, max_redirects=5) as resp:
-                    return await self._read(resp, req, host)
+                async with asyncio.timeout(req.timeout_s):
+                    return await self._follow(session, req, headers, host)
             except TimeoutError as exc:
                 raise FetchError(f"请求 {host} 超时（{req.timeout_s:g} 秒）(timed out)") from exc
-            except aiohttp.TooManyRedirects as exc:
-                raise FetchError(f"{host} 重定向次数过多 (too many redirects)") from exc
             except aiohttp.ClientConnectorError as exc:
                 raise FetchError(f"无法连接 {host}：{exc.os_error.strerror or '连接失败'} (cannot connect)") from exc
             except aiohttp.ClientPayloadError as exc:
                 raise FetchError(f"{host} 返回的数据不完整 (incomplete response)") from exc
             except aiohttp.ClientError as exc:
                 raise FetchError(f"请求 {host} 失败：{type(exc).__name__} (request failed)") from exc
+
+    async def _follow(self, session: aiohttp.ClientSession, req: FetchRequest, headers: dict[str, str],
+                      host: str) -> FetchResponse:
+        """GET with redirects followed by hand: credentials never travel to another host."""
+        url: Any = req.url
+        params: dict[str, str] | None = req.params or None
+        for _ in range(MAX_REDIRECTS + 1):
+            async with session.get(url, headers=headers, params=params, allow_redirects=False) as resp:
+                if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
+                    target = resp.url.join(yarl.URL(resp.headers["Location"]))
+                    if target.scheme not in ("http", "https"):
+                        raise FetchError(f"{host} 重定向到了不支持的地址 (redirect to a non-HTTP URL)")
+                    if target.host != resp.url.host:
+                        # The source's headers (API keys), cookies and validators stay with its own host.
+                        headers = {}
+                    url, params = target, None
+                    continue
+                return await self._read(resp, req, host)
+        raise FetchError(f"{host} 重定向次数过多 (too many redirects)")
 
     async def _read(self, resp: aiohttp.ClientResponse, req: FetchRequest, host: str) -> FetchResponse:
         status = resp.status

@@ -219,6 +219,8 @@ class MonitorService:
         if self._started and self.kinds[config.kind].scheduled:
             self.scheduler.update(name, config.interval_s, config.jitter_s)
             (self.scheduler.resume if config.enabled else self.scheduler.pause)(name)
+        elif self._started:
+            self.scheduler.remove(name)  # became a push source: nothing to poll
         return config.to_dict()
 
     async def pause_source(self, name: str) -> None:

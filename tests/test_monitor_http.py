@@ -93,3 +93,29 @@ async def test_gbk_page_end_to_end(tmp_path: Path) -> None:
     titles = [r["title"] for r in h.rows()]
     assert titles == ["鲜味楼望京店吃完上吐下泻，门店拒绝赔偿医药费", "鲜味楼年夜饭定金不退"]
     h.db.close()
+
+
+async def test_redirects_keep_credentials_on_the_configured_host() -> None:
+    async with FeedServer() as srv, FeedServer() as other:
+        target = other.url("/landing")
+        srv.routes["/moved"] = Route(status=302, headers={"Location": target})
+        srv.routes["/same"] = Route(status=301, headers={"Location": "/moved-here"})
+        srv.routes["/moved-here"] = Route(body=b"ok")
+        srv.routes["/loop"] = Route(status=302, headers={"Location": "/loop"})
+        other.routes["/landing"] = Route(body=b"landed")
+        fetcher = HttpFetcher()
+        secret = {"X-Api-Key": "K", "Authorization": "Bearer T"}
+        try:
+            same = await fetcher.get(FetchRequest(srv.url("/same"), headers=secret, cookies="SUB=C"))
+            assert same.body == b"ok" and srv.routes["/moved-here"].seen_headers[0]["Cookie"] == "SUB=C"
+            # "localhost" vs "127.0.0.1": another host name, so nothing secret follows the redirect
+            other.routes["/landing"].hits = 0
+            srv.routes["/moved"] = Route(status=302, headers={"Location": target.replace("127.0.0.1", "localhost")})
+            moved = await fetcher.get(FetchRequest(srv.url("/moved"), headers=secret, cookies="SUB=C"))
+            assert moved.body == b"landed"
+            seen = other.routes["/landing"].seen_headers[-1]
+            assert "Cookie" not in seen and "X-Api-Key" not in seen and "Authorization" not in seen
+            with pytest.raises(FetchError, match="重定向次数过多"):
+                await fetcher.get(FetchRequest(srv.url("/loop")))
+        finally:
+            await fetcher.close()

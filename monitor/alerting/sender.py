@@ -85,6 +85,11 @@ class Sender:
                        report: SendReport) -> None:
         channel = self.channels.get(name)
         budget = self.budgets.get(name)
+        if channel is not None and channel.kind == "console":
+            # In-app: the row is the message; mark the whole batch sent in one write.
+            await self.store.write(partial(_mark_all_sent, ids=[r["id"] for r in rows], now=now))
+            report.sent += len(rows)
+            return
         for row in rows:
             if channel is None:
                 await self._finish(row, now, error=f"渠道 {name} 未配置 (channel not configured)", retryable=False,
@@ -139,3 +144,10 @@ def _mark_sending(db: Any, *, delivery_id: int) -> None:
 def _mark_sent(db: Any, *, delivery_id: int, now: float) -> None:
     db.execute("update alert_deliveries set status = 'sent', sent_at = ?, attempts = attempts + 1, "
                "last_error = null where id = ? and status = 'sending'", [now, delivery_id])
+
+
+def _mark_all_sent(db: Any, *, ids: list[int], now: float) -> None:
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        db.execute(f"update alert_deliveries set status = 'sent', sent_at = ?, attempts = attempts + 1 "
+                   f"where status = 'queued' and id in ({','.join('?' for _ in chunk)})", [now, *chunk])

@@ -17,9 +17,6 @@ from web.app import create_app
 from web.services import Services, build_services
 from web.settings import load_settings
 
-# web/app.py stores services under a string key (aiohttp warns; reported to the lead).
-pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
-
 BODY = "您好，涉事门店已停业整改。如您身体不适，请提供订单信息，我们全程负责。"
 
 

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import FakeClock, add_account
@@ -15,8 +14,6 @@ from web import users
 from web.app import create_app
 from web.services import build_services
 from web.settings import load_settings
-
-pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 
 
 def big_item(n: int) -> dict[str, Any]:

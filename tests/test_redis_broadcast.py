@@ -19,8 +19,7 @@ from web.services import Services, build_services
 from web.settings import load_settings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-pytestmark = [pytest.mark.redis,
-              pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")]
+pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
@@ -153,3 +152,91 @@ async def test_node_that_lost_redis_recovers_by_snapshot(tmp_path: Any, prefix: 
         await admin.aclose()
         await stop_node(a)
         await stop_node(b)
+
+
+class OwnRedis:
+    """A private redis-server on a free port, so a test can take it down and bring it back."""
+
+    def __init__(self, tmp_path: Any) -> None:
+        import shutil
+        import socket
+
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed")
+        self.binary, self.dir = binary, tmp_path
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.proc: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(self.dir), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        client = aioredis.from_url(self.url)
+        try:
+            for _ in range(100):
+                try:
+                    await client.ping()
+                    return
+                except Exception:
+                    await asyncio.sleep(0.05)
+            raise RuntimeError("redis-server did not start")
+        finally:
+            await client.aclose()
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+async def test_nodes_keep_serving_through_a_redis_outage_and_merge_after(tmp_path: Any, prefix: str) -> None:
+    own = OwnRedis(tmp_path)
+    await own.start()
+    clock = FakeClock(1_800_000_000.0)
+    nodes: list[Node] = []
+    try:
+        for name in ("a", "b"):
+            settings = load_settings(env={}).with_overrides(
+                storage__path=str(tmp_path / f"{name}.db"), broadcast__redis_url=own.url,
+                broadcast__redis_prefix=prefix)
+            services = await build_services(settings, clock=clock, wiring=("web.wire_broadcast",))
+            server = TestServer(create_app(services), host="127.0.0.1")
+            await server.start_server()
+            accounts = [await add_account(services, f"{name}-{n}", r, t) for n, r, t in (
+                ("wang", "manager", "pr"), ("li", "manager", "service"), ("zhang", "agent", "hotline"))]
+            node = Node(services, server, *accounts)
+            node.relay.retry_s, node.relay.check_interval_s = 0.05, 0.2
+            nodes.append(node)
+        a, b = nodes
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(b.url(f"/ws/ticker?token={b.agent.token}"))
+            shared_epoch = (await receive(ws, "snapshot"))["epoch"]
+            await own.stop()  # Redis goes away (and with it all shared state)
+            sid_b = await publish(http, b, "断网时乙发布")
+            local = await receive(ws, "publish")  # B's own agents are still served
+            assert local["item"]["id"] == sid_b
+            assert b.services.hub.core.epoch != shared_epoch  # local numbering, never mixed with shared
+            sid_a = await publish(http, a, "断网时甲发布")
+            await own.start()  # back, empty
+            deadline = asyncio.get_running_loop().time() + 15
+            seen: set[int] = set()
+            while {sid_a, sid_b} - seen:
+                assert asyncio.get_running_loop().time() < deadline, f"B never caught up, saw {seen}"
+                message = await receive(ws, "snapshot", "publish")
+                if message["type"] == "snapshot":
+                    seen = {item["id"] for item in message["items"]}
+                else:
+                    seen.add(message["item"]["id"])
+            assert not b.services.hub.core.epoch.startswith("local-")
+            await ws.close()
+    finally:
+        for node in nodes:
+            await stop_node(node)
+        await own.stop()

@@ -35,7 +35,6 @@ XSS = "<img src=x onerror=alert(1)>"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
-    pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning"),
 ]
 playwright_api = pytest.importorskip("playwright.async_api")
 

@@ -17,7 +17,6 @@ from web.app import create_app
 from web.services import build_services
 from web.settings import load_settings
 
-pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 NOW = 1_700_000_000.0
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,6 @@ from web.app import create_app
 from web.services import WIRING, build_services
 from web.settings import load_settings
 
-pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 
 @pytest.fixture(autouse=True)
 def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:

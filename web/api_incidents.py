@@ -78,13 +78,26 @@ async def get_incident(request: web.Request) -> web.Response:
     def read(db: Any) -> dict[str, Any]:
         detail = queries.detail(db, incident_id)
         detail["deliveries"] = outbox.list_deliveries(db, incident_id=incident_id)
-        detail["scripts"] = [{"id": s} for s in detail["script_ids"]]
         return detail
 
     try:
-        return web.json_response(await services.db.read(read))
+        detail = await services.db.read(read)
     except IncidentError as exc:
         return incident_error(exc)
+    detail["scripts"] = [await script_summary(services, s) for s in detail["script_ids"]]
+    return web.json_response(detail)
+
+
+async def script_summary(services: Any, script_id: Any) -> dict[str, Any]:
+    """Title and state of a linked script when the broadcast part is wired, else just its id."""
+    getter = getattr(services.scripts, "get", None)
+    if getter is None:
+        return {"id": script_id}
+    try:
+        view = await getter(int(script_id))
+    except Exception:  # a deleted or unreadable script still shows as a link
+        return {"id": script_id}
+    return {"id": script_id, **{k: view.get(k) for k in ("title", "state", "version", "priority") if k in view}}
 
 
 @require("manager", "oncall")

@@ -220,3 +220,23 @@ def test_metric_primitives() -> None:
 
     assert metrics.hub_connections(Hub()) == 3.0
     assert metrics.hub_connections(None) is None
+
+
+async def test_password_changes(api: Api) -> None:
+    wrong = await api.call("mgr", "POST", "/api/me/password", json={"current": "nope-nope", "new": "brand-new-pw"})
+    assert wrong[0] == 403
+    assert (await api.call("mgr", "POST", "/api/me/password",
+                           json={"current": "mgr-password", "new": "short"}))[0] == 400
+    status, _ = await api.call("mgr", "POST", "/api/me/password",
+                               json={"current": "mgr-password", "new": "brand-new-pw"})
+    assert status == 200
+    db = api.client.server.app["services"].db
+    assert await db.read(lambda d: users.verify_password(d, "mgr", "brand-new-pw")) is not None
+    assert await db.read(lambda d: users.verify_password(d, "mgr", "mgr-password")) is None
+    _, listing = await api.call("root", "GET", "/api/users")
+    agent_id = next(u["id"] for u in listing["users"] if u["name"] == "ag")
+    assert (await api.call("mgr", "POST", f"/api/users/{agent_id}/password", json={"password": "x" * 12}))[0] == 403
+    assert (await api.call("root", "POST", f"/api/users/{agent_id}/password", json={"password": "reset-pw-123"}))[0] \
+        == 200
+    assert await db.read(lambda d: users.verify_password(d, "ag", "reset-pw-123")) is not None
+    assert (await api.call("root", "POST", "/api/users/999/password", json={"password": "reset-pw-123"}))[0] == 404

@@ -82,8 +82,47 @@ async def deactivate_user(request: web.Request) -> web.StreamResponse:
     return web.json_response({"user": {**user.as_dict(), "active": False}})
 
 
+@auth.require()
+async def change_own_password(request: web.Request) -> web.StreamResponse:
+    """Change your own password: ``{"current", "new"}``; every session of yours ends (sign in again)."""
+    body = await _json_object(request)
+    current, new = body.get("current"), body.get("new")
+    if not isinstance(current, str) or not isinstance(new, str):
+        return auth.json_error(400, "bad_request", "need current and new (strings)")
+    user: User = request["user"]
+    db = request.app["services"].db
+    if await db.read(lambda d: users.verify_password(d, user.name, current)) is None:
+        return auth.json_error(403, "wrong_password", "the current password is wrong")
+    try:
+        await db.write(lambda d: users.set_password(d, user.id, new))
+    except AuthError as exc:
+        return auth.json_error(400, "bad_request", str(exc))
+    return web.json_response({"changed": True})
+
+
+@auth.require("admin")
+async def reset_password(request: web.Request) -> web.StreamResponse:
+    """Set another user's password (``{"password"}``); their sessions end, their API tokens stay."""
+    try:
+        user_id = int(request.match_info["id"])
+    except ValueError:
+        return auth.json_error(400, "bad_request", "user id must be a number")
+    body = await _json_object(request)
+    password = body.get("password")
+    if not isinstance(password, str):
+        return auth.json_error(400, "bad_request", "need password (a string)")
+    try:
+        await request.app["services"].db.write(lambda d: users.set_password(d, user_id, password))
+    except AuthError as exc:
+        status = 404 if "no active user" in str(exc) else 400
+        return auth.json_error(status, "not_found" if status == 404 else "bad_request", str(exc))
+    return web.json_response({"changed": True})
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/me", me)
     app.router.add_get("/api/users", list_users)
     app.router.add_post("/api/users", add_user)
     app.router.add_post("/api/users/{id}/deactivate", deactivate_user)
+    app.router.add_post("/api/users/{id}/password", reset_password)
+    app.router.add_post("/api/me/password", change_own_password)

@@ -85,6 +85,11 @@ class TickerHub:
     def viewers(self) -> list[Viewer]:
         return [c.viewer for c in self.connections if not c.sink.is_closing()]
 
+    async def all_viewers(self) -> list[Viewer]:
+        """Viewers on every node when a relay knows them, else this node's."""
+        across = getattr(self.relay, "viewers", None)
+        return list(await across()) if across is not None else self.viewers()
+
     # -- inbound -------------------------------------------------------------------
     def on_message(self, conn: Connection, text: str) -> None:
         """Handle one client frame: heartbeats and receipts; anything else is counted and ignored."""

@@ -32,6 +32,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
 from .hub import TickerHub
+from .model import Viewer
 from .service import ScriptService
 from .ticker import Gap, new_epoch, visible
 
@@ -62,6 +63,8 @@ class RedisRelay:
         self.url, self.prefix = url, prefix
         self.meta, self.items, self.channel = f"{prefix}:meta", f"{prefix}:items", f"{prefix}:events"
         self.check_interval_s, self.retry_s = check_interval_s, retry_s
+        self.presence_interval_s = 10.0
+        self._presence_at = float("-inf")
         self.redis: aioredis.Redis | None = None
         self.connected = asyncio.Event()
         self.pending: list[tuple[str, dict[str, Any]]] = []  # published while Redis was away
@@ -154,6 +157,8 @@ class RedisRelay:
                     await self._check()
                 elif message.get("type") == "message":
                     await self._on_event(str(message["data"]))
+                if asyncio.get_running_loop().time() - self._presence_at >= self.presence_interval_s:
+                    await self.write_presence()
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()
@@ -196,3 +201,29 @@ class RedisRelay:
         core.reset(epoch=meta["epoch"], rev=int(meta["rev"]), items=items)
         self.resyncs += 1
         self.hub.resync_all()
+
+    # -- presence (for coverage across nodes) --------------------------------------------
+    async def write_presence(self) -> None:
+        """Publish who is connected here, so coverage on any node counts every node's agents."""
+        assert self.redis is not None
+        self._presence_at = asyncio.get_running_loop().time()
+        viewers = {v.user_id: [v.role, v.team, sorted(v.skills), sorted(v.sites)] for v in self.hub.viewers()}
+        await self.redis.set(f"{self.prefix}:presence:{self.client_name}", json.dumps(viewers, ensure_ascii=False),
+                             ex=int(max(30, 3 * self.presence_interval_s)))
+
+    async def viewers(self) -> list[Viewer]:
+        """Connected viewers on every node (this node's live, the others' as of their last report)."""
+        local = self.hub.viewers()
+        if not self.connected.is_set() or self.redis is None:
+            return local
+        try:
+            await self.write_presence()
+            keys = [k async for k in self.redis.scan_iter(f"{self.prefix}:presence:*", count=500)]
+            reports = await self.redis.mget(keys) if keys else []
+        except RedisError:
+            return local
+        merged = {v.user_id: v for v in local}
+        for report in reports:
+            for user_id, (role, team, skills, sites) in json.loads(report or "{}").items():
+                merged.setdefault(int(user_id), Viewer(int(user_id), role, team, frozenset(skills), frozenset(sites)))
+        return list(merged.values())

@@ -26,7 +26,7 @@ Receipt = tuple[str, int, int, int, str, float]  # kind, script_id, version, use
 class Broadcaster(Protocol):
     async def send(self, kind: str, item: dict[str, Any]) -> None: ...
 
-    def viewers(self) -> builtins.list[Viewer]: ...
+    async def all_viewers(self) -> builtins.list[Viewer]: ...
 
 
 def as_actor(who: Any) -> Approver:
@@ -240,7 +240,7 @@ class ScriptService:
         return await self.store.read(lambda db: [repo.item(r) for r in repo.active_rows(db, at)])
 
     async def coverage(self, script_id: int, version: int | None = None) -> dict[str, Any]:
-        viewers = self.hub.viewers() if self.hub is not None else []
+        viewers = await self.hub.all_viewers() if self.hub is not None else []
 
         def read(db: sqlite_utils.Database) -> dict[str, Any]:
             script = repo.load_script(db, script_id)

@@ -52,8 +52,8 @@ class Node:
         return str(self.server.make_url(path))
 
 
-async def start_node(tmp_path: Any, name: str, prefix: str, clock: FakeClock) -> Node:
-    settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / f"{name}.db"),
+async def start_node(tmp_path: Any, name: str, prefix: str, clock: FakeClock, db: str = "") -> Node:
+    settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / f"{db or name}.db"),
                                                     broadcast__redis_url=REDIS_URL, broadcast__redis_prefix=prefix)
     services = await build_services(settings, clock=clock, wiring=("web.wire_broadcast",))
     server = TestServer(create_app(services), host="127.0.0.1")
@@ -94,8 +94,9 @@ async def receive(ws: aiohttp.ClientWebSocketResponse, *wanted: str) -> dict[str
 
 async def test_agent_on_any_node_sees_publish_from_any_node(tmp_path: Any, prefix: str) -> None:
     clock = FakeClock(1_800_000_000.0)
-    a = await start_node(tmp_path, "a", prefix, clock)
-    b = await start_node(tmp_path, "b", prefix, clock)
+    # Two processes of one installation: one database, one Redis.
+    a = await start_node(tmp_path, "a", prefix, clock, db="shared")
+    b = await start_node(tmp_path, "b", prefix, clock, db="shared")
     try:
         async with aiohttp.ClientSession() as http:
             on_b = await http.ws_connect(b.url(f"/ws/ticker?token={b.agent.token}"))
@@ -106,6 +107,10 @@ async def test_agent_on_any_node_sees_publish_from_any_node(tmp_path: Any, prefi
             sid = await publish(http, a, "甲节点发布")
             got_b, got_a = await receive(on_b, "publish"), await receive(on_a, "publish")
             assert got_b == got_a and got_b["item"]["id"] == sid and got_b["rev"] == snap_b["rev"] + 1
+            await b.relay.write_presence()
+            async with http.get(a.url(f"/api/scripts/{sid}/coverage"), headers=a.manager.headers) as resp:
+                coverage = await resp.json()
+            assert coverage["connected"] == 2  # node B's agent counts on node A
             sid_b = await publish(http, b, "乙节点发布")
             assert (await receive(on_a, "publish"))["item"]["id"] == sid_b
             # A client of node B resumes on node A with exactly the missed delta.

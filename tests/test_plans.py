@@ -122,3 +122,23 @@ def test_duplicate_plan_names_and_placeholders() -> None:
         parse_plans([{"name": "a"}, {"name": "a"}], [])
     inc = {"id": 3, "title": "标题", "tier": "P1", "brand": "鲜味楼", "categories": ["food_safety"], "mention_count": 9}
     assert fill("{brand}#{id} {mention_count} {x} {{title}}", inc) == "鲜味楼#3 9 {x} {标题}"
+
+
+async def test_plan_drafts_reach_the_real_approval_queue(tmp_path: Path, aiohttp_client: Any) -> None:
+    from web.app import create_app
+    from web.services import build_services
+
+    settings = settings_for(tmp_path, incidents__group_wait_s=0, plans=[PLAN])
+    svc = await build_services(settings, clock=Clock(), wiring=("web.wire_broadcast", "web.wire_alerts"))
+    try:
+        _, token = await add_user(svc, "wang", "manager")
+        iid = await open_incident(svc, "P1")
+        client = await aiohttp_client(create_app(svc, manage_lifecycle=False))
+        detail = await (await client.get(f"/api/incidents/{iid}", headers={"Authorization": f"Bearer {token}"})).json()
+        (script,) = detail["scripts"]
+        assert script["title"] == f"食品安全口径：{STORY}" and script["state"] == "draft"
+        view = await svc.scripts.get(script["id"])
+        assert view["incident_id"] == iid
+    finally:
+        await svc.alerts.stop()
+        svc.db.close()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .frames import encode
-from .model import Audience, Viewer
+from .model import SUPERVISOR_ROLES, Audience, Viewer
 
 KINDS = ("publish", "update", "retract", "expire")
 
@@ -72,6 +72,9 @@ class TickerCore:
         self.entries: dict[int, Entry] = {}
         self.history: deque[Delta] = deque(maxlen=history)
         self.withdrawn_s = withdrawn_s
+        # Snapshots are encoded once per kind of viewer and revision (a reconnect storm of
+        # 10,000 agents of four teams costs four encodings, not 10,000).
+        self._snapshots: dict[tuple[Any, ...], tuple[int, str, float, bytes]] = {}
 
     # -- changes -------------------------------------------------------------
     def apply(self, kind: str, item: dict[str, Any], *, now: float, rev: int | None = None) -> Delta:
@@ -104,6 +107,7 @@ class TickerCore:
         self.epoch, self.rev = epoch, rev
         self.entries = {int(i["id"]): Entry(i, Audience.parse(i.get("audience"))) for i in items}
         self.history.clear()
+        self._snapshots.clear()
 
     def prune(self, now: float) -> None:
         """Forget withdrawn and expired items no snapshot would show any more."""
@@ -115,7 +119,22 @@ class TickerCore:
         return [e.item for e in self.entries.values() if e.audience.matches(viewer) and visible(e.item, now)]
 
     def snapshot(self, viewer: Viewer, now: float) -> bytes:
-        return encode({"type": "snapshot", "epoch": self.epoch, "rev": self.rev, "items": self.items_for(viewer, now)})
+        key = (viewer.role in SUPERVISOR_ROLES, viewer.team, viewer.skills, viewer.sites)
+        cached = self._snapshots.get(key)
+        if cached is not None and cached[0] == self.rev and cached[1] == self.epoch and now < cached[2]:
+            return cached[3]
+        payload = encode({"type": "snapshot", "epoch": self.epoch, "rev": self.rev,
+                          "items": self.items_for(viewer, now)})
+        if len(self._snapshots) > 1000:
+            self._snapshots.clear()
+        self._snapshots[key] = (self.rev, self.epoch, self._next_change(now), payload)
+        return payload
+
+    def _next_change(self, now: float) -> float:
+        """When the visible set changes without a delta (an expiry or the end of a withdrawn display)."""
+        times = [t for e in self.entries.values() for t in (e.item.get("expires_at"), e.item.get("withdrawn_until"))
+                 if t is not None and t > now]
+        return min(times, default=float("inf"))
 
     def can_resume(self, since: int | None, epoch: str | None) -> bool:
         if since is None or epoch != self.epoch or since < 0 or since > self.rev:
@@ -128,5 +147,12 @@ class TickerCore:
         if not self.can_resume(since, epoch):
             return [self.snapshot(viewer, now)]
         assert since is not None
-        missed = [p for d in self.history if d.rev > since and (p := d.payload_for(viewer)) is not None]
+        missed: list[bytes] = []
+        for delta in reversed(self.history):  # cost follows what was missed, not the history size
+            if delta.rev <= since:
+                break
+            payload = delta.payload_for(viewer)
+            if payload is not None:
+                missed.append(payload)
+        missed.reverse()
         return [*missed, encode({"type": "resumed", "epoch": self.epoch, "rev": self.rev})]

@@ -160,3 +160,15 @@ def test_hub_receipts_are_validated_and_deduplicated() -> None:
     assert hub.drain_receipts() == [("displayed", 1, 3, 10, "hotline", 5.0), ("ack", 1, 3, 10, "hotline", 5.0)]
     assert hub.drain_receipts() == []
     assert hub.stats.bad_messages == 3
+
+
+def test_snapshot_is_encoded_once_per_kind_of_viewer_and_revision() -> None:
+    core = TickerCore(epoch="e")
+    core.apply("publish", item(1), now=0)
+    first = core.snapshot(AGENT, 1)
+    assert core.snapshot(Viewer(99, "agent", "hotline"), 1) is first  # same team: the same bytes
+    assert core.snapshot(VIP, 1) is not first
+    core.apply("publish", item(2), now=0)
+    assert [i["id"] for i in json.loads(core.snapshot(AGENT, 1))["items"]] == [1, 2]
+    core.reset(epoch="e", rev=core.rev, items=[item(3)])
+    assert [i["id"] for i in json.loads(core.snapshot(AGENT, 1))["items"]] == [3]

@@ -238,3 +238,47 @@ async def test_health_alert_reaches_on_call_once_per_repeat_interval(make: Any, 
     await svc.alerts.tick(T0 + 1)
     rows = await deliveries(svc)
     assert [(r["recipient"], r["kind"], r["status"]) for r in rows] == [("user:duty", "health", "sent")]
+
+
+async def test_a_hanging_robot_never_holds_up_the_other_channels(make: Any, robot: Robot) -> None:
+    import asyncio
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    release = asyncio.Event()
+    hung: list[int] = []
+
+    async def slow(request: web.Request) -> web.Response:
+        hung.append(1)
+        await release.wait()
+        return web.json_response({"errcode": 0})
+
+    app = web.Application()
+    app.router.add_post("/robot/send", slow)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    arrived = asyncio.Event()
+    robot.check = lambda request, body: arrived.set() or None  # type: ignore[func-returns-value]
+    try:
+        svc = await make(incidents__group_wait_s=0,
+                         channels=[{"name": "hook", "kind": "webhook", "url": robot.url("/hook")},
+                                   {"name": "ding", "kind": "dingtalk", "url": str(server.make_url("/robot/send")),
+                                    "token": "tok", "timeout_s": 60}],
+                         routes=[{"channels": ["hook", "ding"]}])
+        first = await open_incident(svc, tier="P1")
+        await svc.alerts.tick(T0 + 1, wait=False)
+        await asyncio.wait_for(arrived.wait(), timeout=10)
+        arrived.clear()
+        second = await open_incident(svc, title=distinct_title(5), tier="P1")
+        await svc.alerts.tick(T0 + 2, wait=False)  # ding is still hanging on the first alert
+        await asyncio.wait_for(arrived.wait(), timeout=10)
+        assert [e[1] for e in events(robot)] == [first, second]
+        assert hung == [1]  # the hanging robot got no second request while busy
+        release.set()
+        await svc.alerts.tick(T0 + 3)  # waits for the batch in flight, then sends the rest
+        statuses = {(r["incident_id"], r["channel"]): r["status"] for r in await deliveries(svc)}
+        assert set(statuses.values()) == {"sent"} and len(statuses) == 4
+    finally:
+        release.set()
+        await server.close()

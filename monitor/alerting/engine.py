@@ -193,13 +193,18 @@ class AlertEngine:
             for i in held:
                 self.sender.denied_since.pop(i, None)
 
-    async def tick(self, now: float | None = None) -> TickReport:
-        """Plan and send everything due at ``now`` (the clock's time by default)."""
+    async def tick(self, now: float | None = None, *, wait: bool = True) -> TickReport:
+        """Plan and send everything due at ``now`` (the clock's time by default).
+
+        With ``wait`` (the default, for tests and commands) the sends are
+        finished when this returns; the timer loop does not wait, so a slow
+        channel never delays planning or the other channels.
+        """
         now = self.clock() if now is None else now
         report = TickReport()
         async with self._lock:
             await self.store.write(lambda db: self._plan(db, now, report))
-            report.sent = await self.sender.send_due(now, self._session())
+        report.sent = await self.sender.send_due(now, self._session(), wait=wait)
         return report
 
     # -- health alerts -------------------------------------------------------------------
@@ -257,7 +262,7 @@ class AlertEngine:
     async def _run(self) -> None:
         while True:
             try:
-                await self.tick()
+                await self.tick(wait=False)
             except Exception:  # keep the loop alive; the next tick retries
                 log.exception("alert engine tick failed")
             with contextlib.suppress(TimeoutError):
@@ -270,6 +275,7 @@ class AlertEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self.sender.close()
         if self._http is not None:
             await self._http.close()
             self._http = None

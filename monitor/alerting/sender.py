@@ -55,6 +55,7 @@ class Sender:
         self.max_attempts = max_attempts
         self.budgets = {name: Budget(c.per_minute, c.per_second) for name, c in channels.items()}
         self.denied_since: dict[int, float] = {}  # delivery id -> first time a budget held it back
+        self._inflight: dict[str, asyncio.Task[None]] = {}
 
     async def recover(self, now: float) -> None:
         """After a restart: re-queue rows a crash left ``sending``; seed budgets with the last minute's sends."""
@@ -70,7 +71,18 @@ class Sender:
             if name in self.budgets:
                 self.budgets[name].seed(times)
 
-    async def send_due(self, now: float, http: aiohttp.ClientSession) -> SendReport:
+    async def send_due(self, now: float, http: aiohttp.ClientSession, *, wait: bool = True) -> SendReport:
+        """Send what is due, one task per channel.
+
+        A channel whose previous batch is still in flight (a slow or hanging
+        robot) is skipped, so it never holds up the others.  With ``wait``
+        (tests, shutdown) earlier batches are awaited first and this batch is
+        awaited too; the timer loop passes ``wait=False``.
+        """
+        if wait:
+            pending = [t for t in self._inflight.values() if not t.done()]
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
         rows = await self.store.read(lambda db: list(db.query(
             "select * from alert_deliveries where status = 'queued' and coalesce(next_attempt_at, 0) <= ? "
             "and coalesce(deliver_after, 0) <= ? order by tier, id limit 1000", [now, now])))
@@ -78,8 +90,25 @@ class Sender:
         for row in rows:
             by_channel[row["channel"]].append(row)
         report = SendReport()
-        await asyncio.gather(*(self._channel(name, items, now, http, report) for name, items in by_channel.items()))
+        started = []
+        for name, items in by_channel.items():
+            running = self._inflight.get(name)
+            if running is not None and not running.done():
+                continue
+            task = asyncio.create_task(self._channel(name, items, now, http, report), name=f"lantern-send-{name}")
+            self._inflight[name] = task
+            started.append(task)
+        if wait and started:
+            await asyncio.gather(*started)
         return report
+
+    async def close(self) -> None:
+        """Cancel batches in flight; their rows stay ``sending`` and are re-queued at the next start."""
+        tasks = [t for t in self._inflight.values() if not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._inflight.clear()
 
     async def _channel(self, name: str, rows: list[dict[str, Any]], now: float, http: aiohttp.ClientSession,
                        report: SendReport) -> None:
@@ -100,7 +129,8 @@ class Sender:
                 report.waiting += 1
                 continue
             self.denied_since.pop(row["id"], None)
-            await self.store.write(partial(_mark_sending, delivery_id=row["id"]))
+            if not await self.store.write(partial(_claim, delivery_id=row["id"])):
+                continue  # another tick took it (or it was cancelled / acknowledged meanwhile)
             if budget is not None:
                 budget.take(now)
             try:
@@ -137,8 +167,10 @@ def payload_of(row: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(row["payload"] or "{}"))
 
 
-def _mark_sending(db: Any, *, delivery_id: int) -> None:
-    db.execute("update alert_deliveries set status = 'sending' where id = ?", [delivery_id])
+def _claim(db: Any, *, delivery_id: int) -> bool:
+    cursor = db.execute("update alert_deliveries set status = 'sending' where id = ? and status = 'queued'",
+                        [delivery_id])
+    return bool(cursor.rowcount)
 
 
 def _mark_sent(db: Any, *, delivery_id: int, now: float) -> None:

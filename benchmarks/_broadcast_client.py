@@ -10,7 +10,7 @@ Driven over stdin/stdout with one JSON object per line:
      "source": "127.0.0.2", "concurrency": C}
         -> {"ok": true, "connected": N, "failed": F}
     {"cmd": "latencies"}  -> {"ok": true, "received": {script_id: [epoch seconds, ...]}}
-    {"cmd": "storm", "concurrency": C}  -> drop every socket, reconnect all at once with since/epoch,
+    {"cmd": "storm", "concurrency": C, "fresh": false}  -> drop every socket, reconnect all at once with since/epoch,
         -> {"ok": true, "started": t, "done": t_last_resynced, "resynced": N, "snapshots": S, "failed": F}
     {"cmd": "quit"}
 """
@@ -162,6 +162,9 @@ class Generator:
             if client.transport is not None:
                 client.transport.abort()
         await asyncio.gather(*closing, return_exceptions=True)
+        if cmd.get("fresh"):  # as after a node restart: nobody can resume, everyone needs a snapshot
+            for client in self.clients:
+                client.epoch = None
         sem = asyncio.Semaphore(cmd.get("concurrency", 10_000))
         results = await asyncio.gather(*(self.open(c, sem) for c in self.clients))
         done = [c.synced.result() for c in self.clients if c.synced is not None and c.synced.done()

@@ -222,7 +222,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
               f"p50 {percentile(latencies, 0.5):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
               f"max {max(latencies):.0f} ms", flush=True)
 
-        storm = await generators.all({"cmd": "storm", "concurrency": args.storm_concurrency})
+        storm = await generators.all({"cmd": "storm", "concurrency": args.storm_concurrency,
+                                      "fresh": args.storm == "snapshot"})
         storm_s = max(r["done"] for r in storm) - min(r["started"] for r in storm)
         resynced = sum(r["resynced"] for r in storm)
         snapshots = sum(r["snapshots"] for r in storm)
@@ -255,6 +256,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=250, help="connects in flight per generator")
     parser.add_argument("--storm-concurrency", type=int, default=10_000,
                         help="reconnects in flight per generator during the storm")
+    parser.add_argument("--storm", choices=("resume", "snapshot"), default="resume",
+                        help="reconnect with since/epoch (resume) or as after a node restart (snapshot)")
     parser.add_argument("--client-nice", type=int, default=0,
                         help="nice level of the load generators (they share this machine's CPU with the node)")
     parser.add_argument("--serve", metavar="DB", help=argparse.SUPPRESS)

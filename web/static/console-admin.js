@@ -69,10 +69,46 @@ export async function routingView(root) {
   const cards = (data, items) => (items.length
     ? h("div", { class: "stack" }, items.map((x) => h("div", { class: "card" }, keyValues(x))))
     : h("p", { class: "muted" }, t("common.none")));
+  const silences = (data, items) => h("div", {},
+    items.length ? table([t("alerts.time"), t("routing.tiers"), t("common.comment"), t("users.name"), ""],
+      items.map((x) => [`${time(x.starts_at)} – ${time(x.ends_at)}${x.daily ? ` (${x.daily})` : ""}`,
+        list((x.matchers || {}).tiers) || "*", x.comment || "", x.created_by || "",
+        button(t("silence.delete"), async () => {
+          await api("DELETE", `/api/silences/${x.id}`);
+          flash(t("common.saved"));
+          await routingView(root);
+        }, "danger")])) : h("p", { class: "muted" }, t("common.none")),
+    silenceForm(() => routingView(root)));
   root.replaceChildren(h("h1", {}, t("nav.routing")),
     await section(t("routing.routes"), "/api/routing", routes, "routes"),
     await section(t("routing.plans"), "/api/plans", cards, "items", "plans"),
-    await section(t("routing.silences"), "/api/silences", cards, "items", "silences"));
+    await section(t("routing.silences"), "/api/silences", silences, "items", "silences"));
+}
+
+function silenceForm(after) {
+  const hours = h("input", { name: "hours", type: "number", min: 0.25, step: 0.25, value: "2", required: true });
+  const tiers = ["P1", "P2", "P3", "P4"].map((tier) => h("label", { class: "inline-label" },
+    h("input", { type: "checkbox", name: "tier", value: tier }), ` ${tier}`));
+  const comment = h("input", { name: "comment", required: true });
+  const form = h("form", { class: "row add-silence" },
+    h("label", {}, t("silence.hours"), hours),
+    h("fieldset", { class: "tiers" }, h("legend", {}, t("routing.tiers")), tiers),
+    h("label", {}, t("common.comment"), comment),
+    h("button", { type: "submit", class: "primary" }, t("silence.add")));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const chosen = [...form.querySelectorAll("input[name=tier]:checked")].map((x) => x.value);
+    const now = Date.now() / 1000;
+    try {
+      await api("POST", "/api/silences", { starts_at: now, ends_at: now + Number(hours.value) * 3600,
+        comment: comment.value, matchers: chosen.length ? { tiers: chosen } : {} });
+      flash(t("common.saved"));
+      await after();
+    } catch (err) {
+      flash(err.message, "error");
+    }
+  });
+  return form;
 }
 
 export async function usersView(root) {

@@ -137,6 +137,8 @@ const routes = [
 
 async function route() {
   clearInterval(timer);
+  // The language link keeps the current view.
+  for (const a of document.querySelectorAll(".who a[href^='?lang=']")) a.href = `${a.href.split("#")[0]}${location.hash}`;
   const hash = location.hash || "#/incidents";
   for (const [pattern, fn, nav] of routes) {
     const match = hash.match(pattern);

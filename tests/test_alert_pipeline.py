@@ -282,3 +282,20 @@ async def test_a_hanging_robot_never_holds_up_the_other_channels(make: Any, robo
     finally:
         release.set()
         await server.close()
+
+
+def test_messages_render_in_chinese_by_default_and_in_english_on_request() -> None:
+    from monitor.alerting.messages import render
+
+    payload = {"incident": {"id": 4, "title": "外卖异物", "tier": "P2", "state": "open", "mention_count": 10,
+                            "negative_share": 0.8, "categories": ["food_safety"], "sources": ["weibo", "douyin"],
+                            "plans": [], "volume_1h": 6}}
+    zh = render("escalate", "P2", payload, must_act=True, recipient="王经理", ack_url="http://x/ack/1.a.b",
+                console_url="http://x/console#/incidents/4")
+    assert zh.title == "【升级通知·无人确认·P2】事件 #4：外卖异物"
+    assert "负面占比 80%" in zh.text and "weibo、douyin" in zh.text and "逐级升级" in zh.text
+    assert "[确认处理](http://x/ack/1.a.b)" in zh.markdown()
+    en = render("open", "P2", payload, must_act=False, recipient="Wang", ack_url="", console_url="http://x/c",
+                lang="en")
+    assert en.title == "[New incident · P2] Incident #4: 外卖异物"
+    assert "80% negative" in en.text and "[Details](http://x/c)" in en.markdown() and "acknowledge" not in en.text

@@ -90,7 +90,7 @@ def alert_config(settings: Any) -> tuple[IncidentConfig, AlertConfig]:
             digest_at=parse_clock(settings["incidents.digest_at"], "incidents.digest_at"),
             timezone=settings["monitor.timezone"], max_attempts=settings["incidents.max_attempts"],
             tick_s=settings["incidents.tick_s"], ack_ttl_s=settings["incidents.ack_link_hours"] * 3600,
-            public_url=public)
+            public_url=public, language=settings["server.language"])
     except (AlertConfigError, InvalidTierError) as exc:
         raise ConfigError(str(exc)) from None
     return incident, alerts

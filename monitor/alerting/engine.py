@@ -49,6 +49,7 @@ class AlertConfig:
     tick_s: float = 1.0
     ack_ttl_s: float = 72 * 3600
     public_url: str = "http://127.0.0.1:8080"
+    language: str = "zh-CN"
 
 
 @dataclass
@@ -247,7 +248,8 @@ class AlertEngine:
             row["ack_nonce"] and not row["ack_used_at"]) else ""
         console_url = f"{base}/console#/incidents/{row['incident_id']}" if row["incident_id"] else f"{base}/console"
         return render(row["kind"], row["tier"], payload, must_act=bool(row["must_act"]),
-                      recipient=row["recipient_label"] or "", ack_url=ack_url, console_url=console_url)
+                      recipient=row["recipient_label"] or "", ack_url=ack_url, console_url=console_url,
+                      lang=self.config.language)
 
     # -- lifecycle -----------------------------------------------------------------------
     def _session(self) -> aiohttp.ClientSession:

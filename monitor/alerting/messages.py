@@ -1,15 +1,48 @@
-"""What an alert says: a snapshot of the incident stored with the delivery, rendered at send time (zh-CN)."""
+"""What an alert says: a snapshot of the incident stored with the delivery, rendered at send time.
+
+Text is zh-CN by default; ``lang="en"`` (from ``server.language``) renders English.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from monitor.channels.base import TIER_LABELS, Message
+from monitor.channels.base import Message
 
-STATE_LABELS = {"open": "未处理", "acknowledged": "已确认", "mitigating": "处置中", "resolved": "已解决"}
-KIND_PREFIX = {
-    "open": "新事件", "update": "事件更新", "retier": "级别升高", "escalate": "升级通知·无人确认",
-    "remind": "提醒·待确认", "repeat": "仍未解决", "resolved": "已解决", "digest": "舆情摘要", "health": "数据源异常",
+TEXT: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "state.open": "未处理", "state.acknowledged": "已确认", "state.mitigating": "处置中",
+        "state.resolved": "已解决",
+        "kind.open": "新事件", "kind.update": "事件更新", "kind.retier": "级别升高",
+        "kind.escalate": "升级通知·无人确认",
+        "kind.remind": "提醒·待确认", "kind.repeat": "仍未解决", "kind.resolved": "已解决", "kind.digest": "舆情摘要",
+        "kind.health": "数据源异常",
+        "tier.P1": "一级（重大）", "tier.P2": "二级（较大）", "tier.P3": "三级（一般）", "tier.P4": "四级（关注）",
+        "title": "【{prefix}·{tier}】事件 #{id}：{title}", "digest.title": "【{prefix}】{n} 条待阅",
+        "digest.more": "……另有 {n} 条", "health.title": "【{prefix}】{source}",
+        "health.text": "- **数据源**：{source}\n- **问题**：{problem}\n- **详情**：{message}",
+        "tier": "- **级别**：{tier} {label}", "state": "- **状态**：{state}",
+        "volume": "- **提及**：{count} 条（近一小时 {hour} 条），负面占比 {share:.0%}",
+        "sources": "- **主要来源**：{v}", "categories": "- **风险类别**：{v}", "plans": "- **已启动预案**：{v}",
+        "must_act": "\n> 需要您确认处理；未确认将按时提醒并逐级升级。", "sep": "、",
+    },
+    "en": {
+        "state.open": "open", "state.acknowledged": "acknowledged", "state.mitigating": "mitigating",
+        "state.resolved": "resolved",
+        "kind.open": "New incident", "kind.update": "Update", "kind.retier": "Tier raised",
+        "kind.escalate": "Escalation: not acknowledged", "kind.remind": "Reminder: acknowledge",
+        "kind.repeat": "Still open", "kind.resolved": "Resolved", "kind.digest": "Digest",
+        "kind.health": "Source problem",
+        "tier.P1": "critical", "tier.P2": "major", "tier.P3": "minor", "tier.P4": "watch",
+        "title": "[{prefix} · {tier}] Incident #{id}: {title}", "digest.title": "[{prefix}] {n} items",
+        "digest.more": "... and {n} more", "health.title": "[{prefix}] {source}",
+        "health.text": "- **Source**: {source}\n- **Problem**: {problem}\n- **Details**: {message}",
+        "tier": "- **Tier**: {tier} {label}", "state": "- **State**: {state}",
+        "volume": "- **Mentions**: {count} ({hour} in the last hour), {share:.0%} negative",
+        "sources": "- **Top sources**: {v}", "categories": "- **Risk categories**: {v}",
+        "plans": "- **Plans started**: {v}",
+        "must_act": "\n> Please acknowledge; until then reminders follow and the alert escalates.", "sep": ", ",
+    },
 }
 
 
@@ -23,35 +56,31 @@ def snapshot(incident: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(kind: str, tier: str, payload: dict[str, Any], *, must_act: bool, recipient: str, ack_url: str,
-           console_url: str) -> Message:
-    prefix = KIND_PREFIX.get(kind, kind)
+           console_url: str, lang: str = "zh-CN") -> Message:
+    t = TEXT.get(lang, TEXT["zh-CN"])
+    prefix = t.get(f"kind.{kind}", kind)
+    common: dict[str, Any] = {"tier": tier, "kind": kind, "recipient": recipient, "lang": lang}
     if kind == "digest":
         items = payload.get("items", [])
-        lines = [f"- 【{i.get('tier', '')}】#{i.get('id', '')} {i.get('title', '')}"
-                 f"（{KIND_PREFIX.get(i.get('kind', ''), '')}）" for i in items[:50]]
-        more = f"\n- ……另有 {len(items) - 50} 条" if len(items) > 50 else ""
-        return Message(title=f"【{prefix}】{len(items)} 条待阅", text="\n".join(lines) + more, tier=tier, kind=kind,
-                       recipient=recipient, console_url=console_url, data=payload)
+        lines = [f"- [{i.get('tier', '')}] #{i.get('id', '')} {i.get('title', '')} "
+                 f"({t.get('kind.' + str(i.get('kind', '')), '')})" for i in items[:50]]
+        if len(items) > 50:
+            lines.append("- " + t["digest.more"].format(n=len(items) - 50))
+        return Message(title=t["digest.title"].format(prefix=prefix, n=len(items)), text="\n".join(lines),
+                       console_url=console_url, data=payload, **common)
     if kind == "health":
-        return Message(title=f"【{prefix}】{payload.get('source', '')}",
-                       text=f"- **数据源**：{payload.get('source', '')}\n- **问题**：{payload.get('problem', '')}\n"
-                            f"- **详情**：{payload.get('message', '')}", tier=tier, kind=kind, recipient=recipient,
-                       data=payload)
+        fields = {k: payload.get(k, "") for k in ("source", "problem", "message")}
+        return Message(title=t["health.title"].format(prefix=prefix, source=fields["source"]),
+                       text=t["health.text"].format(**fields), data=payload, **common)
     inc = payload["incident"]
-    lines = [
-        f"- **级别**：{tier} {TIER_LABELS.get(tier, '')}",
-        f"- **状态**：{STATE_LABELS.get(inc['state'], inc['state'])}",
-        f"- **提及**：{inc['mention_count']} 条（近一小时 {inc['volume_1h']} 条），"
-        f"负面占比 {inc['negative_share']:.0%}",
-    ]
-    if inc.get("sources"):
-        lines.append(f"- **主要来源**：{'、'.join(inc['sources'])}")
-    if inc.get("categories"):
-        lines.append(f"- **风险类别**：{'、'.join(inc['categories'])}")
-    if inc.get("plans"):
-        lines.append(f"- **已启动预案**：{'、'.join(inc['plans'])}")
+    lines = [t["tier"].format(tier=tier, label=t.get(f"tier.{tier}", "")),
+             t["state"].format(state=t.get(f"state.{inc['state']}", inc["state"])),
+             t["volume"].format(count=inc["mention_count"], hour=inc["volume_1h"], share=inc["negative_share"])]
+    for key in ("sources", "categories", "plans"):
+        if inc.get(key):
+            lines.append(t[key].format(v=t["sep"].join(inc[key])))
     if must_act and kind != "resolved":
-        lines.append("\n> 需要您确认处理；未确认将按时提醒并逐级升级。")
-    return Message(title=f"【{prefix}·{tier}】事件 #{inc['id']}：{inc['title']}", text="\n".join(lines), tier=tier,
-                   kind=kind, incident_id=inc["id"], ack_url=ack_url, console_url=console_url, must_act=must_act,
-                   recipient=recipient, data=inc)
+        lines.append(t["must_act"])
+    return Message(title=t["title"].format(prefix=prefix, tier=tier, id=inc["id"], title=inc["title"]),
+                   text="\n".join(lines), incident_id=inc["id"], ack_url=ack_url, console_url=console_url,
+                   must_act=must_act, data=inc, **common)

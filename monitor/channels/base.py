@@ -12,7 +12,6 @@ import aiohttp
 
 from .errors import ChannelConfigError, DeliveryError
 
-TIER_LABELS = {"P1": "一级（重大）", "P2": "二级（较大）", "P3": "三级（一般）", "P4": "四级（关注）"}
 MAX_BODY = 64 * 1024
 
 
@@ -30,13 +29,22 @@ class Message:
     must_act: bool = False
     recipient: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    lang: str = "zh-CN"
 
-    def markdown(self, *, ack_label: str = "确认处理") -> str:
+    @property
+    def ack_label(self) -> str:
+        return "Acknowledge" if self.lang == "en" else "确认处理"
+
+    @property
+    def details_label(self) -> str:
+        return "Details" if self.lang == "en" else "查看详情"
+
+    def markdown(self) -> str:
         links = []
         if self.ack_url:
-            links.append(f"[{ack_label}]({self.ack_url})")
+            links.append(f"[{self.ack_label}]({self.ack_url})")
         if self.console_url:
-            links.append(f"[查看详情]({self.console_url})")
+            links.append(f"[{self.details_label}]({self.console_url})")
         return self.text + ("\n\n" + " | ".join(links) if links else "")
 
 

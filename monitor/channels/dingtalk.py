@@ -30,9 +30,9 @@ def sign(secret: str, timestamp_ms: int) -> str:
 
 def render(message: Message) -> dict[str, Any]:
     if message.ack_url:
-        btns = [{"title": "确认处理", "actionURL": message.ack_url}]
+        btns = [{"title": message.ack_label, "actionURL": message.ack_url}]
         if message.console_url:
-            btns.append({"title": "查看详情", "actionURL": message.console_url})
+            btns.append({"title": message.details_label, "actionURL": message.console_url})
         return {"msgtype": "actionCard", "actionCard": {
             "title": message.title, "text": f"### {message.title}\n\n{message.text}", "btnOrientation": "1",
             "btns": btns}}

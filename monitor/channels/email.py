@@ -53,7 +53,7 @@ class Email(Channel):
         mail["Message-ID"] = make_msgid(domain="lantern")
         if message.incident_id is not None:
             mail["X-Lantern-Incident"] = str(message.incident_id)
-        mail.set_content(message.markdown(ack_label="点击确认处理") + "\n\n-- 走马灯 Lantern\n")
+        mail.set_content(message.markdown() + "\n\n-- 走马灯 Lantern\n")
         return mail
 
     def _context(self) -> ssl.SSLContext:

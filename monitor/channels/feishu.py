@@ -34,11 +34,11 @@ def render(message: Message, text: str | None = None) -> dict[str, Any]:
     elements: list[dict[str, Any]] = [{"tag": "div", "text": {"tag": "lark_md", "content": text or message.text}}]
     actions = []
     if message.ack_url:
-        actions.append({"tag": "button", "text": {"tag": "plain_text", "content": "确认处理"}, "type": "primary",
-                        "url": message.ack_url})
+        actions.append({"tag": "button", "text": {"tag": "plain_text", "content": message.ack_label},
+                        "type": "primary", "url": message.ack_url})
     if message.console_url:
-        actions.append({"tag": "button", "text": {"tag": "plain_text", "content": "查看详情"}, "type": "default",
-                        "url": message.console_url})
+        actions.append({"tag": "button", "text": {"tag": "plain_text", "content": message.details_label},
+                        "type": "default", "url": message.console_url})
     if actions:
         elements.append({"tag": "action", "actions": actions})
     return {"msg_type": "interactive", "card": {

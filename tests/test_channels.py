@@ -215,6 +215,8 @@ async def test_unreachable_receiver_is_retryable_and_names_no_url(http: aiohttp.
     ([{"name": "a", "kind": "email", "host": "h", "sender": "s@x", "to": ["t@x"], "security": "tls13"}],
      "security"),
     ([{"name": "a", "kind": "console"}, {"name": "a", "kind": "console"}], "duplicate"),
+    ([{"name": "a", "kind": "wecom", "key": "k", "rate_per_minute": "many"}], "rate_per_minute"),
+    ([{"name": "a", "kind": "email", "host": "h", "sender": "s@x", "to": ["t@x"], "port": "smtp"}], "port"),
 ])
 def test_bad_channel_config_is_a_clear_error(tables: list[dict[str, Any]], needle: str) -> None:
     with pytest.raises(ChannelConfigError) as info:

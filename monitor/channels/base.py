@@ -59,9 +59,15 @@ class Channel(abc.ABC):
     def __init__(self, name: str, config: dict[str, Any]) -> None:
         self.name = name
         self.config = config
-        self.timeout = float(config.get("timeout_s", 10))
-        self.per_minute: int | None = int(config.get("rate_per_minute", self.rate_per_minute or 0)) or None
-        self.per_second: int | None = int(config.get("rate_per_second", self.rate_per_second or 0)) or None
+        try:
+            self.timeout = float(config.get("timeout_s", 10))
+            self.per_minute: int | None = int(config.get("rate_per_minute", self.rate_per_minute or 0)) or None
+            self.per_second: int | None = int(config.get("rate_per_second", self.rate_per_second or 0)) or None
+        except (TypeError, ValueError):
+            raise ChannelConfigError(f"[[channels]] {name!r}: timeout_s / rate_per_minute / rate_per_second "
+                                     "必须是数字 (must be numbers)") from None
+        if self.timeout <= 0:
+            raise ChannelConfigError(f"[[channels]] {name!r}: timeout_s 必须大于 0 (must be positive)")
 
     @abc.abstractmethod
     async def send(self, message: Message, http: aiohttp.ClientSession) -> None:

@@ -39,7 +39,10 @@ class Email(Channel):
         to = config["to"]
         self.to = [to] if isinstance(to, str) else [str(x) for x in to]
         default_port = {"starttls": 587, "ssl": 465, "none": 25}[self.security]
-        self.port = int(config.get("port", default_port))
+        try:
+            self.port = int(config.get("port", default_port))
+        except (TypeError, ValueError):
+            raise ChannelConfigError(f"[[channels]] {name!r}: port 必须是整数 (port must be an integer)") from None
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "host": self.config["host"], "security": self.security, "to": self.to}

@@ -118,3 +118,17 @@ async def test_agents_get_403_where_their_role_is_not_allowed(client: TestClient
         assert response.status == 403, f"{method} {url} -> {response.status}"
         checked += 1
     assert checked > 5
+
+
+async def test_openapi_documents_every_api_route_of_the_wired_app(client: TestClient) -> None:
+    from web import openapi
+
+    doc = openapi.build(client.server.app)
+    documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    for method, path, _handler in routes(client.server.app):
+        clean = re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path)
+        if clean.startswith(("/api/", "/ws/")):
+            assert (method, clean) in documented, (method, clean)
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            assert op["summary"] != f"{method.upper()} {path}", f"{method} {path} has no summary"

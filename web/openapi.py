@@ -44,6 +44,61 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/incidents/{id}/retier"): {"type": "object", "required": ["tier"],
                                              "properties": {"tier": {"type": "string"}}},
 }
+BODIES.update({
+    ("POST", "/api/console/corrections"): {"type": "object", "required": ["mention_id", "field", "value"],
+                                           "properties": {"mention_id": {"type": "integer"},
+                                                          "field": {"enum": ["sentiment", "category", "tier"]},
+                                                          "value": {"type": "string"}}},
+    ("POST", "/api/me/password"): {"type": "object", "required": ["current", "new"], "properties": {
+        "current": {"type": "string"}, "new": {"type": "string", "minLength": 8}}},
+    ("POST", "/api/users/{id}/password"): {"type": "object", "required": ["password"],
+                                           "properties": {"password": {"type": "string", "minLength": 8}}},
+    ("POST", "/api/silences"): {"type": "object", "required": ["ends_at"], "properties": {
+        "kind": {"enum": ["silence", "maintenance"]}, "starts_at": {"type": "number"}, "ends_at": {"type": "number"},
+        "daily": {"type": "string", "description": "HH:MM-HH:MM local window for maintenance"},
+        "comment": {"type": "string"},
+        "matchers": {"type": "object", "properties": {
+            "tiers": {"type": "array", "items": {"enum": ["P1", "P2", "P3", "P4"]}},
+            "categories": {"type": "array", "items": {"type": "string"}},
+            "brands": {"type": "array", "items": {"type": "string"}},
+            "channels": {"type": "array", "items": {"type": "string"}}, "incident_id": {"type": "integer"}}}}},
+    ("POST", "/api/incidents/{id}/checklist/{item}"): {"type": "object",
+                                                       "properties": {"done": {"type": "boolean"}}},
+    ("PUT", "/api/scripts/{id}"): {"type": "object", "properties": {
+        "title": {"type": "string"}, "body": {"type": "string"}, "priority": {"enum": ["critical", "high", "normal"]},
+        "audience": {}, "incident_id": {}, "expires_at": {"type": ["number", "null"]}}},
+})
+# Summaries for handlers that carry no docstring of their own.
+SUMMARIES: dict[tuple[str, str], str] = {
+    ("GET", "/api/incidents"): "Incidents, most severe and active first (?state=&tier=&limit=&offset=)",
+    ("GET", "/api/incidents/{id}"): "One incident: timeline, sources, sentiment, events, checklist, deliveries",
+    ("POST", "/api/incidents/{id}/{action}"): "Acknowledge, mitigate, resolve or re-tier an incident",
+    ("POST", "/api/incidents/{id}/checklist/{item}"): "Tick or untick a contingency-plan checklist item",
+    ("GET", "/api/alerts"): "Alert deliveries per recipient (?incident_id=&status=&mine=1)",
+    ("GET", "/api/silences"): "Active and future silences",
+    ("POST", "/api/silences"): "Create a silence or maintenance window",
+    ("DELETE", "/api/silences/{id}"): "Delete a silence",
+    ("GET", "/api/routing"): "Alert channels, routes and timing",
+    ("PUT", "/api/routing"): "Replace the alert routing",
+    ("GET", "/api/plans"): "Contingency plans (预案)",
+    ("PUT", "/api/plans"): "Replace the contingency plans",
+    ("GET", "/api/sources"): "Sources with their health",
+    ("POST", "/api/sources"): "Add a source",
+    ("PATCH", "/api/sources/{name}"): "Change a source",
+    ("POST", "/api/sources/{name}/{action}"): "Pause, resume or poll a source now",
+    ("DELETE", "/api/sources/{name}"): "Remove a source",
+    ("GET", "/api/mentions"): "Stored mentions (?source=&incident=&tier=&before=&limit=)",
+    ("POST", "/api/ingest"): "Push a batch of mentions (push sources; per-source token)",
+    ("GET", "/api/scripts"): "Scripts (话术), current version of each (?state=)",
+    ("POST", "/api/scripts"): "Draft a new script",
+    ("GET", "/api/scripts/{id}"): "A script with all its versions and approvals",
+    ("PUT", "/api/scripts/{id}"): "Edit a script (a new draft version)",
+    ("POST", "/api/scripts/{id}/{action}"): "Submit, approve, reject, publish or retract a script",
+    ("GET", "/api/scripts/{id}/audit"): "A script's hash-chained audit trail",
+    ("GET", "/api/scripts/{id}/coverage"): "Which connected agents displayed and acknowledged a version",
+    ("GET", "/ws/ticker"): "The agents' ticker websocket (protocol: broadcast/PROTOCOL.md)",
+    ("GET", "/healthz"): "Liveness and database check",
+}
 RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/me"): {"type": "object", "properties": {"user": _USER, "csrf_token": {"type": "string"}}},
     ("GET", "/api/users"): {"type": "object", "properties": {"users": {"type": "array", "items": _USER}}},
@@ -58,6 +113,8 @@ def _doc(handler: Any) -> tuple[str, str]:
 
 def _operation(method: str, path: str, handler: Any) -> dict[str, Any]:
     summary, description = _doc(handler)
+    clean = _PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
+    summary = summary or SUMMARIES.get((method, clean), "")
     roles = auth.roles_of(handler)
     operation: dict[str, Any] = {"summary": summary or f"{method} {path}",
                                  "operationId": f"{method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower())}"
@@ -75,7 +132,6 @@ def _operation(method: str, path: str, handler: Any) -> dict[str, Any]:
               for name in _PARAM.findall(path)]
     if params:
         operation["parameters"] = params
-    clean = _PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
     body = BODIES.get((method, clean))
     if body is not None:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}

@@ -240,3 +240,23 @@ async def test_bearer_tokens_skip_csrf_and_deactivation_revokes_them(client: Tes
                              headers={"Authorization": f"Bearer {admin_token}"})
     assert done.status == 200
     assert (await client.get("/api/me", headers=agent_headers)).status == 401
+
+
+async def test_cookie_websocket_handshake_from_another_origin_is_anonymous(client: TestClient) -> None:
+    from web.auth import authenticate
+
+    await login(client, "mgr", PASSWORD)
+    session = client.session.cookie_jar.filter_cookies(client.make_url("/"))["lantern_session"].value
+    app = client.server.app
+    from aiohttp.test_utils import make_mocked_request
+
+    def handshake(origin: str | None) -> Any:
+        headers = {"Cookie": f"lantern_session={session}", "Host": "lantern.example"}
+        if origin:
+            headers["Origin"] = origin
+        return make_mocked_request("GET", "/ws/ticker", headers=headers, app=app)
+
+    assert (await authenticate(handshake("http://lantern.example")))[0] is not None
+    assert (await authenticate(handshake(None)))[0] is not None
+    assert (await authenticate(handshake("http://evil.example")))[0] is None
+    assert (await authenticate(handshake("http://lantern.example.evil.example")))[0] is None

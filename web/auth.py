@@ -54,11 +54,26 @@ async def authenticate(request: web.Request) -> tuple[User | None, str | None]:
         user = await services.db.read(lambda db: users.user_for_token(db, token_param))
         return user, None
     session = request.cookies.get(SESSION_COOKIE)
+    if session and request.path.startswith("/ws") and not same_origin(request):
+        # Cross-site websocket hijacking: browsers send cookies on websocket handshakes from any
+        # page of the same site, and websockets are not bound by CORS.  Cookies count only from
+        # our own pages; other origins (the CRM widget) authenticate with ?token=.
+        return None, None
     if session:
         now = services.clock()
         user = await services.db.read(lambda db: users.user_for_session(db, session, now=now))
         return user, session if user else None
     return None, None
+
+
+def same_origin(request: web.Request) -> bool:
+    """True when the request carries no Origin (not a browser page) or our own scheme://host."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    forwarded = request.headers.get("X-Forwarded-Proto")
+    schemes = {request.scheme, forwarded} if forwarded else {request.scheme}
+    return any(origin == f"{scheme}://{request.host}" for scheme in schemes)
 
 
 @web.middleware

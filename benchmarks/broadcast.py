@@ -90,6 +90,15 @@ async def serve(db_path: str, port: int) -> None:
 
     raise_fd_limit()
     services = await build_services(settings_for(db_path))
+    hub, fanout_ms = services.hub, []
+    deliver = hub.deliver
+
+    def timed_deliver(delta: Any) -> None:  # node-side cost of one fan-out: frames handed to the kernel
+        started = time.perf_counter()
+        deliver(delta)
+        fanout_ms.append((time.perf_counter() - started) * 1000)
+
+    hub.deliver = timed_deliver
     runner = web.AppRunner(create_app(services), handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port, backlog=4096)
@@ -99,6 +108,7 @@ async def serve(db_path: str, port: int) -> None:
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     await reader.read()
+    print(json.dumps({"fanout_ms": fanout_ms}), flush=True)
     await runner.cleanup()
     services.db.close()
 
@@ -240,6 +250,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             generators.close()
         if node.stdin is not None:
             node.stdin.close()
+        if node.stdout is not None and node.poll() is None:
+            line = await asyncio.to_thread(node.stdout.readline)
+            fanout = json.loads(line).get("fanout_ms", []) if line.startswith("{") else []
+            if fanout:
+                print(f"node fan-out per publish: median {statistics.median(fanout):.0f} ms, "
+                      f"max {max(fanout):.0f} ms", flush=True)
         try:
             node.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -90,3 +90,54 @@ def test_duplicate_user_is_refused(workdir: Path, capsys: pytest.CaptureFixture[
     assert run_cli("user", "add", "li", "--role", "manager", "--password-stdin", stdin="password-one\n") == 0
     assert run_cli("user", "add", "li", "--role", "agent", "--password-stdin", stdin="password-two\n") == 2
     assert "already exists" in capsys.readouterr().err
+
+
+async def test_poll_once_prints_a_line_per_source(tmp_path: Path) -> None:
+    """``lantern poll --once`` in a real process against feeds served on 127.0.0.1."""
+    import asyncio
+    import os
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    feed = (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>t</title>'
+        "<item><title>鲜味楼外卖送错了还不给退款</title><link>https://example.com/a/1</link>"
+        "<guid>a1</guid><pubDate>Sun, 15 Mar 2026 20:31:00 +0800</pubDate></item>"
+        "</channel></rss>"
+    )
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text=feed, content_type="application/rss+xml")
+
+    async def broken(request: web.Request) -> web.Response:
+        return web.Response(status=500, text="upstream exploded")
+
+    app = web.Application()
+    app.router.add_get("/ok", ok)
+    app.router.add_get("/broken", broken)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        config = tmp_path / "lantern.toml"
+        config.write_text(
+            f'[storage]\npath = "{tmp_path / "l.db"}"\n'
+            f'[[sources]]\nname = "good"\nkind = "rss"\nurl = "{server.make_url("/ok")}"\n'
+            f'[[sources]]\nname = "bad"\nkind = "rss"\nurl = "{server.make_url("/broken")}"\n',
+            encoding="utf-8",
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LANTERN_")}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "web", "poll", "--once", "--config", str(config),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    finally:
+        await server.close()
+    lines = out.decode().strip().splitlines()
+    assert proc.returncode == 1, err.decode()  # one source failed
+    good = next(line for line in lines if "good" in line)
+    bad = next(line for line in lines if "bad" in line)
+    assert good.startswith("✓") and "1 条新提及" in good
+    assert "500" in bad
+    db = sqlite3.connect(tmp_path / "l.db")
+    assert db.execute("select count(*) from mentions").fetchone()[0] == 1

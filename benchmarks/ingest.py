@@ -194,22 +194,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=180.0, help="seconds of scheduled polling (default 180)")
     parser.add_argument("--sources", type=int, default=500, help="sources to schedule (default 500)")
     parser.add_argument("--interval", type=float, default=60.0, help="poll interval in seconds (default 60)")
+    parser.add_argument("--only", choices=("throughput", "schedule"), help="run one part only")
     args = parser.parse_args(argv)
     duration, interval, feeds = args.duration, args.interval, 100
     if args.quick:
         duration, interval, feeds = 20.0, 15.0, 25
-    a = asyncio.run(throughput(feeds, 200))
+    a: dict[str, float] = {}
+    b: dict[str, float] = {}
+    if args.only != "schedule":
+        a = asyncio.run(throughput(feeds, 200))
+        _report_a(a)
+    if args.only != "throughput":
+        b = asyncio.run(schedule(args.sources, interval, duration))
+        print(f"(b) schedule: {args.sources} sources every {interval:g} s for {duration:g} s: {b['polls']:.0f} polls, "
+              f"lateness p50 {b['p50_lateness_s']:.3f} s, p99 {b['p99_lateness_s']:.3f} s, "
+              f"max {b['max_lateness_s']:.3f} s", flush=True)
+    pairs = {**a, **b, "sources": args.sources, "interval_s": interval, "duration_s": duration}
+    print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in pairs.items()))
+
+
+def _report_a(a: dict[str, float]) -> None:
     print(f"(a) throughput: {a['mentions_per_s']:.0f} mentions/s stored+classified+announced "
           f"({a['mentions_per_cpu_s']:.0f} per CPU-second of this process) "
           f"({a['stored']:.0f} mentions, {a['near_duplicates']:.0f} linked as reposts); SimHash "
           f"{a['simhash_shingles_per_s']:.0f} texts/s with char shingles vs {a['jieba_tokenize_only_per_s']:.0f} "
           f"texts/s for jieba tokenising alone", flush=True)
-    b = asyncio.run(schedule(args.sources, interval, duration))
-    print(f"(b) schedule: {args.sources} sources every {interval:g} s for {duration:g} s: {b['polls']:.0f} polls, "
-          f"lateness p50 {b['p50_lateness_s']:.3f} s, p99 {b['p99_lateness_s']:.3f} s, max {b['max_lateness_s']:.3f} s",
-          flush=True)
-    pairs = {**a, **b, "sources": args.sources, "interval_s": interval, "duration_s": duration}
-    print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in pairs.items()))
 
 
 if __name__ == "__main__":

@@ -38,8 +38,13 @@ class Mention:
 
     @property
     def content(self) -> str:
-        """Title and text as one string, for classification and hashing."""
-        if self.title and self.text.startswith(self.title):
+        """Title and text as one string, for classification and hashing.
+
+        A title that merely repeats the start of the text (RSSHub's Weibo
+        items: ``"user：text..."``) is not repeated.
+        """
+        stem = self.title.rstrip(".…").rstrip()
+        if not stem or self.text.startswith(stem):
             return self.text
         return f"{self.title}\n{self.text}" if self.title else self.text
 

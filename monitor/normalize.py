@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -40,6 +40,10 @@ def normalise_url(url: str) -> str:
     return urlunsplit(("", host, path, urlencode(query), "")).lstrip("/")
 
 
+_RFC822 = re.compile(r"^(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d{1,2}:\d{2}(?::\d{2})?)\s+"
+                     r"(GMT|UTC|Z|[+-]\d{4})$")
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                                       "dec"), start=1)}
 _RELATIVE = re.compile(r"^(\d+)\s*(秒|分钟|小时|天|周)前$")
 _UNITS = {"秒": 1, "分钟": 60, "小时": 3600, "天": 86400, "周": 7 * 86400}
 _CN_DATE = re.compile(r"^(?:(\d{4})[年/.-])?(\d{1,2})[月/.-](\d{1,2})日?(?:\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
@@ -69,6 +73,18 @@ def parse_time(value: object, *, now: float, tz: tzinfo) -> datetime | None:
     text = value.strip()
     if re.fullmatch(r"\d{9,13}(\.\d+)?", text):
         return parse_time(float(text), now=now, tz=tz)
+    if m := _RFC822.match(text):  # the feed format, parsed without email.utils' generality
+        month = _MONTHS.get(m.group(2).lower())
+        zone = m.group(5)
+        offset = (UTC if zone in ("GMT", "UTC", "Z") else
+                  timezone(timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5])) * (-1 if zone[0] == "-" else 1))
+                  if zone[0] in "+-" else None)
+        if month and offset is not None:
+            try:
+                hh, mm, ss = (int(x) for x in [*m.group(4).split(":"), "0"][:3])
+                return datetime(int(m.group(3)), month, int(m.group(1)), hh, mm, ss, tzinfo=offset)
+            except ValueError:
+                return None
     current = datetime.fromtimestamp(now, tz)
     if text in {"刚刚", "just now"}:
         return current

@@ -32,7 +32,9 @@ _ASCII_WORD = re.compile(r"^[a-z0-9]+$")
 
 
 def normalise_text(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return text.lower()
 
 
 @dataclass(frozen=True)

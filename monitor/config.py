@@ -30,6 +30,7 @@ from .query import Query
 
 SECRET_KEYS = ("headers", "cookies", "token")
 REDACTED = "***"
+_READ_ONLY = {"health", "next_run_at", "paused"}  # shown by list_sources, not settable by PATCH
 _NAME = re.compile(r"^[\w\u4e00-\u9fff.-]{1,64}$")
 _COMMON = {"name", "kind", "url", "interval_s", "jitter_s", "timeout_s", "max_bytes", "headers", "cookies",
            "token", "query", "encoding", "enabled"}
@@ -173,8 +174,10 @@ def merge_update(current: SourceConfig, changes: Mapping[str, Any]) -> dict[str,
         raise SourceConfigError("a source cannot be renamed; add a new one and remove this one")
     merged = current.to_dict(redact=False)
     for key, value in changes.items():
-        if key in SECRET_KEYS and value == REDACTED:
+        if key in _READ_ONLY or (key in SECRET_KEYS and value == REDACTED):
             continue
+        if key == "url" and value == redact_url(current.url):
+            continue  # the masked URL shown by the API, sent back unchanged
         if key == "headers" and isinstance(value, Mapping):
             value = {k: (current.headers.get(k, "") if v == REDACTED else v) for k, v in value.items()}
         merged[key] = value

@@ -90,7 +90,7 @@ async def test_source_lifecycle_over_the_api_hides_secrets(api: Any, caplog: pyt
         shown = (await resp.json())["source"]
         assert shown["headers"] == {"Authorization": "***"} and "URLSECRET" not in shown["url"]
         assert (await client.post("/api/sources", json=body, headers=tokens["manager"])).status == 409
-        resp = await client.patch("/api/sources/tousu", json={"interval_s": 1200, "headers": {"Authorization": "***"}},
+        resp = await client.patch("/api/sources/tousu", json={**shown, "interval_s": 1200},  # as shown, edited
                                   headers=tokens["manager"])
         assert resp.status == 200 and (await resp.json())["source"]["interval_s"] == 1200
         resp = await client.post("/api/sources/tousu/poll", headers=tokens["manager"])
@@ -101,6 +101,9 @@ async def test_source_lifecycle_over_the_api_hides_secrets(api: Any, caplog: pyt
     listed = await (await client.get("/api/sources", headers=tokens["oncall"])).json()
     by_name = {s["name"]: s for s in listed["sources"]}
     assert by_name["tousu"]["paused"] and by_name["tousu"]["health"]["mentions_new"] == 2
+    resp = await client.patch("/api/sources/tousu", json={**by_name["tousu"], "query": "鲜味楼 OR 投诉"},
+                              headers=tokens["manager"])  # a listed entry sent back edited
+    assert resp.status == 200, await resp.text()
     assert by_name["hook"]["token"] == "***" and by_name["cfg-rss"]["cookies"] == "***"
     assert (await client.post("/api/sources/tousu/resume", headers=tokens["manager"])).status == 200
     assert (await client.delete("/api/sources/tousu", headers=tokens["manager"])).status == 204

@@ -137,6 +137,14 @@ async def test_access_rules_and_bad_input(env: Env) -> None:
                          json={"title": "t", "body": "b", "priority": "urgent"})
     assert bad["message_en"].startswith("priority")
     assert (await env.call("GET", "/api/scripts", env.wang))["items"] == []  # nothing was stored
+    await env.call("GET", "/api/scripts?state=bogus", env.wang, 400)
+    live = await env.live()
+    draft = await env.call("POST", "/api/scripts", env.wang, 201, json={"title": "草稿", "body": "b"})
+    listed = await env.call("GET", "/api/scripts?state=published", env.wang)
+    assert [i["id"] for i in listed["items"]] == [live["id"]]
+    everything = await env.call("GET", "/api/scripts", env.wang)
+    assert {i["id"] for i in everything["items"]} == {live["id"], draft["id"]}
+    assert env.agent.token not in json.dumps(everything) and env.wang.token not in json.dumps(everything)
 
 
 async def test_edit_makes_new_version_that_needs_approval_and_updates_tickers(env: Env) -> None:

@@ -138,3 +138,10 @@ def m002_sources(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE mentions SET notified_at = classified_at WHERE classified_at IS NOT NULL")
     db["mentions"].create_index(["notified_at"])  # type: ignore[union-attr]
     db["mentions"].create_index(["simhash"])  # type: ignore[union-attr]
+
+
+@migrations()
+def m003_pending_index(db: sqlite_utils.Database) -> None:
+    # Stored but not yet classified/announced: a partial index keeps the resume scan tiny.
+    db.execute("CREATE INDEX IF NOT EXISTS idx_mentions_pending ON mentions (source, id) "
+               "WHERE classified_at IS NULL OR notified_at IS NULL")

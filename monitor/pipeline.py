@@ -92,6 +92,8 @@ class Pipeline:
         self.index = index if index is not None else NearDuplicateIndex()
         self.make_signals = make_signals
         self._index_lock = threading.Lock()
+        # Sources with stored mentions not yet classified/announced (a failure left them); resumed next poll.
+        self.pending_sources: set[str] = set()
 
     # -- start-up ------------------------------------------------------------
     async def load_index(self) -> int:

@@ -97,18 +97,24 @@ class Poller:
             try:
                 await self.pipeline.classify_and_announce(outcome.stored)
             except Exception as exc:  # stored: resume() classifies/announces them later
+                self.pipeline.pending_sources.add(result.source)
                 log.exception("mentions of %s stored but not classified/announced yet", result.source)
                 result.warning = f"{len(outcome.stored)} 条已保存，分类或通知失败，稍后重试（{type(exc).__name__}）"
+            except BaseException:  # cancelled (shutdown): resumed at the next poll or start
+                self.pipeline.pending_sources.add(result.source)
+                raise
 
     async def poll(self, source: Source, state: SourceState) -> PollResult:
         cfg = source.config
         query = cfg.compiled_query
         result = PollResult(cfg.name, ok=True)
         state.last_attempt_at = self.clock()
-        try:
-            await self.pipeline.resume(cfg.name)
-        except Exception:
-            log.exception("leftover mentions of %s could not be classified yet", cfg.name)
+        if cfg.name in self.pipeline.pending_sources:
+            try:
+                await self.pipeline.resume(cfg.name)
+                self.pipeline.pending_sources.discard(cfg.name)
+            except Exception:
+                log.exception("leftover mentions of %s could not be classified yet", cfg.name)
         retry_after: float | None = None
         try:
             fetch_state = FetchState(state.etag, state.last_modified, state.cursor)

@@ -119,6 +119,8 @@ ROOT = str(Path(__file__).resolve().parent.parent)
 def start_node(db_path: str, port: int) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": ROOT}
     command = [sys.executable, "-m", "benchmarks.broadcast", "--serve", db_path, "--port", str(port)]
+    if os.environ.get("LANTERN_BENCH_PROFILE"):  # cProfile the node; read it with python -m pstats
+        command[1:1] = ["-m", "cProfile", "-o", os.environ["LANTERN_BENCH_PROFILE"]]
     return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)  # noqa: S603
 
 

@@ -178,15 +178,17 @@ class ScriptService:
         at = self.clock() if now is None else now
         system = Approver(id=None, name="system", role="system")
 
-        def txn(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+        def txn(db: sqlite_utils.Database) -> list[tuple[dict[str, Any], bool]]:
             rows = list(db.query("select * from broadcast_versions where state in ('approved', 'published') "
                                  "and expires_at is not null and expires_at <= ?", [at]))
-            return [repo.version_view(repo.move(db, row, Action.EXPIRE, system, at), db) for row in rows]
+            return [(repo.version_view(repo.move(db, row, Action.EXPIRE, system, at), db),
+                     row["state"] == State.PUBLISHED.value) for row in rows]
 
         expired = await self.store.write(txn)
-        for view in expired:
-            await self._announce("expire", view)
-        return expired
+        for view, was_live in expired:
+            if was_live:  # an approved version never reached the ticker
+                await self._announce("expire", view)
+        return [view for view, _ in expired]
 
     async def next_expiry(self) -> float | None:
         row = await self.store.read(lambda db: db.execute(

@@ -264,3 +264,20 @@ async def test_targeting_by_team(env: Env) -> None:
     assert [i["title"] for i in active["items"]] == ["全体"]
     for ws in (hotline, vip):
         await ws.close()
+
+
+async def test_approved_but_unpublished_version_expires_without_a_ticker_message(env: Env) -> None:
+    ws = await env.ws(env.agent)
+    await receive(ws, "snapshot")
+    script = await env.call("POST", "/api/scripts", env.wang, 201,
+                            json={"title": "限时", "body": BODY, "expires_at": env.clock() + 60})
+    sid = script["id"]
+    await env.call("POST", f"/api/scripts/{sid}/submit", env.wang)
+    await env.call("POST", f"/api/scripts/{sid}/approve", env.li, json={"version": 1})
+    env.clock.advance(61)
+    expired = await env.services.scripts.expire_due()
+    assert [v["id"] for v in expired] == [sid] and expired[0]["state"] == "expired"
+    assert env.services.hub.core.rev == 0  # nothing was broadcast
+    refused = await env.call("POST", f"/api/scripts/{sid}/publish", env.li, 409)
+    assert refused["error"] == "illegal_transition"
+    await ws.close()

@@ -172,3 +172,12 @@ def test_snapshot_is_encoded_once_per_kind_of_viewer_and_revision() -> None:
     assert [i["id"] for i in json.loads(core.snapshot(AGENT, 1))["items"]] == [1, 2]
     core.reset(epoch="e", rev=core.rev, items=[item(3)])
     assert [i["id"] for i in json.loads(core.snapshot(AGENT, 1))["items"]] == [3]
+
+
+def test_resume_parameters_are_parsed_defensively() -> None:
+    from broadcast.ws import parse_resume
+
+    assert parse_resume({"since": "12", "epoch": "abc"}) == (12, "abc")
+    assert parse_resume({"since": "x", "epoch": "abc"}) == (None, "abc")
+    assert parse_resume({"since": "3", "epoch": "e" * 65}) == (3, None)
+    assert parse_resume({}) == (None, None)

@@ -171,3 +171,17 @@ async def test_mentions_pagination_and_filters(api: Any) -> None:
     p2 = await (await client.get("/api/mentions?tier=P2", headers=tokens["manager"])).json()
     assert len(p2["mentions"]) == 3 and all(m["tier"] == "P2" for m in p2["mentions"])
     assert (await client.get("/api/mentions?limit=abc", headers=tokens["manager"])).status == 400
+
+
+async def test_a_bad_source_table_is_a_clear_config_error(tmp_path: Path) -> None:
+    from web.errors import ConfigError
+
+    settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
+    settings = Settings(settings.as_dict(), {**settings.lists, "sources": [
+        {"name": "wb", "kind": "rss", "url": "https://rsshub.example.cn/weibo/keyword/x", "query": "(鲜味楼"}]}, None)
+    db = open_db(tmp_path / "l.db")
+    try:
+        with pytest.raises(ConfigError, match=r"\[\[sources\]\]: wb: 查询语法错误"):
+            await build_services(settings, db=db, wiring=("tests.test_monitor_api", "web.wire_monitor"))
+    finally:
+        db.close()

@@ -29,6 +29,7 @@ from monitor.registry import list_mentions
 from monitor.service import MAX_INGEST_ITEMS, MonitorService
 
 from .auth import json_error, public, require
+from .errors import ConfigError
 
 log = logging.getLogger("lantern.monitor")
 MAX_INGEST_BYTES = 2 * 1024 * 1024
@@ -77,9 +78,12 @@ async def wire(services: Any) -> None:
         if table.get("kind") == "demo" and "speed" not in table:
             table = {**table, "speed": float(settings["demo.speed"])}
         sources.append(table)
-    monitor = MonitorService(services.db, _classifier(services), services.clock, sources=sources,
-                             defaults=defaults_from(settings), on_new_mentions=on_new_mentions,
-                             on_health_alert=on_health_alert)
+    try:
+        monitor = MonitorService(services.db, _classifier(services), services.clock, sources=sources,
+                                 defaults=defaults_from(settings), on_new_mentions=on_new_mentions,
+                                 on_health_alert=on_health_alert)
+    except SourceConfigError as exc:  # shown by the CLI as a clean configuration error
+        raise ConfigError(f"[[sources]]: {exc}") from exc
     services.monitor = monitor
 
     async def start() -> None:

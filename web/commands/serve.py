@@ -56,7 +56,8 @@ async def serve(settings: Settings, *, announce: Callable[[Services, str], Await
         loop.add_signal_handler(sig, stop.set)
     try:
         host, port = settings["server.host"], settings["server.port"]
-        site = web.TCPSite(runner, host, port)
+        # A large backlog absorbs reconnect storms of thousands of agents.
+        site = web.TCPSite(runner, host, port, backlog=4096)
         await site.start()
         url = f"http://{host}:{port}"
         log.info("Lantern listening on %s", url)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -68,6 +69,8 @@ class TickerHub:
         self.receipts: list[Receipt] = []
         self.stats = HubStats()
         self.on_reset: list[Callable[[], Awaitable[None]]] = []
+        # Observers of each fan-out: (seconds spent writing, frames written); metrics hook in here.
+        self.on_fanout: list[Callable[[float, int], None]] = []
 
     # -- connections ---------------------------------------------------------------
     def connect(self, viewer: Viewer, sink: Sink, since: int | None = None, epoch: str | None = None) -> Connection:
@@ -138,6 +141,8 @@ class TickerHub:
         self.deliver(self.core.apply(kind, item, now=self.clock(), rev=rev))
 
     def deliver(self, delta: Delta) -> None:
+        started = time.perf_counter()
+        written = 0
         frames: dict[int, bytes] = {}
         for conn in list(self.connections):
             payload = delta.payload_for(conn.viewer)
@@ -147,7 +152,11 @@ class TickerHub:
             if frame is None:
                 frame = frames[id(payload)] = text_frame(payload)
             if self._write(conn, frame):
-                self.stats.delivered += 1
+                written += 1
+        self.stats.delivered += written
+        elapsed = time.perf_counter() - started
+        for observer in self.on_fanout:
+            observer(elapsed, written)
 
     def resync_all(self) -> None:
         """After a reset: every connection gets a fresh snapshot."""

@@ -162,3 +162,10 @@ async def run_flow(services: Any, server: TestServer, author: dict[str, str], ap
         assert sid not in {item["id"] for item in active["items"] if item["state"] == "published"}
         await ws.close()
         await late.close()
+
+        # 8. Operations see it all in the Prometheus metrics.
+        metrics = await (await http.get(server.make_url("/metrics"), headers=author)).text()
+        values = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line and not line.startswith("#"))
+        assert float(values["lantern_classification_seconds_count"]) >= 1
+        assert float(values["lantern_broadcast_latency_seconds_count"]) >= 2  # publish and retract
+        assert float(values["lantern_ticker_delivered_total"]) >= 3  # publish to one, retract to two

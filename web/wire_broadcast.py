@@ -12,7 +12,7 @@ from broadcast.runtime import Runtime
 from broadcast.schema import MIGRATIONS as _BROADCAST_MIGRATIONS
 from broadcast.service import ScriptService
 
-from . import api_scripts
+from . import api_scripts, metrics
 
 MIGRATIONS = _BROADCAST_MIGRATIONS
 
@@ -31,6 +31,8 @@ async def wire(services: Any) -> None:
     scripts = ScriptService(services.db, clock=services.clock, policy=policy_from(settings), hub=hub)
     runtime = Runtime(scripts, hub, ping_interval_s=ping)
     services.hub, services.scripts = hub, scripts
+    broadcast_seconds = metrics.for_services(services).broadcast_seconds
+    hub.on_fanout.append(lambda seconds, _written: broadcast_seconds.observe(seconds))
     services.extras["broadcast_runtime"] = runtime
 
     async def create_draft_script(incident_id: int | None, title: str, body: str, priority: str,

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from classifiers import Classification, Classifier, Signals, TierPolicy
 
+from . import metrics
 from .errors import ConfigError
 from .feedback import adapt_from_corrections, classifiers_migrations
 
@@ -27,8 +29,9 @@ MIGRATIONS = (classifiers_migrations,)
 class ClassifierHandle:
     """Forwards to the current classifier; ``swap`` replaces it atomically."""
 
-    def __init__(self, classifier: Classifier) -> None:
+    def __init__(self, classifier: Classifier, observe: Callable[[float], None] | None = None) -> None:
         self.current = classifier
+        self.observe = observe  # receives seconds per classified text (for metrics)
 
     def swap(self, classifier: Classifier) -> None:
         self.current = classifier
@@ -38,7 +41,11 @@ class ClassifierHandle:
 
     def classify_batch(self, texts: Sequence[str],
                        signals: Sequence[Signals | None] | None = None) -> list[Classification]:
-        return self.current.classify_batch(texts, signals)
+        started = time.perf_counter()
+        results = self.current.classify_batch(texts, signals)
+        if self.observe is not None and texts:
+            self.observe((time.perf_counter() - started) / len(texts))
+        return results
 
     def tier(self, negative_probability: float, categories: Sequence[str],
              signals: Signals | None) -> tuple[str, tuple[str, ...]]:
@@ -59,7 +66,7 @@ async def wire(services: Any) -> None:
     base = await asyncio.to_thread(
         Classifier.load, settings["classifier.model_path"] or None, brands=settings["monitor.brands"],
         tier_policy=policy)
-    handle = ClassifierHandle(base)
+    handle = ClassifierHandle(base, metrics.for_services(services).classification_seconds.observe)
     services.classifier = handle
     interval = float(settings["classifier.adapt_interval_s"])
     task: asyncio.Task[None] | None = None

@@ -266,6 +266,34 @@ async def test_targeting_by_team(env: Env) -> None:
         await ws.close()
 
 
+async def test_targeting_by_skills_and_site_comes_from_the_account(env: Env) -> None:
+    from web import users
+
+    now = env.clock()
+
+    def add(db: Any) -> Account:
+        user = users.add_user(db, "sun", "agent", "pw-sun-secret", team="hotline", skills=("售后",),
+                              site="成都", now=now)
+        return Account(user, "pw-sun-secret", users.create_token(db, user, "test", now=now))
+
+    chengdu = await env.services.db.write(add)
+    ws_chengdu = await env.ws(chengdu)
+    # A desktop claiming skills or a site it does not have sees nothing more.
+    ws_claimer = await env.ws(env.agent, "&skills=售后&site=成都")
+    for ws in (ws_chengdu, ws_claimer):
+        await receive(ws, "snapshot")
+    await env.live(title="成都售后口径", audience={"skills": ["售后"], "sites": []})
+    await env.live(title="成都站点口径", audience={"sites": ["成都"]})
+    await env.live(title="全体")
+    titles = [(await receive(ws_chengdu, "publish"))["item"]["title"] for _ in range(3)]
+    assert titles == ["成都售后口径", "成都站点口径", "全体"]
+    assert (await receive(ws_claimer, "publish"))["item"]["title"] == "全体"
+    active = await env.call("GET", "/api/ticker/active", env.agent)
+    assert [i["title"] for i in active["items"]] == ["全体"]
+    for ws in (ws_chengdu, ws_claimer):
+        await ws.close()
+
+
 async def test_approved_but_unpublished_version_expires_without_a_ticker_message(env: Env) -> None:
     ws = await env.ws(env.agent)
     await receive(ws, "snapshot")

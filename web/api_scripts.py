@@ -21,15 +21,15 @@ MANAGERS = ("manager",)  # admin always passes
 WATCHERS = ("agent", "manager", "oncall")
 
 
-def _names(raw: str | None) -> frozenset[str]:
-    return frozenset(p.strip()[:64] for p in (raw or "").split(",")[:20] if p.strip())
-
-
 def viewer_of(request: web.Request) -> Viewer:
-    """The signed-in user as a ticker viewer; the desktop may declare skill groups and site (``?skills=&site=``)."""
+    """The signed-in user as a ticker viewer.
+
+    Team, skill groups and site come from the account (``lantern user add
+    --skills --site``), never from the client: a desktop cannot widen what it sees.
+    """
     user: User = request["user"]
-    return Viewer(user_id=user.id, role=user.role, team=user.team, skills=_names(request.query.get("skills")),
-                  sites=_names(request.query.get("site")))
+    return Viewer(user_id=user.id, role=user.role, team=user.team, skills=frozenset(user.skills),
+                  sites=frozenset([user.site]) if user.site else frozenset())
 
 
 def broadcast_errors(handler: Handler) -> Handler:

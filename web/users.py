@@ -50,6 +50,18 @@ def m001_users(db: sqlite_utils.Database) -> None:
     db["app_secrets"].create({"name": str, "value": str}, pk="name")  # type: ignore[union-attr]
 
 
+@migrations()
+def m002_user_targeting(db: sqlite_utils.Database) -> None:
+    """Skill groups and site of an agent: what script targeting uses (never the client's claim)."""
+    db["users"].add_column("skills", str, not_null_default="")  # type: ignore[union-attr]
+    db["users"].add_column("site", str, not_null_default="")  # type: ignore[union-attr]
+
+
+def parse_names(value: str | None) -> tuple[str, ...]:
+    """``"售后, 投诉 ,"`` -> ``("售后", "投诉")``: a comma-separated list of names."""
+    return tuple(dict.fromkeys(part.strip() for part in (value or "").split(",") if part.strip()))
+
+
 @dataclass(frozen=True)
 class User:
     id: int
@@ -57,13 +69,15 @@ class User:
     role: str
     team: str = ""
     display_name: str = ""
+    skills: tuple[str, ...] = ()
+    site: str = ""
 
     def has_role(self, *roles: str) -> bool:
         return self.role == "admin" or self.role in roles
 
     def as_dict(self) -> dict[str, object]:
         return {"id": self.id, "name": self.name, "role": self.role, "team": self.team,
-                "display_name": self.display_name or self.name}
+                "display_name": self.display_name or self.name, "skills": list(self.skills), "site": self.site}
 
 
 def _digest(value: str) -> str:
@@ -72,7 +86,8 @@ def _digest(value: str) -> str:
 
 def _row_user(row: dict[str, object]) -> User:
     return User(id=int(row["id"]), name=str(row["name"]), role=str(row["role"]),  # type: ignore[call-overload]
-                team=str(row.get("team") or ""), display_name=str(row.get("display_name") or ""))
+                team=str(row.get("team") or ""), display_name=str(row.get("display_name") or ""),
+                skills=parse_names(str(row.get("skills") or "")), site=str(row.get("site") or ""))
 
 
 def hash_password(password: str) -> str:
@@ -80,7 +95,7 @@ def hash_password(password: str) -> str:
 
 
 def add_user(db: sqlite_utils.Database, name: str, role: str, password: str, *, team: str = "",
-             display_name: str = "", now: float) -> User:
+             display_name: str = "", skills: tuple[str, ...] = (), site: str = "", now: float) -> User:
     """Create a user (call inside a write). Raises AuthError for a bad role or a taken name."""
     if role not in ROLES:
         raise AuthError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
@@ -92,9 +107,10 @@ def add_user(db: sqlite_utils.Database, name: str, role: str, password: str, *, 
         raise AuthError(f"user {name!r} already exists")
     table = db.table("users")
     table.insert({"name": name, "role": role, "team": team, "display_name": display_name,
+                  "skills": ",".join(skills), "site": site,
                   "password_hash": hash_password(password), "active": 1, "created_at": now})
     return User(id=int(table.last_pk), name=name, role=role, team=team,  # type: ignore[arg-type]
-                display_name=display_name)
+                display_name=display_name, skills=tuple(skills), site=site)
 
 
 def get_user(db: sqlite_utils.Database, user_id: int) -> User | None:

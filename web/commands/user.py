@@ -22,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--role", required=True, choices=users.ROLES)
     add.add_argument("--team", default="", help="team, e.g. pr, service, or an agent team")
     add.add_argument("--display-name", default="")
+    add.add_argument("--skills", default="", help="agent skill groups, comma-separated (script targeting)")
+    add.add_argument("--site", default="", help="agent site (script targeting)")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from standard input instead of asking")
     add_config_argument(add)
@@ -47,7 +49,8 @@ def run_add(args: argparse.Namespace) -> int:
     async def add(services: Services) -> users.User:
         now = services.clock()
         return await services.db.write(lambda db: users.add_user(
-            db, args.name, args.role, password, team=args.team, display_name=args.display_name, now=now))
+            db, args.name, args.role, password, team=args.team, display_name=args.display_name,
+            skills=users.parse_names(args.skills), site=args.site.strip(), now=now))
 
     user = with_services(settings, add)
     print(f"added {user.name} (role {user.role}{', team ' + user.team if user.team else ''})")

@@ -197,6 +197,8 @@ async def test_classifier_tier_model_gets_incident_signals(tmp_path: Path) -> No
         assert change.tier == "P1"
         p, categories, signals = seen[-1]
         assert p == pytest.approx(0.9) and categories == ("food_safety",)
-        assert signals.volume_1h == 1 and signals.source_name == "weibo" and signals.author_reach == 50_000_000
+        assert signals.volume_1h == 1 and signals.author_reach == 50_000_000
+        # The source and the incident's widest-reaching authors (outlets such as 央视财经) name the origin.
+        assert signals.source_name == f"weibo,{m.mention.author}"
     finally:
         svc.db.close()

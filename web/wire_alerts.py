@@ -77,7 +77,10 @@ def alert_config(settings: Any) -> tuple[IncidentConfig, AlertConfig]:
         incident = IncidentConfig(
             window_s=settings["incidents.window_minutes"] * 60, similarity=settings["incidents.similarity"],
             volume_tiers=parse_tier_map(settings["incidents.volume_tiers"], setting="incidents.volume_tiers"),
-            spike_sigma=settings["incidents.spike_sigma"], spike_min=settings["incidents.spike_min"])
+            spike_sigma=settings["incidents.spike_sigma"], spike_min=settings["incidents.spike_min"],
+            open_negative=settings["incidents.open_negative"], watch_min=settings["incidents.watch_min"],
+            watch_window_s=settings["incidents.watch_minutes"] * 60,
+            followup_s=settings["incidents.followup_minutes"] * 60)
         public = settings["server.public_url"] or f"http://{settings['server.host']}:{settings['server.port']}"
         alerts = AlertConfig(
             timing=Timing(group_wait=settings["incidents.group_wait_s"],

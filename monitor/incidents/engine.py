@@ -16,7 +16,7 @@ import sqlite_utils
 from monitor.mentions import StoredMention
 from monitor.store import Store
 
-from . import grouping, store_ops, tiering
+from . import admission, grouping, store_ops, tiering
 from .model import TIERS, IncidentChange, State, check_tier, check_transition, most_severe, rank
 
 log = logging.getLogger(__name__)
@@ -33,11 +33,16 @@ class IncidentConfig:
     volume_tiers: dict[str, float] = field(default_factory=lambda: {"P4": 1, "P3": 10, "P2": 30, "P1": 300})
     spike_sigma: float = 3.0
     spike_min: int = 5
+    open_negative: float = 0.75  # P4 mentions below this negativity never open an incident
+    watch_min: int = 3  # similar clearly negative P4 mentions that open an incident together
+    watch_window_s: float = 3600.0
+    followup_s: float = 2 * 3600.0  # a major incident absorbs follow-up coverage while this recently active
+    major_tier: str = "P2"
 
 
-def opens_incident(m: StoredMention) -> bool:
-    """A mention opens an incident when the classifier gave it a tier and it is negative or risky."""
-    return m.tier in TIERS and (m.sentiment == "negative" or bool(m.categories))
+def opens_incident(m: StoredMention, open_negative: float = 0.75) -> bool:
+    """A mention opens an incident on its own (see :mod:`.admission`)."""
+    return admission.opens_directly(m, open_negative)
 
 
 class IncidentEngine:
@@ -49,6 +54,7 @@ class IncidentEngine:
         self.tier_model = tier_model
         self.brand_of = brand_of or (lambda source: "")
         self.listeners: list[Listener] = []
+        self.stats = grouping.TermStats()
 
     # -- mentions --------------------------------------------------------------
     async def on_mentions(self, batch: list[StoredMention]) -> list[IncidentChange]:
@@ -59,44 +65,52 @@ class IncidentEngine:
         await self._tell(changes)
         return changes
 
+    def brand(self, m: StoredMention) -> str:
+        return str(m.mention.raw.get("brand") or self.brand_of(m.mention.source) or "")
+
+    def _warm(self, db: sqlite_utils.Database, now: float) -> None:
+        """Word statistics from the last week's mentions, once per process."""
+        if not self.stats.warm:
+            for text in store_ops.recent_texts(db, now - 7 * 86400, 2000):
+                self.stats.add(grouping.terms(text))
+            self.stats.warm = True
+
     def _attach(self, db: sqlite_utils.Database, batch: list[StoredMention], now: float) -> list[IncidentChange]:
         cfg = self.config
+        self._warm(db, now)
+        rules = grouping.Rules(threshold=cfg.similarity, major_tier=cfg.major_tier, followup_s=cfg.followup_s)
         candidates = {c["id"]: c for c in store_ops.open_candidates(db, now - cfg.window_s)}
         opened: set[int] = set()
         touched: dict[int, str] = {}  # incident id -> tier before this batch
         for m in batch:
-            incident_id = store_ops.incident_of_mention(db, m.duplicate_of) if m.duplicate_of else None
             mention_terms = grouping.terms(m.mention.content)
+            self.stats.add(mention_terms)
+            incident_id = store_ops.incident_of_mention(db, m.duplicate_of) if m.duplicate_of else None
             if incident_id is None:
-                pool = (grouping.Candidate(c["id"], c["terms"], c["categories"]) for c in candidates.values())
-                incident_id, _score = grouping.best_match(mention_terms, m.categories, pool, cfg.similarity)
+                probe = grouping.Probe(mention_terms, m.categories, self.brand(m), m.sentiment == "negative", m.tier)
+                pool = (grouping.Candidate(c["id"], c["terms"], c["categories"], c["brand"] or "", c["tier"],
+                                           c["last_mention_at"] or 0.0) for c in candidates.values())
+                incident_id, _score, _why = grouping.best_match(probe, pool, rules, now, self.stats)
+            members = [m]
             if incident_id is None:
-                if not opens_incident(m):
-                    continue
+                if not admission.opens_directly(m, cfg.open_negative):
+                    if not admission.watched(m, cfg.open_negative):
+                        continue
+                    rows = store_ops.unattached(db, now - cfg.watch_window_s, cfg.open_negative, exclude=[m.id])
+                    similar = admission.corroborating(m, mention_terms, rows, self.stats, cfg.similarity)
+                    if len(similar) + 1 < cfg.watch_min:
+                        continue  # watched: counts toward the baseline, pages nobody
+                    members = [*similar, m]
                 incident_id = self._open(db, m, now)
                 opened.add(incident_id)
-            inc = store_ops.load(db, incident_id)
-            touched.setdefault(incident_id, inc["tier"])
-            store_ops.attach_mention(db, m.id, incident_id)
-            values: dict[str, Any] = {
-                "mention_count": inc["mention_count"] + 1,
-                "negative_count": inc["negative_count"] + (m.sentiment == "negative"),
-                "max_negative": max(inc["max_negative"] or 0.0, m.negative_probability),
-                "max_reach": max(inc["max_reach"] or 0, m.mention.author_reach or 0),
-                "categories": sorted(set(inc["categories"]) | set(m.categories)),
-                "sources": sorted(set(inc["sources"]) | {m.mention.source}),
-                "reasons": list(dict.fromkeys([*inc["reasons"], *m.reasons]))[:20],
-                "mention_tier": most_severe(inc["mention_tier"], m.tier) or inc["mention_tier"],
-                "last_mention_at": now, "updated_at": now,
-            }
-            if m.duplicate_of is None:
-                values["terms"] = grouping.merge_terms(inc["terms"], mention_terms)
-            store_ops.save(db, incident_id, values)
-            candidates[incident_id] = {"id": incident_id, "terms": values.get("terms", inc["terms"]),
-                                       "categories": values["categories"]}
+            for member in members:
+                member_terms = mention_terms if member is m else grouping.terms(member.mention.content)
+                candidates[incident_id] = self._add(db, incident_id, member, member_terms, now)
+                touched.setdefault(incident_id, candidates[incident_id]["before"])
         changes = []
         for incident_id, before in touched.items():
             tier = self._retier(db, incident_id, now)
+            candidates[incident_id]["tier"] = tier
             if incident_id in opened:
                 changes.append(IncidentChange(incident_id, "opened", tier))
             elif rank(tier) < rank(before):
@@ -105,12 +119,34 @@ class IncidentEngine:
                 changes.append(IncidentChange(incident_id, "grew", tier))
         return changes
 
+    def _add(self, db: sqlite_utils.Database, incident_id: int, m: StoredMention, mention_terms: list[str],
+             now: float) -> dict[str, Any]:
+        """Attach one mention and update the incident's counters; returns its grouping candidate."""
+        inc = store_ops.load(db, incident_id)
+        store_ops.attach_mention(db, m.id, incident_id)
+        values: dict[str, Any] = {
+            "mention_count": inc["mention_count"] + 1,
+            "negative_count": inc["negative_count"] + (m.sentiment == "negative"),
+            "max_negative": max(inc["max_negative"] or 0.0, m.negative_probability),
+            "max_reach": max(inc["max_reach"] or 0, m.mention.author_reach or 0),
+            "categories": sorted(set(inc["categories"]) | set(m.categories)),
+            "sources": sorted(set(inc["sources"]) | {m.mention.source}),
+            "reasons": list(dict.fromkeys([*inc["reasons"], *m.reasons]))[:20],
+            "mention_tier": most_severe(inc["mention_tier"], m.tier) or inc["mention_tier"],
+            "last_mention_at": now, "updated_at": now,
+        }
+        if m.duplicate_of is None:
+            values["terms"] = grouping.merge_terms(inc["terms"], mention_terms)
+        store_ops.save(db, incident_id, values)
+        return {"id": incident_id, "terms": values.get("terms", inc["terms"]), "categories": values["categories"],
+                "brand": inc["brand"], "tier": inc["tier"], "last_mention_at": now, "before": inc["tier"]}
+
     def _open(self, db: sqlite_utils.Database, m: StoredMention, now: float) -> int:
         title = (m.mention.title or m.mention.text).strip().splitlines()[0][:80] if (
             m.mention.title or m.mention.text).strip() else f"#{m.id}"
         table = db.table("incidents")
         table.insert({"title": title, "state": State.OPEN.value, "tier": m.tier, "tier_auto": m.tier,
-                      "mention_tier": m.tier, "brand": m.mention.raw.get("brand") or self.brand_of(m.mention.source),
+                      "mention_tier": m.tier, "brand": self.brand(m),
                       "opened_at": now, "updated_at": now, "last_mention_at": now, "max_negative": 0.0,
                       "max_reach": 0})
         incident_id = int(table.last_pk)  # type: ignore[arg-type]
@@ -126,7 +162,8 @@ class IncidentEngine:
         spike = tiering.is_spike(last, history, sigma=cfg.spike_sigma, minimum=cfg.spike_min)
         model = None
         if self.tier_model is not None:
-            signals = {"volume_1h": vol, "velocity": vol / max(1, before), "source_name": ",".join(inc["sources"]),
+            outlets = ",".join([*inc["sources"], *store_ops.outlets(db, incident_id)])
+            signals = {"volume_1h": vol, "velocity": vol / max(1, before), "source_name": outlets,
                        "author_reach": inc["max_reach"]}
             try:
                 model = self.tier_model(inc["max_negative"] or 0.0, inc["categories"], signals)

@@ -1,53 +1,119 @@
-"""Which open incident a mention belongs to: the same story across sources and reposts.
+"""Which open incident a mention belongs to: the same story across sources, reposts and follow-up coverage.
 
-A story is recognised by its key terms: character bigrams of the Chinese text
-and whole Latin words/numbers (brand names, product codes).  A mention joins
-the open incident holding the largest share of its terms, if that share
-reaches the threshold and their risk categories do not contradict each other.
-Near-duplicate reposts (``duplicate_of``) always follow their original.
-Pure functions only; the engine does the database work.
+A story is recognised by its salient words: jieba words (the classifier's
+tokenizer, with the configured brand words) and Latin words / numbers
+(brand names, product codes), weighted by inverse document frequency over
+the mentions seen lately (:class:`TermStats`), so words every post carries
+(the brand name, "门店", "外卖") count for little and story words ("老鼠",
+"过期食材", "贴标") for much.  A mention joins an open incident of the same
+brand when:
+
+* it is a near-duplicate repost of a mention of that incident (``duplicate_of``), or
+* the IDF-weighted share of its words the incident holds reaches the
+  threshold: lower (x0.6) when they share a risk category, higher by half
+  when both sides carry risk categories and none is shared ("food safety at
+  X" and "price complaint at X" are different stories), or
+* **follow-up:** the incident is *major* (tier P2 or above) and was active
+  within the follow-up window, the mention is not severe on its own (the
+  classifier put it below the major tier), and it shares one of the
+  incident's risk categories, or carries none and is negative.  The regulator's statement, the
+  brand's apology and the complaints a crisis sets off belong to that crisis,
+  not to a dozen new incidents that page people again.  A mention severe on
+  its own, or about another risk (the hotline nobody answers during a
+  food-safety crisis), with few shared words is a story of its own.
+
+Pure functions and an in-memory statistic only; the engine does the database work.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import threading
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]+|\d{3,}")
-# Bigrams so common in posts that they say nothing about the story.
+from classifiers.tokenize import Tokenizer
+
+from .model import rank
+
+_LATIN = re.compile(r"[A-Za-z][A-Za-z0-9]+|\d{3,}")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+# Words so common in posts that they say nothing about the story.
 _STOP = frozenset(
     "我们 你们 他们 这个 那个 就是 不是 没有 一个 什么 怎么 真的 还是 已经 可以 自己 现在 今天 大家 因为 所以 但是 "
-    "如果 这么 那么 觉得 还有 而且 以及 关于 进行 表示 记者 转发 微博 网友 评论 视频 图片 全文 链接 回复".split()
+    "如果 这么 那么 觉得 还有 而且 以及 关于 进行 表示 记者 转发 微博 网友 评论 视频 图片 全文 链接 回复 这次 这样 "
+    "一下 一直 知道 看到 时候 出来 起来 以后 之后 这种 那种 有点 非常 特别 感觉 应该 可能 一定 还要 不要 为什么 "
+    "让更多人 更多 看看 能不能".split()
 )
 MAX_TERMS = 80  # per mention: the beginning of the text carries the story
 MAX_INCIDENT_TERMS = 1500
+SHARED_CATEGORY_FACTOR = 0.6  # a shared risk category lowers the bar for shared words
+
+_tokenizer: Tokenizer | None = None
+_tokenizer_lock = threading.Lock()
+
+
+def _cut(text: str) -> list[str]:
+    global _tokenizer
+    with _tokenizer_lock:
+        if _tokenizer is None:
+            _tokenizer = Tokenizer()
+    return _tokenizer.cut(text)
 
 
 def terms(text: str, *, limit: int = MAX_TERMS) -> list[str]:
-    """Distinct key terms of ``text`` in order of appearance."""
+    """Distinct salient words of ``text`` in order of appearance (jieba words of 2+ characters, Latin words)."""
     seen: dict[str, None] = {}
-    for match in re.finditer(r"[\u4e00-\u9fff]+|[A-Za-z][A-Za-z0-9]+|\d{3,}", text):
-        run = match.group(0)
-        if _CJK_RUN.fullmatch(run):
-            grams = [run[i:i + 2] for i in range(len(run) - 1)] or [run]
-        else:
-            grams = [run.lower()]
-        for gram in grams:
-            if gram not in _STOP and len(gram) > 1:
-                seen.setdefault(gram, None)
-                if len(seen) >= limit:
-                    return list(seen)
+    for token in _cut(text):
+        token = token.strip().lower()
+        if len(token) < 2 or token in _STOP:
+            continue
+        if not (_CJK.search(token) or _LATIN.fullmatch(token)):
+            continue  # punctuation, emoji, short numbers
+        seen.setdefault(token, None)
+        if len(seen) >= limit:
+            break
     return list(seen)
 
 
-def share(mention_terms: Sequence[str], incident_terms: Iterable[str]) -> float:
-    """Share of the mention's terms the incident holds (0 when the mention has none)."""
+class TermStats:
+    """Document frequencies of words over recent mentions, for IDF weights.
+
+    Counts decay by half whenever ``max_docs`` documents have been added, so
+    the weights follow what people write about lately.  ``weight(t)`` is
+    ``log(1 + docs / df)``: a word in every mention weighs ~0.7, a word seen
+    once in a thousand mentions ~6.9; an unseen word weighs like a seen-once one.
+    """
+
+    def __init__(self, max_docs: int = 5000) -> None:
+        self.max_docs = max_docs
+        self.docs = 0.0
+        self.df: Counter[str] = Counter()
+        self.warm = False
+
+    def add(self, doc_terms: Iterable[str]) -> None:
+        self.docs += 1
+        for t in set(doc_terms):
+            self.df[t] += 1
+        if self.docs >= self.max_docs:
+            self.docs /= 2
+            self.df = Counter({t: c / 2 for t, c in self.df.items() if c >= 1})
+
+    def weight(self, term: str) -> float:
+        df = max(1.0, float(self.df.get(term, 0)))
+        return math.log(1.0 + max(1.0, self.docs) / df)
+
+
+def share(mention_terms: Sequence[str], incident_terms: Iterable[str], stats: TermStats | None = None) -> float:
+    """IDF-weighted share of the mention's words the incident holds (0 when the mention has none)."""
     if not mention_terms:
         return 0.0
-    held = set(incident_terms)
-    return sum(1 for t in mention_terms if t in held) / len(mention_terms)
+    held = incident_terms if isinstance(incident_terms, set | frozenset) else set(incident_terms)
+    weight = stats.weight if stats is not None else (lambda _t: 1.0)
+    total = sum(weight(t) for t in mention_terms)
+    return sum(weight(t) for t in mention_terms if t in held) / total if total else 0.0
 
 
 @dataclass(frozen=True)
@@ -55,24 +121,50 @@ class Candidate:
     incident_id: int
     terms: Sequence[str]
     categories: Sequence[str]
+    brand: str = ""
+    tier: str = "P4"
+    last_mention_at: float = 0.0
 
 
-def best_match(mention_terms: Sequence[str], categories: Sequence[str], candidates: Iterable[Candidate],
-               threshold: float) -> tuple[int | None, float]:
-    """The incident the mention joins (or None) and the share it scored.
+@dataclass(frozen=True)
+class Probe:
+    """What grouping needs to know about the mention being placed."""
 
-    Differing categories on both sides raise the bar by half: "food safety at
-    brand X" and "price complaint at brand X" are different stories even when
-    the brand name is shared.
-    """
-    best: tuple[int | None, float] = (None, 0.0)
+    terms: Sequence[str]
+    categories: Sequence[str]
+    brand: str = ""
+    negative: bool = False
+    tier: str | None = None
+
+
+@dataclass(frozen=True)
+class Rules:
+    threshold: float = 0.35  # weighted share of the mention's words
+    major_tier: str = "P2"  # incidents at this tier or above absorb follow-up coverage
+    followup_s: float = 2 * 3600  # ... while they had a mention this recently
+
+
+def best_match(probe: Probe, candidates: Iterable[Candidate], rules: Rules, now: float,
+               stats: TermStats | None = None) -> tuple[int | None, float, str]:
+    """The incident the mention joins (or None), its score, and why ("terms" or "follow-up")."""
+    best: tuple[int | None, float, str] = (None, 0.0, "")
+    follow: tuple[int | None, float, float] = (None, -1.0, 0.0)  # id, score, last_mention_at
+    cats = set(probe.categories)
+    lesser = rank(probe.tier) > rank(rules.major_tier)  # severe on its own: a story of its own unless words match
     for cand in candidates:
-        score = share(mention_terms, cand.terms)
-        needed = threshold
-        if categories and cand.categories and not set(categories) & set(cand.categories):
-            needed = min(1.0, threshold * 1.5)
+        if probe.brand and cand.brand and probe.brand != cand.brand:
+            continue
+        score = share(probe.terms, cand.terms, stats)
+        shared = bool(cats & set(cand.categories))
+        disjoint = bool(cats) and bool(cand.categories) and not shared
+        needed = rules.threshold * (1.5 if disjoint else SHARED_CATEGORY_FACTOR if shared else 1.0)
         if score >= needed and score > best[1]:
-            best = (cand.incident_id, score)
+            best = (cand.incident_id, score, "terms")
+        if (lesser and rank(cand.tier) <= rank(rules.major_tier) and now - cand.last_mention_at <= rules.followup_s
+                and not disjoint and (shared or probe.negative) and (score, cand.last_mention_at) > follow[1:]):
+            follow = (cand.incident_id, score, cand.last_mention_at)
+    if best[0] is None and follow[0] is not None:
+        return follow[0], follow[1], "follow-up"
     return best
 
 

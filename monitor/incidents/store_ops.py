@@ -40,9 +40,32 @@ def event(db: sqlite_utils.Database, incident_id: int, at: float, kind: str, act
 
 
 def open_candidates(db: sqlite_utils.Database, since: float) -> list[dict[str, Any]]:
-    rows = db.query("select id, terms, categories from incidents where state != 'resolved' "
-                    "and last_mention_at >= ?", [since])
+    rows = db.query("select id, terms, categories, brand, tier, last_mention_at from incidents "
+                    "where state != 'resolved' and last_mention_at >= ?", [since])
     return [decode(r) for r in rows]
+
+
+def outlets(db: sqlite_utils.Database, incident_id: int, limit: int = 5) -> list[str]:
+    """The incident's authors with the widest reach (outlet names such as 央视财经, 新京报)."""
+    rows = db.execute("select author from mentions where incident_id = ? and coalesce(author, '') != '' "
+                      "group by author order by max(coalesce(author_reach, 0)) desc, author limit ?",
+                      [incident_id, limit]).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def unattached(db: sqlite_utils.Database, since: float, min_negative: float,
+               exclude: Sequence[int] = ()) -> list[dict[str, Any]]:
+    """Classified mentions since ``since`` in no incident and at least ``min_negative`` negative (the watch)."""
+    rows = db.query(f"select * from mentions where incident_id is null and classified_at is not null "
+                    f"and {_arrival()} >= ? and negative_probability >= ? order by id", [since, min_negative])
+    skip = set(exclude)
+    return [r for r in rows if r["id"] not in skip]
+
+
+def recent_texts(db: sqlite_utils.Database, since: float, limit: int) -> list[str]:
+    rows = db.execute(f"select coalesce(title, '') || '\n' || coalesce(text, '') from mentions "
+                      f"where {_arrival()} >= ? order by id desc limit ?", [since, limit]).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def incident_of_mention(db: sqlite_utils.Database, mention_id: int) -> int | None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 
+from monitor.alerting.acklinks import mask_path
 from tests.fixtures.alerts.helpers import T0, Clock, add_user, make_services, settings_for, store_mention
+from web.api_alerts import MaskedAccessLogger
 from web.app import create_app
 
 STORY = "鲜味楼外卖吃出异物，顾客投诉无人处理"
@@ -84,27 +90,104 @@ async def test_lifecycle_over_the_api(env: dict[str, Any]) -> None:
     assert (await client.post(f"/api/incidents/{iid}/checklist/9999", headers=env["manager"])).status == 404
 
 
-async def test_ack_link_page_is_public_single_use_and_escaped(env: dict[str, Any]) -> None:
+async def ack_path(svc: Any, recipient: str) -> str:
+    row = (await svc.db.read(lambda db: list(db.query(
+        "select * from alert_deliveries where recipient = ? and ack_nonce is not null", [recipient]))))[0]
+    return "/ack/" + svc.alerts.message(row).ack_url.rsplit("/ack/", 1)[1]
+
+
+async def test_ack_link_get_only_confirms_post_acknowledges_once_escaped(env: dict[str, Any]) -> None:
     client, svc = env["client"], env["svc"]
     await add_user(svc, "evil", "manager", display_name="<img src=x onerror=alert(1)>")
     iid = await open_incident(svc)
     await svc.alerts.tick(T0)
-    row = (await svc.db.read(lambda db: list(db.query(
-        "select * from alert_deliveries where recipient = 'user:evil'"))))[0]
-    path = "/ack/" + svc.alerts.message(row).ack_url.rsplit("/ack/", 1)[1]
-    resp = await client.get(path)
-    text = await resp.text()
-    assert resp.status == 200 and "已确认" in text
+    path = await ack_path(svc, "user:evil")
+    # A mail scanner or an IM link preview fetches the link (GET, HEAD): nothing is acknowledged.
+    for _ in range(2):
+        resp = await client.get(path)
+        text = await resp.text()
+        assert resp.status == 200 and "确认处理" in text and 'method="post"' in text
+        assert f'action="{path}"' in text and "已确认" not in text
+    assert (await client.head(path)).status == 200
     assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
-    assert resp.headers["Content-Type"].startswith("text/html")
-    again = await client.get(path)
+    assert resp.headers["Content-Type"].startswith("text/html") and resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert (await svc.db.read(lambda db: db.execute("select state from incidents where id = ?",
+                                                     [iid]).fetchone()))[0] == "open"
+    # The button POSTs to the same link: acknowledged once, then the link is spent for GET and POST alike.
+    done = await client.post(path)
+    text = await done.text()
+    assert done.status == 200 and "已确认" in text
+    assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
+    again = await client.post(path)
     assert again.status == 410 and "已使用" in await again.text()
+    assert (await client.get(path)).status == 410
     assert (await client.get("/ack/1.abc.def")).status == 404
+    assert (await client.post("/ack/1.abc.def")).status == 404
+    forged = path.rsplit(".", 1)[0] + ".0123456789abcdef0123456789abcdef"
+    assert (await client.post(forged)).status == 404
     alerts = await (await client.get(f"/api/alerts?incident_id={iid}", headers=env["manager"])).json()
     evil = [a for a in alerts["items"] if a["recipient"] == "user:evil"]
     assert evil[0]["status"] == "acknowledged" and evil[0]["acked_by"] == "user:evil"
     detail = await (await client.get(f"/api/incidents/{iid}", headers=env["manager"])).json()
     assert detail["state"] == "acknowledged"
+
+
+async def test_ack_confirm_page_works_in_a_signed_in_browser(env: dict[str, Any]) -> None:
+    """With a console session cookie the POST must pass the CSRF check: the confirm page carries the token."""
+    from web import users
+    from web.auth import SESSION_COOKIE
+
+    client, svc = env["client"], env["svc"]
+    await open_incident(svc)
+    await svc.alerts.tick(T0)
+    path = await ack_path(svc, "user:wang")
+
+    def session(db: Any) -> str:
+        user = users.find_user(db, "wang")
+        assert user is not None
+        return users.create_session(db, user, now=svc.clock(), ttl_s=3600)
+
+    cookie = {"Cookie": f"{SESSION_COOKIE}={await svc.db.write(session)}"}
+    form = await (await client.get(path, headers=cookie)).text()
+    csrf = re.search(r'name="_csrf" value="([^"]+)"', form)
+    assert csrf is not None
+    refused = await client.post(path, headers=cookie, data={})
+    assert refused.status == 403  # a cross-site form cannot acknowledge in a signed-in browser...
+    done = await client.post(path, headers=cookie, data={"_csrf": csrf.group(1)})
+    assert done.status == 200 and "已确认" in await done.text()  # ...our own confirm page can
+
+
+def test_mask_path_hides_ack_tokens() -> None:
+    assert mask_path("/ack/12.AbC_-9.0f0f") == "/ack/***"
+    assert mask_path('GET /ack/12.a.b?x=1 HTTP/1.1" 200') == 'GET /ack/***?x=1 HTTP/1.1" 200'
+    assert mask_path("/api/alerts?incident_id=3") == "/api/alerts?incident_id=3"
+    assert mask_path("/ack/") == "/ack/"
+
+
+async def test_access_log_never_shows_ack_tokens(env: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    """A real server with the masked access logger (as ``lantern serve`` runs it)."""
+    svc = env["svc"]
+    await open_incident(svc)
+    await svc.alerts.tick(T0)
+    path = await ack_path(svc, "user:wang")
+    token = path.rsplit("/", 1)[1]
+    runner = web.AppRunner(create_app(svc, manage_lifecycle=False), access_log_class=MaskedAccessLogger)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        with caplog.at_level(logging.INFO, logger="aiohttp.access"):
+            async with aiohttp.ClientSession() as http:
+                for method in ("GET", "POST"):
+                    async with http.request(method, f"http://127.0.0.1:{port}{path}") as resp:
+                        assert resp.status == 200
+    finally:
+        await runner.cleanup()
+    lines = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert len(lines) == 2 and all("/ack/***" in line for line in lines)
+    assert not any(token in line or token.split(".")[1] in line for line in lines)
 
 
 async def test_alert_log_filters_and_agents_see_only_their_own(env: dict[str, Any]) -> None:

@@ -3,13 +3,18 @@
 A link is ``/ack/<delivery id>.<nonce>.<signature>``: the nonce is random and
 stored on the delivery row; the signature is HMAC-SHA256 over both with the
 installation secret.  A link works once, for ``ack_link_hours``; forging one
-needs the secret, replaying one finds it used.
+needs the secret, replaying one finds it used.  Opening the link (GET) only
+:func:`check`s it and shows a confirm button: mail scanners and IM link
+previews fetch links, and must not acknowledge anything.  The button POSTs
+to the same link, which :func:`redeem`s it.  Tokens never reach logs
+(:func:`mask_path`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from typing import Any
 
@@ -30,8 +35,8 @@ def token(secret: str, delivery_id: int, nonce: str) -> str:
     return f"{delivery_id}.{nonce}.{_sig(secret, delivery_id, nonce)}"
 
 
-def redeem(db: sqlite_utils.Database, secret: str, value: str, *, now: float, ttl_s: float) -> dict[str, Any]:
-    """Check ``value`` and mark it used (call inside a write); returns the delivery row."""
+def check(db: sqlite_utils.Database, secret: str, value: str, *, now: float, ttl_s: float) -> dict[str, Any]:
+    """The delivery row ``value`` acknowledges, if valid, unused and not expired (nothing is changed)."""
     parts = value.split(".")
     if len(parts) != 3 or not parts[0].isdigit():
         raise AckLinkError("链接无效 (invalid link)", reason="invalid")
@@ -46,5 +51,19 @@ def redeem(db: sqlite_utils.Database, secret: str, value: str, *, now: float, tt
         raise AckLinkError("此链接已使用过 (this link was already used)", reason="used")
     if now > row["created_at"] + ttl_s:
         raise AckLinkError("链接已过期 (this link has expired)", reason="expired")
-    db.execute("update alert_deliveries set ack_used_at = ? where id = ?", [now, delivery_id])
     return row
+
+
+def redeem(db: sqlite_utils.Database, secret: str, value: str, *, now: float, ttl_s: float) -> dict[str, Any]:
+    """Check ``value`` and mark it used (call inside a write); returns the delivery row."""
+    row = check(db, secret, value, now=now, ttl_s=ttl_s)
+    db.execute("update alert_deliveries set ack_used_at = ? where id = ?", [now, row["id"]])
+    return row
+
+
+_ACK_PATH = re.compile(r"(/ack/)[^/?#\s\"']+")
+
+
+def mask_path(path: str) -> str:
+    """``/ack/<token>`` -> ``/ack/***`` (also inside a whole request line), for access logs."""
+    return _ACK_PATH.sub(r"\1***", path)

@@ -236,6 +236,12 @@ class AlertEngine:
         self._wake.set()
 
     # -- acknowledge links -------------------------------------------------------------
+    async def check_link(self, value: str) -> dict[str, Any]:
+        """The delivery an acknowledge link belongs to, if it can still be used (nothing changes)."""
+        now = self.clock()
+        return await self.store.read(lambda db: acklinks.check(db, self.secret, value, now=now,
+                                                               ttl_s=self.config.ack_ttl_s))
+
     async def redeem_link(self, value: str) -> dict[str, Any]:
         now = self.clock()
         return await self.store.write(lambda db: acklinks.redeem(db, self.secret, value, now=now,

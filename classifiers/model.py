@@ -2,12 +2,22 @@
 
 Nothing is unpickled: ``np.load(allow_pickle=False)`` reads plain float16
 arrays, and ``model.json`` holds the feature spec, intercepts, calibration and
-provenance.  Two linear models share one hashed feature space:
+provenance.  The feature vector of a text is the concatenation of up to
+three blocks, each hashed into its own space:
 
-* ``neg``: negative vs not negative; its logit goes through Platt calibration
-  (``sigmoid(a * z + b)``, fitted on held-out Weibo posts) to give
+* the main view (``features``: character n-grams);
+* an optional second view (``features_extra``: e.g. character 1-4-grams plus
+  jieba word uni/bigrams), each view L2-normalised on its own;
+* one indicator column per domain prior (:mod:`classifiers.priors`).
+
+Two linear models live over that vector:
+
+* ``neg``: negative vs not negative.  Its coefficients are an ensemble folded
+  into one vector: a logistic regression per view, each Platt-scaled on
+  held-out Weibo posts, averaged in logit space, plus the priors' logits.  The
+  sum goes through a final Platt calibration (``sigmoid(a * z + b)``) to give
   ``negative_probability``;
-* ``pos``: positive vs neutral among non-negative texts.
+* ``pos``: positive vs neutral among non-negative texts (main view only).
 
 Naive-Bayes feature scaling (if used in training) is folded into the
 coefficients, so inference is one sparse dot product per model.
@@ -24,12 +34,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from .errors import ModelNotFoundError, ModelVersionError
 from .features import FeatureSpec, Featurizer, normalize
+from .priors import Prior, prior_matrix
 
 FORMAT = "lantern-sentiment"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: optional second view and domain priors
+READABLE_VERSIONS = (1, 2)  # a version-1 artifact is a version 2 without second view and priors
 HASHING = "lantern-hash-v1"  # features.py: splitmix64 over code-point polynomials, crc32 for words
 META_FILE = "model.json"
 WEIGHTS_FILE = "weights.npz"
@@ -49,13 +62,36 @@ class SentimentModel:
     calibration: tuple[float, float] = (1.0, 0.0)  # Platt a, b on the neg logit
     info: dict[str, Any] = field(default_factory=dict)  # provenance and validation figures
     idf: np.ndarray | None = None
+    extra_spec: FeatureSpec | None = None  # second view, L2-normalised on its own
+    priors: tuple[Prior, ...] = ()
 
     def __post_init__(self) -> None:
         self.featurizer = Featurizer(self.spec, self.idf)
+        self.extra_featurizer: Featurizer | None = None
+        if self.extra_spec is not None:
+            tokenize = None
+            if self.extra_spec.word_max_n:
+                from .tokenize import Tokenizer
+
+                tokenize = Tokenizer().cut
+            self.extra_featurizer = Featurizer(self.extra_spec, tokenize=tokenize)
+
+    @property
+    def n_features(self) -> int:
+        """Length of the coefficient vectors: main view + second view + one per prior."""
+        extra = self.extra_spec.n_features if self.extra_spec is not None else 0
+        return self.spec.n_features + extra + len(self.priors)
 
     def features(self, texts: Sequence[str]) -> Any:
-        """Weighted feature matrix of already :func:`normalize`-d texts."""
-        return self.featurizer.transform(texts, normalized=True)
+        """Weighted feature matrix of already :func:`normalize`-d texts (all blocks side by side)."""
+        blocks = [self.featurizer.transform(texts, normalized=True)]
+        if self.extra_featurizer is not None:
+            blocks.append(self.extra_featurizer.transform(texts, normalized=True))
+        if self.priors:
+            blocks.append(prior_matrix(self.priors, texts))
+        if len(blocks) == 1:
+            return blocks[0]
+        return sp.hstack(blocks, format="csr", dtype=np.float32)
 
     def logits(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
         return x @ self.neg_coef + self.neg_intercept, x @ self.pos_coef + self.pos_intercept
@@ -85,6 +121,8 @@ class SentimentModel:
             "format_version": FORMAT_VERSION,
             "hashing": HASHING,
             "features": self.spec.as_dict(),
+            "features_extra": self.extra_spec.as_dict() if self.extra_spec is not None else None,
+            "priors": [p.as_dict() for p in self.priors],
             "neg_intercept": self.neg_intercept,
             "pos_intercept": self.pos_intercept,
             "calibration": {"a": self.calibration[0], "b": self.calibration[1]},
@@ -105,14 +143,17 @@ class SentimentModel:
             raise ModelVersionError(f"{meta_path} is not a Lantern model description: {exc}") from exc
         check_meta(meta, path)
         spec = FeatureSpec.from_dict(meta["features"])
+        extra = FeatureSpec.from_dict(meta["features_extra"]) if meta.get("features_extra") else None
+        try:
+            priors = tuple(Prior.from_dict(p) for p in meta.get("priors", []))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelVersionError(f"{meta_path}: malformed priors: {exc}") from exc
         with np.load(path / WEIGHTS_FILE, allow_pickle=False) as w:
             neg = w["neg_coef"].astype(np.float32)
             pos = w["pos_coef"].astype(np.float32)
             idf = w["idf"].astype(np.float32) if "idf" in w.files else None
-        if neg.shape != (spec.n_features,) or pos.shape != (spec.n_features,):
-            raise ModelVersionError(f"{path}: weights do not match the feature spec ({spec.n_features} features)")
         cal = meta.get("calibration", {})
-        return cls(
+        model = cls(
             spec,
             neg,
             float(meta["neg_intercept"]),
@@ -121,7 +162,12 @@ class SentimentModel:
             (float(cal.get("a", 1.0)), float(cal.get("b", 0.0))),
             dict(meta.get("info", {})),
             idf,
+            extra,
+            priors,
         )
+        if neg.shape != (model.n_features,) or pos.shape != (model.n_features,):
+            raise ModelVersionError(f"{path}: weights do not match the feature spec ({model.n_features} features)")
+        return model
 
 
 def check_meta(meta: Mapping[str, Any], path: Path) -> None:
@@ -130,7 +176,7 @@ def check_meta(meta: Mapping[str, Any], path: Path) -> None:
         raise ModelVersionError(f"{path} does not hold a Lantern sentiment model (format {FORMAT!r} expected)")
     version = meta.get("format_version")
     built_by = meta.get("info", {}).get("lantern_version", "unknown") if isinstance(meta.get("info"), dict) else "?"
-    if version != FORMAT_VERSION or meta.get("hashing") != HASHING:
+    if version not in READABLE_VERSIONS or meta.get("hashing") != HASHING:
         raise ModelVersionError(
             f"the model at {path} was built for model format {version} / {meta.get('hashing')} "
             f"(by Lantern {built_by}); this Lantern reads format {FORMAT_VERSION} / {HASHING}. "

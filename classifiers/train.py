@@ -5,6 +5,12 @@ splits; see model/MODEL_CARD.md): character 1-3-grams beat word n-grams and
 their union; Naive-Bayes log-count-ratio scaling and weak regularisation
 (C=30) help on Weibo; review corpora help at a fifth of a Weibo post's weight.
 
+Two views, averaged: the main logistic regression on character 1-3-grams and
+a second one on character 1-4-grams plus jieba word uni/bigrams, each
+Platt-scaled on the validation split and averaged in logit space (an ensemble
+that folds into one coefficient vector, see :mod:`.model`), plus hand-written
+domain priors (:mod:`.priors`).
+
 Splits are by a hash of the normalised text, after de-duplication, so a text
 and its reposted copies never straddle train and validation: bucket 0 is the
 test split, bucket 1 validation (also used for calibration), the rest train.
@@ -25,6 +31,7 @@ from .corpora import NEGATIVE, NEUTRAL, NOT_NEGATIVE, POSITIVE, WEIBO_DOMAINS, E
 from .features import FeatureSpec, Featurizer, normalize
 from .metrics import score
 from .model import SentimentModel
+from .priors import DEFAULT_PRIORS, Prior
 
 Progress = Callable[[str], None]
 
@@ -33,6 +40,12 @@ Progress = Callable[[str], None]
 class TrainConfig:
     spec: FeatureSpec = field(default_factory=lambda: FeatureSpec(n_features_log2=20, char_max_n=3))
     C: float = 30.0
+    # second view of the negative model (None: main view only)
+    extra_spec: FeatureSpec | None = field(
+        default_factory=lambda: FeatureSpec(n_features_log2=20, char_max_n=4, word_max_n=2)
+    )
+    extra_C: float = 30.0
+    priors: tuple[Prior, ...] = DEFAULT_PRIORS
     pos_C: float = 10.0
     review_weight: float = 0.2  # weight of a review relative to a Weibo post
     nb_scaling: bool = True
@@ -83,11 +96,27 @@ def _fit_binary(
     return (clf.coef_.ravel() * scale).astype(np.float32), float(clf.intercept_[0])
 
 
-def fit(data: Sequence[tuple[str, Example]], config: TrainConfig, progress: Progress | None = None) -> SentimentModel:
+def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling ``(a, b)`` of logits ``z`` for labels ``y`` (identity if too few or one class)."""
+    if len(z) < 20 or len(set(y.tolist())) < 2:
+        return 1.0, 0.0
+    lr = LogisticRegression(C=100.0, max_iter=1000)
+    lr.fit(z.reshape(-1, 1), y)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def fit(
+    data: Sequence[tuple[str, Example]],
+    config: TrainConfig,
+    progress: Progress | None = None,
+    val: Sequence[tuple[str, Example]] = (),
+) -> SentimentModel:
+    """Fit the model on ``data``; the two views are Platt-scaled on the Weibo posts of ``val``."""
     step = progress or (lambda _msg: None)
     featurizer = Featurizer(config.spec)
     step("featurising")
-    x = featurizer.transform([k for k, _ in data], normalized=True)
+    texts = [k for k, _ in data]
+    x = featurizer.transform(texts, normalized=True)
     w = np.array([_weight(e, config) for _, e in data])
     step("fitting negative-vs-not")
     y = np.array([e.label == NEGATIVE for _, e in data])
@@ -97,7 +126,34 @@ def fit(data: Sequence[tuple[str, Example]], config: TrainConfig, progress: Prog
     yp = np.array([data[i][1].label == POSITIVE for i in rows])
     wp = np.array([w[i] for i in rows])
     pos, pos_b = _fit_binary(x[rows], yp, wp, config.pos_C, config) if len(rows) else (np.zeros_like(neg), 0.0)
-    return SentimentModel(config.spec, neg, neg_b, pos, pos_b)
+    n_priors = len(config.priors)
+    prior_logits = np.array([p.logit for p in config.priors], dtype=np.float32)
+    if config.extra_spec is None:
+        return SentimentModel(
+            config.spec,
+            np.concatenate([neg, prior_logits]),
+            neg_b,
+            np.concatenate([pos, np.zeros(n_priors, np.float32)]),
+            pos_b,
+            priors=config.priors,
+        )
+    step("featurising second view")
+    from .tokenize import Tokenizer
+
+    extra = Featurizer(config.extra_spec, tokenize=Tokenizer().cut if config.extra_spec.word_max_n else None)
+    x2 = extra.transform(texts, normalized=True)
+    step("fitting second view")
+    neg2, neg2_b = _fit_binary(x2, y, w, config.extra_C, config)
+    weibo = [k for k, e in val if e.domain in WEIBO_DOMAINS]
+    yv = np.array([e.label == NEGATIVE for _, e in val if e.domain in WEIBO_DOMAINS])
+    a1, c1 = _platt(featurizer.transform(weibo, normalized=True) @ neg + neg_b, yv) if weibo else (1.0, 0.0)
+    a2, c2 = _platt(extra.transform(weibo, normalized=True) @ neg2 + neg2_b, yv) if weibo else (1.0, 0.0)
+    coef = np.concatenate([0.5 * a1 * neg, 0.5 * a2 * neg2, prior_logits]).astype(np.float32)
+    intercept = 0.5 * (a1 * neg_b + c1) + 0.5 * (a2 * neg2_b + c2)
+    pos_all = np.concatenate([pos, np.zeros(config.extra_spec.n_features + n_priors, np.float32)])
+    return SentimentModel(
+        config.spec, coef, intercept, pos_all, pos_b, extra_spec=config.extra_spec, priors=config.priors
+    )
 
 
 def calibrate(model: SentimentModel, data: Sequence[tuple[str, Example]]) -> SentimentModel:
@@ -107,9 +163,15 @@ def calibrate(model: SentimentModel, data: Sequence[tuple[str, Example]]) -> Sen
     if len(weibo) < 20 or len(set(y.tolist())) < 2:
         return model
     zn, _ = model.logits(model.features([k for k, _ in weibo]))
-    lr = LogisticRegression(C=100.0, max_iter=1000)
-    lr.fit(zn.reshape(-1, 1), y)
-    return replace(model, calibration=(float(lr.coef_[0, 0]), float(lr.intercept_[0])))
+    return replace(model, calibration=_platt(zn, y))
+
+
+def without_priors(model: SentimentModel) -> SentimentModel:
+    """The same model with its domain priors removed (to measure what they do)."""
+    k = len(model.priors)
+    if not k:
+        return model
+    return replace(model, neg_coef=model.neg_coef[:-k], pos_coef=model.pos_coef[:-k], priors=())
 
 
 def evaluate(model: SentimentModel, data: Sequence[tuple[str, Example]]) -> dict[str, Any]:
@@ -154,16 +216,25 @@ def train(
         s: {d: sum(1 for _, e in rows if e.domain == d) for d in sorted({e.domain for _, e in data})}
         for s, rows in splits.items()
     }
-    model = calibrate(fit(splits["train"], config, step), splits["val"])
+    model = calibrate(fit(splits["train"], config, step, splits["val"]), splits["val"])
     step("evaluating")
     report: dict[str, Any] = {
-        "config": {**asdict(config), "spec": config.spec.as_dict()},
+        "config": {
+            **asdict(config),
+            "spec": config.spec.as_dict(),
+            "extra_spec": config.extra_spec.as_dict() if config.extra_spec else None,
+            "priors": [p.as_dict() for p in config.priors],
+        },
         "examples": {"raw": len(examples), "deduplicated": len(data), "per_split": counts},
         "validation": evaluate(model, splits["val"]),
         "test": evaluate(model, splits["test"]),
     }
+    if config.priors:
+        bare = without_priors(model)
+        report["validation_without_priors"] = evaluate(bare, splits["val"])
+        report["test_without_priors"] = evaluate(bare, splits["test"])
     if config.final_refit and splits["test"]:
-        model = calibrate(fit(splits["train"] + splits["test"], config, step), splits["val"])
+        model = calibrate(fit(splits["train"] + splits["test"], config, step, splits["val"]), splits["val"])
         report["final_model"] = "refit on train+test splits, calibrated on validation"
         report["final_validation"] = evaluate(model, splits["val"])
     else:
@@ -173,4 +244,5 @@ def train(
     return model, report
 
 
-TRAIN_STEPS = 8  # progress steps of train() with final_refit (5 without), for a progress bar total
+TRAIN_STEPS = 12  # progress steps of train() with final_refit and a second view, for a progress bar total
+TRAIN_STEPS_NO_REFIT = 7

@@ -105,7 +105,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from classifiers.corpora import CORPORA
     from classifiers.model import shipped_model_dir
-    from classifiers.train import TRAIN_STEPS, TrainConfig, train
+    from classifiers.train import TRAIN_STEPS, TRAIN_STEPS_NO_REFIT, TrainConfig, train
 
     if args.data:
         data_dir = Path(args.data)
@@ -119,7 +119,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         examples.extend(CORPORA[name](path.read_text("utf-8", errors="replace")))
     print(f"training on {len(examples)} examples from {', '.join(files)}", file=sys.stderr)
     config = TrainConfig(final_refit=not args.no_refit)
-    with tqdm(total=TRAIN_STEPS if config.final_refit else 5, unit="step", file=sys.stderr) as bar:
+    with tqdm(total=TRAIN_STEPS if config.final_refit else TRAIN_STEPS_NO_REFIT, unit="step", file=sys.stderr) as bar:
 
         def progress(msg: str) -> None:
             bar.set_description(msg)

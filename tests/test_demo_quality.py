@@ -14,24 +14,16 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from classifiers import Classifier
 from monitor.incidents import schema as incidents_schema
-from monitor.incidents.engine import IncidentEngine
-from monitor.mentions import Mention
 from monitor.mentions import migrations as monitor_migrations
-from monitor.pipeline import Pipeline
 from monitor.sources.demo import load_stream
-from tests.fixtures.alerts.helpers import T0, Clock
-from web.settings import load_settings
+from tests.fixtures.alerts.demo_replay import crisis_start, replay
 from web.storage import Database
-from web.wire_alerts import alert_config, tier_model
 
 
 @pytest.fixture(scope="module")
@@ -47,42 +39,11 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database.close()
 
 
-def mention(index: int, record: dict[str, Any]) -> Mention:
-    """What the demo source makes of one record (monitor/sources/demo.py)."""
-    platform = str(record.get("platform", "weibo"))
-    return Mention(source="demo", external_id=f"demo-{index}", url=f"https://demo.lantern.invalid/{platform}/{index}",
-                   title=str(record.get("title") or ""), text=str(record["text"]),
-                   published_at=datetime.fromtimestamp(T0 + float(record["offset_s"]), UTC),
-                   author=str(record.get("author") or ""),
-                   author_reach=int(record["author_reach"]) if record.get("author_reach") is not None else None,
-                   raw={"platform": platform, "offset_s": record["offset_s"]})
-
-
-async def replay(db: Database, classifier: Classifier, poll_s: float) -> list[dict[str, Any]]:
-    """Feed the whole stream, polling every ``poll_s`` seconds (0: one record at a time); returns mention rows."""
-    clock = Clock(T0)
-    incident_config, _ = alert_config(load_settings(env={}))
-    engine = IncidentEngine(db, clock=clock, config=incident_config, tier_model=tier_model(classifier))
-    pipeline = Pipeline(db, classifier, clock, tz=ZoneInfo("Asia/Shanghai"), on_new_mentions=engine.on_mentions)
-    records = list(enumerate(load_stream()))
-    while records:
-        offset = float(records[0][1]["offset_s"])
-        due = offset if poll_s <= 0 else poll_s * -(-offset // poll_s)  # the poll that first sees it
-        page = [mention(i, r) for i, r in records if float(r["offset_s"]) <= due]
-        records = records[len(page):]
-        clock.now = T0 + due
-        outcome = await pipeline.store_page(page)
-        await pipeline.classify_and_announce(outcome.stored)
-    return await db.read(lambda d: list(d.query(
-        "select m.id, m.external_id, m.raw, m.incident_id, i.tier from mentions m "
-        "left join incidents i on i.id = m.incident_id order by m.id")))
-
-
 @pytest.mark.parametrize("poll_s", [0, 2], ids=["record-by-record", "demo-polls-every-2s"])
 async def test_demo_crisis_is_one_p1_incident_and_the_background_pages_nobody(
         db: Database, classifier: Classifier, poll_s: float) -> None:
     stream = load_stream()
-    start = next(float(r["offset_s"]) for r in stream if "【暗访】" in (r.get("title") or r["text"]))
+    start = crisis_start()
     rows = await replay(db, classifier, poll_s)
     assert len(rows) > 150  # near-duplicate reposts are stored too (they count for volume)
     offset = {r["id"]: float(json.loads(r["raw"])["offset_s"]) for r in rows}

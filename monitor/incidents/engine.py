@@ -79,7 +79,8 @@ class IncidentEngine:
         cfg = self.config
         self._warm(db, now)
         rules = grouping.Rules(threshold=cfg.similarity, major_tier=cfg.major_tier, followup_s=cfg.followup_s)
-        candidates = {c["id"]: c for c in store_ops.open_candidates(db, now - cfg.window_s)}
+        candidates = {c["id"]: {**c, "terms": frozenset(c["terms"])}
+                      for c in store_ops.open_candidates(db, now - cfg.window_s)}
         opened: set[int] = set()
         touched: dict[int, str] = {}  # incident id -> tier before this batch
         for m in batch:
@@ -138,8 +139,9 @@ class IncidentEngine:
         if m.duplicate_of is None:
             values["terms"] = grouping.merge_terms(inc["terms"], mention_terms)
         store_ops.save(db, incident_id, values)
-        return {"id": incident_id, "terms": values.get("terms", inc["terms"]), "categories": values["categories"],
-                "brand": inc["brand"], "tier": inc["tier"], "last_mention_at": now, "before": inc["tier"]}
+        return {"id": incident_id, "terms": frozenset(values.get("terms", inc["terms"])),
+                "categories": values["categories"], "brand": inc["brand"], "tier": inc["tier"],
+                "last_mention_at": now, "before": inc["tier"]}
 
     def _open(self, db: sqlite_utils.Database, m: StoredMention, now: float) -> int:
         title = (m.mention.title or m.mention.text).strip().splitlines()[0][:80] if (

@@ -14,9 +14,10 @@ brand when:
   when both sides carry risk categories and none is shared ("food safety at
   X" and "price complaint at X" are different stories), or
 * **follow-up:** the incident is *major* (tier P2 or above) and was active
-  within the follow-up window, the mention is not severe on its own (the
-  classifier put it below the major tier), and it shares one of the
-  incident's risk categories, or carries none and is negative.  The regulator's statement, the
+  within the follow-up window, and the mention either shares one of its risk
+  categories and some of its words (a third of the threshold), or is less
+  severe on its own than the incident and shares a risk category or
+  carries none and is negative.  The regulator's statement, the
   brand's apology and the complaints a crisis sets off belong to that crisis,
   not to a dozen new incidents that page people again.  A mention severe on
   its own, or about another risk (the hotline nobody answers during a
@@ -50,6 +51,7 @@ _STOP = frozenset(
 MAX_TERMS = 80  # per mention: the beginning of the text carries the story
 MAX_INCIDENT_TERMS = 1500
 SHARED_CATEGORY_FACTOR = 0.6  # a shared risk category lowers the bar for shared words
+FOLLOWUP_FACTOR = 1 / 3  # ... and further for follow-up coverage of a major incident
 
 _tokenizer: Tokenizer | None = None
 _tokenizer_lock = threading.Lock()
@@ -106,14 +108,22 @@ class TermStats:
         return math.log(1.0 + max(1.0, self.docs) / df)
 
 
-def share(mention_terms: Sequence[str], incident_terms: Iterable[str], stats: TermStats | None = None) -> float:
-    """IDF-weighted share of the mention's words the incident holds (0 when the mention has none)."""
-    if not mention_terms:
+def weights(mention_terms: Sequence[str], stats: TermStats | None = None) -> dict[str, float]:
+    return {t: stats.weight(t) if stats is not None else 1.0 for t in mention_terms}
+
+
+def share(mention_terms: Sequence[str] | dict[str, float], incident_terms: Iterable[str],
+          stats: TermStats | None = None) -> float:
+    """IDF-weighted share of the mention's words the incident holds (0 when the mention has none).
+
+    ``mention_terms`` may be :func:`weights` computed once for many incidents.
+    """
+    weighted = mention_terms if isinstance(mention_terms, dict) else weights(mention_terms, stats)
+    total = sum(weighted.values())
+    if not total:
         return 0.0
     held = incident_terms if isinstance(incident_terms, set | frozenset) else set(incident_terms)
-    weight = stats.weight if stats is not None else (lambda _t: 1.0)
-    total = sum(weight(t) for t in mention_terms)
-    return sum(weight(t) for t in mention_terms if t in held) / total if total else 0.0
+    return sum(w for t, w in weighted.items() if t in held) / total
 
 
 @dataclass(frozen=True)
@@ -150,18 +160,21 @@ def best_match(probe: Probe, candidates: Iterable[Candidate], rules: Rules, now:
     best: tuple[int | None, float, str] = (None, 0.0, "")
     follow: tuple[int | None, float, float] = (None, -1.0, 0.0)  # id, score, last_mention_at
     cats = set(probe.categories)
-    lesser = rank(probe.tier) > rank(rules.major_tier)  # severe on its own: a story of its own unless words match
+    weighted = weights(probe.terms, stats)
     for cand in candidates:
         if probe.brand and cand.brand and probe.brand != cand.brand:
             continue
-        score = share(probe.terms, cand.terms, stats)
+        score = share(weighted, cand.terms)
         shared = bool(cats & set(cand.categories))
         disjoint = bool(cats) and bool(cand.categories) and not shared
         needed = rules.threshold * (1.5 if disjoint else SHARED_CATEGORY_FACTOR if shared else 1.0)
         if score >= needed and score > best[1]:
             best = (cand.incident_id, score, "terms")
-        if (lesser and rank(cand.tier) <= rank(rules.major_tier) and now - cand.last_mention_at <= rules.followup_s
-                and not disjoint and (shared or probe.negative) and (score, cand.last_mention_at) > follow[1:]):
+        lesser = rank(probe.tier) > rank(cand.tier)  # as severe on its own: a story of its own unless words match
+        related = (shared and score >= rules.threshold * FOLLOWUP_FACTOR) or (
+            lesser and not disjoint and (shared or probe.negative))
+        if (related and rank(cand.tier) <= rank(rules.major_tier) and now - cand.last_mention_at <= rules.followup_s
+                and (score, cand.last_mention_at) > follow[1:]):
             follow = (cand.incident_id, score, cand.last_mention_at)
     if best[0] is None and follow[0] is not None:
         return follow[0], follow[1], "follow-up"

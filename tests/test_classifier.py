@@ -61,6 +61,22 @@ def test_heldout_sentiment_accuracy(clf: Classifier) -> None:
         assert 0.0 <= r.negative_probability <= 1.0
 
 
+def test_domain_priors_questions_announcements_and_exposes(clf: Classifier) -> None:
+    # an information-seeking question about a launch is not a complaint
+    question = clf.classify("鲜味楼今天开始上线早餐外卖，不知道味道怎么样，有人吃过吗？")
+    assert question.sentiment != "negative" and question.negative_probability < 0.5
+    # an exposé of a defect is negative for the brand, however neutral its tone
+    expose = clf.classify("央视曝光某品牌奶粉检出三聚氰胺")
+    assert expose.sentiment == "negative" and expose.negative_probability >= 0.6
+    assert clf.classify("市场监管局已立案调查该公司").sentiment == "negative"
+    # the priors are shipped in the artifact and documented
+    names = [p.name for p in clf.model.priors]
+    assert {"exposure", "sanction", "question", "announcement"} <= set(names)
+    assert all(p.doc for p in clf.model.priors)
+    # a question that is a complaint is still negative: the prior only shifts the model's score
+    assert clf.classify("有没有人管管啊？客服态度恶劣，垃圾服务，气死了").sentiment == "negative"
+
+
 def test_batch_equals_single(clf: Classifier) -> None:
     texts = ["客服态度太差了，我要投诉", "谢谢你们，太棒了", EXPOSE]
     assert clf.classify_batch(texts) == [clf.classify(t) for t in texts]

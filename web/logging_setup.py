@@ -29,6 +29,7 @@ _SECRET_PATTERNS = (
                r"[^\"',\s}&]+", re.IGNORECASE),
     re.compile(r"(Bearer\s+)[A-Za-z0-9_\-.=]+", re.IGNORECASE),
     re.compile(r"(lantern_session=)[^;\s]+"),
+    re.compile(r"(/ack/)[A-Za-z0-9_.\-]+"),  # single-use acknowledge links
 )
 MASK = "***"
 

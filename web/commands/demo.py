@@ -80,7 +80,7 @@ def demo_settings(data_dir: Path, *, host: str, port: int, speed: float | None) 
     if speed is None:
         speed = float(base["demo.speed"])
     settings = base.with_overrides(storage__path=str(data_dir / "lantern.db"), server__host=host,
-                                   server__port=port)
+                                   server__port=port, monitor__brands=["鲜味楼"])
     return settings.with_lists(sources=[{"name": "demo", "kind": "demo", "speed": speed, "interval_s": 2}],
                                plans=DEMO_PLANS)
 

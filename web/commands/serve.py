@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from ..api_alerts import MaskedAccessLogger
 from ..app import create_app
 from ..services import Services, build_services
 from ..settings import Settings
@@ -48,7 +49,8 @@ async def serve(settings: Settings, *, announce: Callable[[Services, str], Await
     """Run until SIGINT/SIGTERM (or ``stop`` is set)."""
     services = await build_services(settings)
     app = create_app(services)
-    runner = web.AppRunner(app, handle_signals=False)
+    # The access log masks acknowledge-link tokens in request paths.
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=MaskedAccessLogger)
     await runner.setup()  # starts the services through the app's cleanup context
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

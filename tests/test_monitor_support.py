@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestServer
 from monitor.config import Defaults
 from monitor.mentions import StoredMention
 from monitor.service import MonitorService
+from tests.conftest import FakeClock
 from web.storage import Database
 
 FIXTURES = Path(__file__).parent / "fixtures" / "monitor"
@@ -55,16 +56,11 @@ class FakeClassifier:
         return out
 
 
-class Clock:
+class Clock(FakeClock):
+    """The shared test clock, starting at a fixed moment."""
+
     def __init__(self, start: float = 1_795_400_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> float:
-        self.now += seconds
-        return self.now
+        super().__init__(start)
 
 
 @dataclass

@@ -67,9 +67,21 @@ def password(name: str) -> str:
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    async for running in _site(tmp_path, ("web.wire_broadcast",)):
+        yield running
+
+
+@pytest.fixture
+async def console_site(tmp_path: Path) -> AsyncIterator[Site]:
+    """With the monitor too (sources), its scheduler off: nothing is polled."""
+    async for running in _site(tmp_path, ("web.wire_monitor", "web.wire_broadcast"), monitor__enabled=False):
+        yield running
+
+
+async def _site(tmp_path: Path, wiring: tuple[str, ...], **overrides: Any) -> AsyncIterator[Site]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"),
-                                                    broadcast__withdrawn_s=60)
-    services = await build_services(settings, wiring=("web.wire_broadcast",))
+                                                    broadcast__withdrawn_s=60, **overrides)
+    services = await build_services(settings, wiring=wiring)
     now = time.time()
 
     def seed(db: Any) -> dict[str, str]:
@@ -262,3 +274,65 @@ async def test_widget_on_another_origin(site: Site, browser: Any, tmp_path: Path
         await shot(page, "08-crm-widget")
     finally:
         await crm_server.close()
+
+
+async def test_console_adds_and_edits_a_source_and_ticker_lists_scripts(console_site: Site, browser: Any) -> None:
+    site = console_site
+    manager = await sign_in(browser, site, "bob")
+    await manager.goto(site.url("/#/sources"))
+    form = manager.locator("form.add-source")
+    await form.wait_for()
+
+    # A bad query is refused by the API and its message is shown next to the form.
+    await form.locator("input[name=name]").fill("微博-关键词")
+    await form.locator("select[name=kind]").select_option("rss")
+    await form.locator("input[name=url]").fill("http://127.0.0.1:9/feed?token=s3cret-value")
+    await form.locator("input[name=interval_s]").fill("120")
+    await form.locator("input[name=query]").fill("(海底捞 OR HDL) AND")
+    async with manager.expect_response(lambda r: r.url.endswith("/api/sources")) as refused:
+        await form.locator("button[type=submit]").click()
+    assert (await refused.value).status == 400
+    error = form.locator(".form-error")
+    await manager.wait_for_function("el => el.textContent.includes('查询语法错误')", arg=await error.element_handle())
+    assert await manager.locator("[data-source='微博-关键词']").count() == 0
+
+    await form.locator("input[name=query]").fill("(海底捞 OR HDL) AND 老鼠")
+    async with manager.expect_response(lambda r: r.url.endswith("/api/sources")) as created:
+        await form.locator("button[type=submit]").click()
+    assert (await created.value).status == 201
+    await manager.locator("[data-source='微博-关键词']").wait_for()
+    stored = {s["name"]: s for s in await site.services.monitor.list_sources()}["微博-关键词"]
+    assert stored["kind"] == "rss" and stored["interval_s"] == 120 and stored["query"] == "(海底捞 OR HDL) AND 老鼠"
+    assert "s3cret-value" not in (await manager.locator("#view").text_content() or "")  # masked by the API
+
+    # Edit the interval only: the masked URL is not sent back, so the real one is kept.
+    row = manager.locator("tr", has=manager.locator("[data-source='微博-关键词']"))
+    await row.locator("button.edit").click()
+    edit = manager.locator("form.edit-source")
+    await edit.locator("input[name=interval_s]").fill("600")
+    async with manager.expect_response(lambda r: "/api/sources/" in r.url) as patched:
+        await edit.locator("button[type=submit]").click()
+    assert (await patched.value).status == 200
+    await manager.locator("form.edit-source").wait_for(state="detached")
+    config = site.services.monitor._configs["微博-关键词"]
+    assert config.interval_s == 600 and "s3cret-value" in config.url
+    await shot(manager, "09-console-sources")
+
+    # The agent's /ticker lists the active scripts in full below the crawl, as text.
+    for title, body in (("门店回应", "您好，涉事门店已停业整改。"), ("标记测试", XSS)):
+        script = await api(site, "alice", "POST", "/api/scripts", {"title": title, "body": body, "priority": "high"})
+        await api(site, "alice", "POST", f"/api/scripts/{script['id']}/submit", {"version": 1})
+        await api(site, "bob", "POST", f"/api/scripts/{script['id']}/approve", {"version": 1})
+        await api(site, "bob", "POST", f"/api/scripts/{script['id']}/publish", {"version": 1})
+    agent = await sign_in(browser, site, "agent1")
+    cards = agent.locator("#lantern-active .active-script")
+    await cards.nth(1).wait_for()
+    assert await cards.count() == 2
+    bodies = await agent.locator("#lantern-active .active-body").all_text_contents()
+    assert sorted(bodies) == sorted(["您好，涉事门店已停业整改。", XSS])
+    assert await agent.locator("#lantern-active img").count() == 0
+    first = cards.filter(has_text="门店回应")
+    await first.locator("button.active-ack").click()
+    assert await first.locator("button.active-ack").is_disabled()
+    await shot(agent, "10-ticker-active-list")
+    assert agent.dialogs == [] and manager.dialogs == []

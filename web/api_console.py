@@ -9,7 +9,11 @@
   a manager corrects a mention's classification; stored through
   :func:`web.feedback.record_correction` for the classifier to learn from.
 
-Both read the ``mentions`` table (monitor's, always migrated) and are
+* ``GET /api/console/editable/{routes|plans}`` — (admin) the alert routes or
+  contingency plans in the form ``PUT /api/routing`` / ``PUT /api/plans``
+  accept, for the console's JSON editor.
+
+The first two read the ``mentions`` table (monitor's, always migrated) and are
 read-only; ``web`` is the composition root and may read any package's tables.
 """
 
@@ -134,7 +138,36 @@ async def correction_handler(request: web.Request) -> web.StreamResponse:
     return web.json_response({"id": correction_id}, status=201)
 
 
+def _route_table(route: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in route.items() if k != "plan"}
+
+
+def editable(services: Any, kind: str) -> list[dict[str, Any]]:
+    """Routes or plans as the PUT endpoints accept them (the parsed form minus derived keys)."""
+    if kind == "routes":
+        return [_route_table(r.as_dict()) for r in services.alerts.routes]
+    out = []
+    for plan in services.extras["plans"].plans:
+        table = plan.as_dict()
+        notify = table.pop("notify")
+        if notify:  # a plan's notify route takes its name default and tiers from the plan
+            table["notify"] = {k: v for k, v in _route_table(notify).items() if k != "tiers"}
+        out.append(table)
+    return out
+
+
+@auth.require("admin")
+async def editable_handler(request: web.Request) -> web.Response:
+    """Routes or plans in the form PUT /api/routing or PUT /api/plans accepts (the console's JSON editor)"""
+    services = request.app["services"]
+    kind = request.match_info["kind"]
+    if getattr(services, "alerts", None) is None or "plans" not in services.extras:
+        return auth.json_error(404, "unavailable", "alerting is not enabled")
+    return web.json_response({kind: editable(services, kind)})
+
+
 def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/api/console/editable/{kind:routes|plans}", editable_handler)
     app.router.add_get("/api/console/sparklines", sparklines_handler)
     app.router.add_get("/api/console/incidents/{id}/mentions", mentions_handler)
     app.router.add_post("/api/console/corrections", correction_handler)

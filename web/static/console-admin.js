@@ -1,4 +1,4 @@
-// Alert deliveries, sources with health and controls, routing / plans / silences, users.
+// Alert deliveries, routing / plans / silences (admins edit routes and plans as JSON), users.
 import { api, button, flash, h, keyValues, listOf, me, t, table, time, unavailable } from "./dom.js";
 
 export async function alertsView(root, { incident, embedded } = {}) {
@@ -19,29 +19,6 @@ export async function alertsView(root, { incident, embedded } = {}) {
     : h("p", { class: "muted" }, t("alerts.empty"));
   root.replaceChildren(...(embedded ? [body] : [h("h1", {}, t("nav.alerts")), body]));
   return root;
-}
-
-export async function sourcesView(root) {
-  const sources = listOf(await api("GET", "/api/sources"), "sources", "items");
-  const control = (name, action) => async () => {
-    await api("POST", `/api/sources/${encodeURIComponent(name)}/${action}`);
-    flash(t("common.saved"));
-    await sourcesView(root);
-  };
-  const health = (s) => {
-    if (s.paused) return h("span", { class: "health paused" }, t("sources.paused"));
-    const status = (s.health && s.health.status) || "pending";
-    const ok = status === "ok" || status === "pending";
-    return h("span", { class: `health ${ok ? "ok" : "failing"}`, title: status },
-      ok ? t("sources.ok") : `${t("sources.failing")} (${status}${s.health && s.health.consecutive_failures ? ` ×${s.health.consecutive_failures}` : ""})`);
-  };
-  root.replaceChildren(h("h1", {}, t("nav.sources")),
-    table([t("sources.name"), t("sources.kind"), t("sources.health"), t("sources.last_success"), t("sources.last_error"), ""],
-      sources.map((s) => [s.name, s.kind || "", health(s), time(s.health && s.health.last_success_at),
-        (s.health && s.health.last_error) || "",
-        h("span", { class: "actions" },
-          s.paused ? button(t("sources.resume"), control(s.name, "resume")) : button(t("sources.pause"), control(s.name, "pause")),
-          button(t("sources.poll"), control(s.name, "poll")))])));
 }
 
 const list = (v) => (Array.isArray(v) ? v.join(", ") : v == null ? "" : String(v));
@@ -79,10 +56,49 @@ export async function routingView(root) {
           await routingView(root);
         }, "danger")])) : h("p", { class: "muted" }, t("common.none")),
     silenceForm(() => routingView(root)));
+  const editable = me.role === "admin";
+  const editing = async (kind, path) => {
+    if (!editable) return null;
+    try {
+      const data = await api("GET", `/api/console/editable/${kind}`);
+      return jsonEditor(kind, data[kind], path, () => routingView(root));
+    } catch (err) {
+      return unavailable(err);
+    }
+  };
   root.replaceChildren(h("h1", {}, t("nav.routing")),
     await section(t("routing.routes"), "/api/routing", routes, "routes"),
+    await editing("routes", "/api/routing"),
     await section(t("routing.plans"), "/api/plans", cards, "items", "plans"),
+    await editing("plans", "/api/plans"),
     await section(t("routing.silences"), "/api/silences", silences, "items", "silences"));
+}
+
+// Admins edit the routes or plans as a JSON list; the server validates and answers with the reason.
+function jsonEditor(kind, value, path, after) {
+  const error = h("p", { class: "form-error", role: "alert" });
+  const area = h("textarea", { name: kind, rows: 14, spellcheck: "false", class: "json-editor",
+    "aria-label": t(`routing.edit_${kind}`) });
+  area.value = JSON.stringify(value || [], null, 2);
+  const form = h("form", { class: `json-form edit-${kind}` }, area,
+    h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, t("common.save"))), error);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    let parsed;
+    try { parsed = JSON.parse(area.value); } catch (err) {
+      error.textContent = `${t("routing.bad_json")}: ${err.message}`;
+      return;
+    }
+    try {
+      await api("PUT", path, { [kind]: parsed });
+      flash(t("common.saved"));
+      await after();
+    } catch (err) {
+      error.textContent = err.message || t("common.error");
+    }
+  });
+  return h("details", { class: "editor" }, h("summary", {}, t(`routing.edit_${kind}`)), form);
 }
 
 function silenceForm(after) {

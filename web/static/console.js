@@ -3,7 +3,8 @@
 import { api, button, flash, h, listOf, me, t, time, unavailable } from "./dom.js";
 import { sparkline, timeline } from "./charts.js";
 import { approvalsView, scriptsView, scriptView, refreshApprovalBadge } from "./console-scripts.js";
-import { alertsView, routingView, sourcesView, usersView } from "./console-admin.js";
+import { alertsView, routingView, usersView } from "./console-admin.js";
+import { sourcesView } from "./console-sources.js";
 
 const TIERS = ["P1", "P2", "P3", "P4"];
 const view = document.getElementById("view");

@@ -91,6 +91,7 @@ export class Ticker {
     this.WS = options.WebSocket || this.win.WebSocket;
     this.model = new TickerModel();
     this.shortcuts = options.shortcuts ?? true; // Space on the page body pauses (off inside the widget)
+    this.onRender = options.onRender || null; // called after each render (the /ticker page lists the scripts)
     this.paused = false;
     this.connected = false;
     this.attempt = 0;
@@ -250,6 +251,16 @@ export class Ticker {
       const open = this.model.items.get(this.openId);
       if (open && open.state !== "retracted") this.fillDetail(open); else this.closeDetail();
     }
+    if (this.onRender) this.onRender(items, this);
+  }
+
+  isAcked(item) { return this.acked.has(`${item.id}:${item.version}`); }
+
+  acknowledge(item) {
+    this.acked.add(`${item.id}:${item.version}`);
+    this.send({ type: "ack", id: item.id, version: item.version });
+    if (this.openId === String(item.id)) this.fillDetail(item);
+    if (this.onRender) this.onRender(this.model.sorted(), this); // no full render: the crawl keeps its place
   }
 
   applyOffset() {
@@ -304,13 +315,12 @@ export class Ticker {
 
   fillDetail(item) {
     const d = this.doc;
-    const key = `${item.id}:${item.version}`;
     const body = el(d, "p", { class: "lt-detail-body" }, item.body || "");
     const copy = el(d, "button", { type: "button", class: "lt-copy", onclick: () => this.copy(item, copy) },
       this.t("ticker.copy"));
-    const acked = this.acked.has(key);
+    const acked = this.isAcked(item);
     const ack = el(d, "button", { type: "button", class: "lt-ack", disabled: acked,
-      onclick: () => { this.acked.add(key); this.send({ type: "ack", id: item.id, version: item.version }); this.fillDetail(item); } },
+      onclick: () => this.acknowledge(item) },
     acked ? this.t("ticker.acked") : this.t("ticker.ack"));
     const close = el(d, "button", { type: "button", class: "lt-close", onclick: () => this.closeDetail() }, this.t("ticker.close"));
     const expires = item.expires_at

@@ -1,0 +1,98 @@
+// Sources: health and controls, a form to add one, inline editing of url / interval / query, delete.
+// The API masks secrets (headers, cookies, tokens, credential-looking URL parts); this page never
+// shows more than the API returns, and never sends a masked URL back as if it were the real one.
+import { api, button, flash, h, listOf, t, table, time } from "./dom.js";
+
+const KINDS = ["rss", "json", "html", "push"];
+
+function field(label, input) {
+  return h("label", {}, label, input);
+}
+
+function health(s) {
+  if (s.paused) return h("span", { class: "health paused" }, t("sources.paused"));
+  const status = (s.health && s.health.status) || "pending";
+  const ok = status === "ok" || status === "pending";
+  return h("span", { class: `health ${ok ? "ok" : "failing"}`, title: status },
+    ok ? t("sources.ok") : `${t("sources.failing")} (${status}${s.health && s.health.consecutive_failures ? ` ×${s.health.consecutive_failures}` : ""})`);
+}
+
+// The fields of the add / edit forms; `current` pre-fills them (edit), `adding` adds name and kind.
+function sourceForm({ current, adding, onSubmit, onCancel }) {
+  const error = h("p", { class: "form-error", role: "alert" });
+  const url = h("input", { name: "url", value: current ? current.url || "" : "", placeholder: "https://…" });
+  const interval = h("input", { name: "interval_s", type: "number", min: 1, step: 1,
+    value: current ? String(current.interval_s ?? "") : "300" });
+  const query = h("input", { name: "query", value: current ? current.query || "" : "" });
+  const name = adding ? h("input", { name: "name", required: true, maxlength: 64 }) : null;
+  const kind = adding ? h("select", { name: "kind" }, KINDS.map((k) => h("option", { value: k }, k))) : null;
+  const form = h("form", { class: `row ${adding ? "add-source" : "edit-source"}` },
+    adding ? field(t("sources.name"), name) : null,
+    adding ? field(t("sources.kind"), kind) : null,
+    field(t("sources.url"), url), field(t("sources.interval"), interval), field(t("sources.query"), query),
+    h("button", { type: "submit", class: "primary" }, adding ? t("sources.add") : t("common.save")),
+    onCancel ? h("button", { type: "button", onclick: onCancel }, t("common.cancel")) : null,
+    error);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    const body = { query: query.value };
+    if (interval.value !== "") body.interval_s = Number(interval.value);
+    // A listed URL may be masked (***): only send it when the manager typed a new one.
+    if (!current || url.value !== (current.url || "")) body.url = url.value;
+    if (adding) { body.name = name.value.trim(); body.kind = kind.value; }
+    try {
+      await onSubmit(body);
+    } catch (err) {
+      error.textContent = err.message || t("common.error");
+    }
+  });
+  return form;
+}
+
+export async function sourcesView(root) {
+  const sources = listOf(await api("GET", "/api/sources"), "sources", "items");
+  const reload = () => sourcesView(root);
+  const control = (name, action) => async () => {
+    await api("POST", `/api/sources/${encodeURIComponent(name)}/${action}`);
+    flash(t("common.saved"));
+    await reload();
+  };
+  const editor = h("div", { class: "source-editor" });
+  const edit = (s) => () => {
+    editor.replaceChildren(h("h2", {}, `${t("sources.edit")}: ${s.name}`), sourceForm({
+      current: s,
+      onSubmit: async (body) => {
+        await api("PATCH", `/api/sources/${encodeURIComponent(s.name)}`, body);
+        flash(t("common.saved"));
+        await reload();
+      },
+      onCancel: () => editor.replaceChildren(),
+    }));
+    editor.querySelector("input").focus();
+  };
+  const remove = (s) => async () => {
+    if (!window.confirm(t("sources.confirm_delete", { name: s.name }))) return;
+    await api("DELETE", `/api/sources/${encodeURIComponent(s.name)}`);
+    flash(t("common.saved"));
+    await reload();
+  };
+  const add = sourceForm({ adding: true, onSubmit: async (body) => {
+    await api("POST", "/api/sources", body);
+    flash(t("common.saved"));
+    await reload();
+  } });
+  root.replaceChildren(h("h1", {}, t("nav.sources")),
+    table([t("sources.name"), t("sources.kind"), t("sources.health"), t("sources.interval"), t("sources.last_success"),
+      t("sources.last_error"), ""],
+    sources.map((s) => [h("span", { "data-source": s.name }, s.name), s.kind || "", health(s),
+      s.interval_s != null ? `${s.interval_s} s` : "", time(s.health && s.health.last_success_at),
+      (s.health && s.health.last_error) || "",
+      h("span", { class: "actions" },
+        s.paused ? button(t("sources.resume"), control(s.name, "resume")) : button(t("sources.pause"), control(s.name, "pause")),
+        button(t("sources.poll"), control(s.name, "poll")),
+        button(t("sources.edit"), edit(s), "edit"),
+        button(t("sources.delete"), remove(s), "danger"))])),
+    editor,
+    h("section", {}, h("h2", {}, t("sources.add")), add));
+}

@@ -9,6 +9,7 @@ runs nothing; retracting takes the script off the ticker.  Screenshots go to
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -58,7 +59,8 @@ class Site:
         return {"Authorization": f"Bearer {self.tokens[name]}"}
 
 
-PEOPLE = {"alice": ("manager", "pr"), "bob": ("manager", "service"), "agent1": ("agent", "queue-a")}
+PEOPLE = {"alice": ("manager", "pr"), "bob": ("manager", "service"), "agent1": ("agent", "queue-a"),
+          "root": ("admin", "ops")}
 
 
 def password(name: str) -> str:
@@ -73,8 +75,9 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
 
 @pytest.fixture
 async def console_site(tmp_path: Path) -> AsyncIterator[Site]:
-    """With the monitor too (sources), its scheduler off: nothing is polled."""
-    async for running in _site(tmp_path, ("web.wire_monitor", "web.wire_broadcast"), monitor__enabled=False):
+    """With the monitor (sources, its scheduler off: nothing is polled) and alerting (routes, plans)."""
+    async for running in _site(tmp_path, ("web.wire_monitor", "web.wire_alerts", "web.wire_broadcast"),
+                               monitor__enabled=False):
         yield running
 
 
@@ -122,7 +125,13 @@ async def api(site: Site, who: str, method: str, path: str, body: dict[str, Any]
 async def sign_in(browser: Any, site: Site, name: str, **context: Any) -> Any:
     page = await (await browser.new_context(viewport={"width": 1280, "height": 800}, **context)).new_page()
     page.dialogs = []
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.accept_dialogs = False
+
+    async def answer(dialog: Any) -> None:
+        page.dialogs.append(dialog.message)
+        await (dialog.accept() if page.accept_dialogs else dialog.dismiss())
+
+    page.on("dialog", answer)
     await page.goto(site.url("/login"))
     await page.fill("input[name=name]", name)
     await page.fill("input[name=password]", password(name))
@@ -318,6 +327,17 @@ async def test_console_adds_and_edits_a_source_and_ticker_lists_scripts(console_
     assert config.interval_s == 600 and "s3cret-value" in config.url
     await shot(manager, "09-console-sources")
 
+    # Delete asks first: dismissed, the source stays; accepted, it goes.
+    await row.locator("button.danger").click()
+    assert len(manager.dialogs) == 1 and "微博-关键词" in manager.dialogs[0]
+    assert "微博-关键词" in {s["name"] for s in await site.services.monitor.list_sources()}
+    manager.accept_dialogs = True
+    async with manager.expect_response(lambda r: r.request.method == "DELETE") as deleted:
+        await row.locator("button.danger").click()
+    assert (await deleted.value).status == 204
+    await manager.locator("[data-source='微博-关键词']").wait_for(state="detached")
+    manager.dialogs.clear()
+
     # The agent's /ticker lists the active scripts in full below the crawl, as text.
     for title, body in (("门店回应", "您好，涉事门店已停业整改。"), ("标记测试", XSS)):
         script = await api(site, "alice", "POST", "/api/scripts", {"title": title, "body": body, "priority": "high"})
@@ -336,3 +356,39 @@ async def test_console_adds_and_edits_a_source_and_ticker_lists_scripts(console_
     assert await first.locator("button.active-ack").is_disabled()
     await shot(agent, "10-ticker-active-list")
     assert agent.dialogs == [] and manager.dialogs == []
+
+
+async def test_admin_edits_routes_as_json_and_sees_the_servers_reason(console_site: Site, browser: Any) -> None:
+    site = console_site
+    manager = await sign_in(browser, site, "bob")
+    await manager.goto(site.url("/#/routing"))
+    await manager.locator("h2", has_text="告警路由").wait_for()
+    assert await manager.locator("textarea").count() == 0  # read-only for managers
+
+    admin = await sign_in(browser, site, "root")
+    await admin.goto(site.url("/#/routing"))
+    editor = admin.locator("details.editor", has=admin.locator("form.edit-routes"))
+    await editor.locator("summary").click()
+    area = editor.locator("textarea")
+    routes = json.loads(await area.input_value())
+    assert routes and all("plan" not in r for r in routes)  # pre-filled with what PUT accepts
+    error = editor.locator(".form-error")
+
+    await area.fill("[{")
+    await editor.locator("button[type=submit]").click()
+    assert "不是有效的 JSON" in (await error.text_content() or "")
+
+    await area.fill(json.dumps([{**routes[0], "channels": ["nowhere"]}], ensure_ascii=False))
+    async with admin.expect_response(lambda r: r.url.endswith("/api/routing") and r.request.method == "PUT") as put:
+        await editor.locator("button[type=submit]").click()
+    assert (await put.value).status == 400
+    await admin.wait_for_function("el => el.textContent.includes('未配置的渠道')", arg=await error.element_handle())
+
+    changed = [{**routes[0], "name": "值班经理优先"}]
+    await area.fill(json.dumps(changed, ensure_ascii=False))
+    async with admin.expect_response(lambda r: r.url.endswith("/api/routing") and r.request.method == "PUT") as put:
+        await editor.locator("button[type=submit]").click()
+    assert (await put.value).status == 200
+    await admin.locator("td", has_text="值班经理优先").wait_for()
+    assert [r.name for r in site.services.alerts.routes] == ["值班经理优先"]
+    await shot(admin, "11-console-routing-editor")

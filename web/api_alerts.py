@@ -24,8 +24,9 @@ from monitor.alerting.routing import parse_routes
 from monitor.incidents.errors import IllegalTransitionError, IncidentError
 from monitor.plans import parse_plans
 
-from .api_incidents import json_body, query_int
+from .api_incidents import query_int
 from .auth import csrf_token, json_error, public, require
+from .bodies import json_object
 
 STATUSES = ("queued", "sending", "sent", "failed", "acknowledged", "digest", "digested", "cancelled")
 
@@ -136,7 +137,7 @@ async def list_silences(request: web.Request) -> web.Response:
 @require("manager", "oncall")
 async def create_silence(request: web.Request) -> web.Response:
     services = request.app["services"]
-    body = await json_body(request)
+    body = await json_object(request)
     now = services.clock()
     actor = f"user:{request['user'].name}"
     try:
@@ -186,7 +187,7 @@ async def _save(services: Any, name: str, value: list[dict[str, Any]], actor: st
 @require("admin")
 async def put_routing(request: web.Request) -> web.Response:
     services = request.app["services"]
-    body = await json_body(request)
+    body = await json_object(request)
     tables = body.get("routes")
     if not isinstance(tables, list):
         return json_error(400, "invalid", "routes 必须是列表 (routes must be a list)")
@@ -208,7 +209,7 @@ async def get_plans(request: web.Request) -> web.Response:
 @require("admin")
 async def put_plans(request: web.Request) -> web.Response:
     services = request.app["services"]
-    body = await json_body(request)
+    body = await json_object(request)
     tables = body.get("plans")
     if not isinstance(tables, list):
         return json_error(400, "invalid", "plans 必须是列表 (plans must be a list)")

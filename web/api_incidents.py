@@ -16,6 +16,7 @@ from monitor.incidents import queries
 from monitor.incidents.errors import IllegalTransitionError, IncidentError, UnknownIncidentError
 
 from .auth import json_error, require
+from .bodies import json_object
 
 STEPS = ("ack", "mitigate", "resolve")
 
@@ -40,18 +41,6 @@ def query_int(request: web.Request, name: str, default: int, maximum: int) -> in
     if not value.isdigit() or int(value) > maximum:
         raise bad_request("invalid", f"{name} 必须是 0-{maximum} 的整数 ({name} must be an integer 0-{maximum})")
     return int(value)
-
-
-async def json_body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        raise bad_request("invalid_json", "请求体不是合法 JSON (body is not JSON)") from None
-    if not isinstance(body, dict):
-        raise bad_request("invalid", "请求体必须是 JSON 对象 (body must be an object)")
-    return body
 
 
 @require("manager", "oncall")
@@ -109,7 +98,7 @@ async def step(request: web.Request) -> web.Response:
     engine = services.incidents
     try:
         if action == "retier":
-            body = await json_body(request)
+            body = await json_object(request)
             reason = str(body.get("reason", ""))[:500]
             change = await engine.retier(incident_id, str(body.get("tier", "")), actor, reason)
         else:
@@ -126,7 +115,7 @@ async def check_item(request: web.Request) -> web.Response:
     services = request.app["services"]
     incident_id = int(request.match_info["id"])
     item_id = int(request.match_info["item"])
-    body = await json_body(request)
+    body = await json_object(request)
     done = body.get("done", True)
     if not isinstance(done, bool):
         return json_error(400, "invalid", "done 必须是 true/false (done must be a boolean)")

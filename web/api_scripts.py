@@ -14,6 +14,7 @@ from broadcast.model import Viewer
 from broadcast.ws import serve_ticker
 
 from .auth import json_error, require
+from .bodies import json_object
 from .users import User
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -47,19 +48,6 @@ def broadcast_errors(handler: Handler) -> Handler:
     return wrapper
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "bad_json", "message": "请求体不是有效的 JSON / body is "
-                                                  "not valid JSON"}), content_type="application/json") from None
-    if not isinstance(data, dict):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "bad_json", "message": "请求体必须是 JSON 对象 / body must "
-                                                  "be a JSON object"}), content_type="application/json")
-    return data
-
 
 def _id(request: web.Request) -> int:
     try:
@@ -88,7 +76,7 @@ async def list_scripts(request: web.Request) -> web.Response:
 @require(*MANAGERS)
 @broadcast_errors
 async def create_script(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     view = await request.app["services"].scripts.create_draft(
         request["user"], body.get("title"), body.get("body"), body.get("priority", "normal"), body.get("audience"),
         body.get("incident_id"), body.get("expires_at"))
@@ -104,7 +92,7 @@ async def get_script(request: web.Request) -> web.Response:
 @require(*MANAGERS)
 @broadcast_errors
 async def edit_script(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     fields = {k: body[k] for k in ("title", "body", "priority", "audience", "incident_id", "expires_at") if k in body}
     return web.json_response(await request.app["services"].scripts.edit(_id(request), request["user"], **fields))
 
@@ -114,7 +102,7 @@ async def edit_script(request: web.Request) -> web.Response:
 async def act(request: web.Request) -> web.Response:
     scripts, script_id, user = request.app["services"].scripts, _id(request), request["user"]
     action = request.match_info["action"]
-    body = await _body(request)
+    body = await json_object(request)
     comment = str(body.get("comment") or "")[:1000]
     if action == "submit":
         view = await scripts.submit(script_id, user, _version(body))

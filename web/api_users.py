@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from . import auth, users
+from .bodies import json_object
 from .errors import AuthError
 from .users import User
 
@@ -32,22 +33,11 @@ async def list_users(request: web.Request) -> web.StreamResponse:
     return web.json_response({"users": rows})
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text='{"error": "bad_json", "message": "body must be JSON"}',
-                                 content_type="application/json") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='{"error": "bad_json", "message": "body must be a JSON object"}',
-                                 content_type="application/json")
-    return body
-
 
 @auth.require("admin")
 async def add_user(request: web.Request) -> web.StreamResponse:
     """Create a user: ``{"name", "role", "password", "team"?, "display_name"?}``."""
-    body = await _json_object(request)
+    body = await json_object(request)
     unknown = set(body) - _ADD_FIELDS
     if unknown:
         return auth.json_error(400, "bad_request", f"unknown fields: {', '.join(sorted(unknown))}")
@@ -85,7 +75,7 @@ async def deactivate_user(request: web.Request) -> web.StreamResponse:
 @auth.require()
 async def change_own_password(request: web.Request) -> web.StreamResponse:
     """Change your own password: ``{"current", "new"}``; every session of yours ends (sign in again)."""
-    body = await _json_object(request)
+    body = await json_object(request)
     current, new = body.get("current"), body.get("new")
     if not isinstance(current, str) or not isinstance(new, str):
         return auth.json_error(400, "bad_request", "need current and new (strings)")
@@ -107,7 +97,7 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
         user_id = int(request.match_info["id"])
     except ValueError:
         return auth.json_error(400, "bad_request", "user id must be a number")
-    body = await _json_object(request)
+    body = await json_object(request)
     password = body.get("password")
     if not isinstance(password, str):
         return auth.json_error(400, "bad_request", "need password (a string)")

@@ -29,6 +29,7 @@ from monitor.registry import list_mentions
 from monitor.service import MAX_INGEST_ITEMS, MonitorService
 
 from .auth import json_error, public, require
+from .bodies import json_object
 from .errors import ConfigError
 
 log = logging.getLogger("lantern.monitor")
@@ -98,17 +99,6 @@ def _monitor(request: web.Request) -> MonitorService:
     return monitor
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise web.HTTPBadRequest(text=json.dumps({"error": "bad_json", "message": f"请求体不是有效的 JSON：{exc}"}),
-                                 content_type="application/json") from exc
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "bad_json", "message": "请求体必须是 JSON 对象"}),
-                                 content_type="application/json")
-    return body
-
 
 def _errors(exc: Exception) -> web.Response:
     if isinstance(exc, UnknownSourceError):
@@ -125,7 +115,7 @@ async def list_sources(request: web.Request) -> web.Response:
 
 @require("manager")
 async def add_source(request: web.Request) -> web.Response:
-    body = await _json_object(request)
+    body = await json_object(request)
     try:
         source = await _monitor(request).add_source(body)
     except (SourceConfigError, UnknownSourceError) as exc:
@@ -135,7 +125,7 @@ async def add_source(request: web.Request) -> web.Response:
 
 @require("manager")
 async def change_source(request: web.Request) -> web.Response:
-    body = await _json_object(request)
+    body = await json_object(request)
     try:
         source = await _monitor(request).update_source(request.match_info["name"], body)
     except (SourceConfigError, UnknownSourceError) as exc:

@@ -1,6 +1,8 @@
 // Small helpers shared by the console views: elements without innerHTML, the API client,
 // translations and formatting.  Every text from the server is inserted with textContent.
 
+import { el } from "./ticker-core.js";
+
 const page = JSON.parse(document.getElementById("lantern-page").textContent);
 export const me = page.user;
 export const lang = page.lang;
@@ -13,19 +15,7 @@ export function t(key, values) {
 }
 
 export function h(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key === "value") node.value = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
+  return el(document, tag, attrs, ...children);
 }
 
 export class ApiError extends Error {

@@ -8,17 +8,20 @@ const SPEED_PX_S = 90; // crawl speed
 const FLIP_MS = 6000; // reduced-motion: one item at a time, this long each
 const PING_TIMEOUT_MS = 45000; // no message for this long: the connection is dead
 
-function el(doc, tag, attrs, ...children) {
+// Builds an element without innerHTML: every child that is not a node becomes a text node.
+// The one element helper of the console, the ticker page and the widget.
+export function el(doc, tag, attrs, ...children) {
   const node = doc.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "class") node.className = value;
+    else if (key === "value") node.value = value;
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : String(value));
   }
-  for (const child of children) {
-    if (child === null || child === undefined) continue;
-    node.append(typeof child === "string" ? doc.createTextNode(child) : child);
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(typeof child === "object" && child.nodeType ? child : doc.createTextNode(String(child)));
   }
   return node;
 }

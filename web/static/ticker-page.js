@@ -1,7 +1,7 @@
 // The /ticker page: reads its data block, mounts the shared ticker full-width and, below the
 // crawl, lists the active scripts in full (title, priority, body, copy and acknowledge).
 // Script text reaches the page through textContent only (h() appends text nodes).
-import { Ticker } from "./ticker-core.js";
+import { Ticker, el } from "./ticker-core.js";
 
 const page = JSON.parse(document.getElementById("lantern-page").textContent);
 const strings = page.strings;
@@ -11,20 +11,7 @@ const params = new URLSearchParams(location.search);
 const motion = params.get("motion"); // ?motion=reduced forces the static flip (for screens and tests)
 const list = document.getElementById("lantern-active");
 
-function h(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children) {
-    if (child === null || child === undefined) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
+const h = (tag, attrs, ...children) => el(document, tag, attrs, ...children);
 
 function card(item, ticker) {
   if (item.state === "retracted") {

@@ -10,7 +10,7 @@ from classifiers import Signals
 from web.errors import ConfigError
 from web.feedback import record_correction
 from web.settings import load_settings
-from web.wire_classifier import overlay_dir
+from web.wire_classifier import load_classifier, overlay_dir
 
 TEXT = "鲜味楼今天开始上线早餐外卖，不知道味道怎么样，有人吃过吗？"
 
@@ -27,6 +27,10 @@ async def test_corrections_change_the_live_model_and_survive_restart(settings, s
     await services.extras["adapt_classifier"]()
     assert services.classifier.classify(TEXT).sentiment == corrected
     assert (overlay_dir(settings) / "overlay.json").is_file()
+    # `lantern classify` loads the configured model with the corrections saved beside the database.
+    offline = load_classifier(settings, corrections_dir=overlay_dir(settings))
+    assert offline.classify(TEXT).sentiment == corrected
+    assert load_classifier(settings).classify(TEXT).sentiment == before.sentiment
     services.db.close()
 
     # A new process: the base model loads, start-up adaptation re-applies the stored corrections.

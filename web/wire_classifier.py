@@ -57,15 +57,27 @@ def overlay_dir(settings: Any) -> Path:
     return Path(settings["storage.path"]).parent / "classifier"
 
 
-async def wire(services: Any) -> None:
-    settings = services.settings
+def load_classifier(settings: Any, *, extra_brands: Sequence[str] = (), model_path: str | None = None,
+                    corrections_dir: Path | None = None) -> Classifier:
+    """The classifier as configured: model path, brand dictionary and the ``[tier]`` policy.
+
+    Both ``lantern serve`` and the ``classify``/``eval`` commands load through
+    here, so they tier the same text the same way.  ``corrections_dir``
+    re-applies managers' corrections saved there by the adaptation job.
+    """
     try:
         policy = TierPolicy.from_dict(settings.tables["tier"]) if settings.tables["tier"] else None
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"[tier]: {exc}") from exc
-    base = await asyncio.to_thread(
-        Classifier.load, settings["classifier.model_path"] or None, brands=settings["monitor.brands"],
-        tier_policy=policy)
+    path = model_path or settings["classifier.model_path"] or None
+    return Classifier.load(path, brands=[*settings["monitor.brands"], *extra_brands], tier_policy=policy,
+                           overlay_dir=corrections_dir)
+
+
+async def wire(services: Any) -> None:
+    settings = services.settings
+    # The base model without saved corrections: the job below re-adapts it from the database.
+    base = await asyncio.to_thread(load_classifier, settings)
     handle = ClassifierHandle(base, metrics.for_services(services).classification_seconds.observe)
     services.classifier = handle
     interval = float(settings["classifier.adapt_interval_s"])

@@ -53,12 +53,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _load_classifier(args: argparse.Namespace) -> Any:
-    from classifiers import Classifier
+    """The configured classifier ([tier] policy, brands) with managers' saved corrections."""
+    from ..wire_classifier import load_classifier, overlay_dir
 
     settings = settings_from(args)
-    path = getattr(args, "model", None) or settings["classifier.model_path"] or None
-    brands = [*settings["monitor.brands"], *getattr(args, "brand", [])]
-    return Classifier.load(path, brands=brands)
+    return load_classifier(settings, extra_brands=getattr(args, "brand", []),
+                           model_path=getattr(args, "model", None), corrections_dir=overlay_dir(settings))
 
 
 def cmd_classify(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -184,19 +185,32 @@ async def _save(services: Any, name: str, value: list[dict[str, Any]], actor: st
         pk="name"))
 
 
+async def _replace(request: web.Request, name: str, parse: Callable[[list[Any], list[str]], Any]) -> Any:
+    """Validate the ``name`` list of the body against the channels and save it; returns the parsed value.
+
+    Raises a JSON 400 (nothing saved) when the list is missing or invalid.
+    """
+    services = request.app["services"]
+    tables = (await json_object(request)).get(name)
+    if not isinstance(tables, list):
+        raise _invalid(f"{name} 必须是列表 ({name} must be a list)")
+    try:
+        parsed = parse(tables, list(services.alerts.channels))
+    except AlertConfigError as exc:
+        raise _invalid(str(exc)) from None
+    await _save(services, name, tables, f"user:{request['user'].name}")
+    return parsed
+
+
+def _invalid(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": "invalid", "message": message}, ensure_ascii=False),
+                              content_type="application/json")
+
+
 @require("admin")
 async def put_routing(request: web.Request) -> web.Response:
     services = request.app["services"]
-    body = await json_object(request)
-    tables = body.get("routes")
-    if not isinstance(tables, list):
-        return json_error(400, "invalid", "routes 必须是列表 (routes must be a list)")
-    try:
-        routes = parse_routes(tables, list(services.alerts.channels))
-    except AlertConfigError as exc:
-        return json_error(400, "invalid", str(exc))
-    await _save(services, "routes", tables, f"user:{request['user'].name}")
-    services.alerts.routes = routes
+    services.alerts.routes = await _replace(request, "routes", parse_routes)
     return web.json_response(_routing(services))
 
 
@@ -209,15 +223,7 @@ async def get_plans(request: web.Request) -> web.Response:
 @require("admin")
 async def put_plans(request: web.Request) -> web.Response:
     services = request.app["services"]
-    body = await json_object(request)
-    tables = body.get("plans")
-    if not isinstance(tables, list):
-        return json_error(400, "invalid", "plans 必须是列表 (plans must be a list)")
-    try:
-        plans = parse_plans(tables, list(services.alerts.channels))
-    except AlertConfigError as exc:
-        return json_error(400, "invalid", str(exc))
-    await _save(services, "plans", tables, f"user:{request['user'].name}")
+    plans = await _replace(request, "plans", parse_plans)
     runner = services.extras["plans"]
     runner.plans = plans
     services.alerts.plan_routes = runner.routes()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 import sqlite_utils
 
 from .. import users
 from ..errors import AuthError
-from ..services import Services
-from ._common import add_config_argument, settings_from, with_services
+from ._common import add_config_argument, settings_from, write_database
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,16 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_create(args: argparse.Namespace) -> int:
     settings = settings_from(args)
 
-    async def create(services: Services) -> str:
-        now = services.clock()
+    now = time.time()
 
-        def txn(db: sqlite_utils.Database) -> str:
-            user = users.find_user(db, args.name)
-            if user is None:
-                raise AuthError(f"no active user named {args.name!r}")
-            return users.create_token(db, user, args.label, now=now)
+    def txn(db: sqlite_utils.Database) -> str:
+        user = users.find_user(db, args.name)
+        if user is None:
+            raise AuthError(f"no active user named {args.name!r}")
+        return users.create_token(db, user, args.label, now=now)
 
-        return await services.db.write(txn)
-
-    print(with_services(settings, create))
+    print(write_database(settings, txn))
     return 0

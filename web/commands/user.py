@@ -6,11 +6,11 @@ import argparse
 import getpass
 import secrets
 import sys
+import time
 
 from .. import users
 from ..errors import AuthError
-from ..services import Services
-from ._common import add_config_argument, settings_from, with_services
+from ._common import add_config_argument, settings_from, write_database
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,13 +46,10 @@ def run_add(args: argparse.Namespace) -> int:
     password, generated = _password(args)
     settings = settings_from(args)
 
-    async def add(services: Services) -> users.User:
-        now = services.clock()
-        return await services.db.write(lambda db: users.add_user(
-            db, args.name, args.role, password, team=args.team, display_name=args.display_name,
-            skills=users.parse_names(args.skills), site=args.site.strip(), now=now))
-
-    user = with_services(settings, add)
+    now = time.time()
+    user = write_database(settings, lambda db: users.add_user(
+        db, args.name, args.role, password, team=args.team, display_name=args.display_name,
+        skills=users.parse_names(args.skills), site=args.site.strip(), now=now))
     print(f"added {user.name} (role {user.role}{', team ' + user.team if user.team else ''})")
     if generated:
         print(f"password: {password}")

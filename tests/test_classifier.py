@@ -23,7 +23,7 @@ from classifiers import (
     save_overlay,
 )
 from classifiers.model import shipped_model_dir
-from web.feedback import adapt_from_corrections, classifiers_migrations, record_correction
+from web.feedback import adapt_from_corrections, classifiers_migrations, corrections_signature, record_correction
 from web.storage import Database
 
 FIXTURES = Path(__file__).parent / "fixtures" / "classifier"
@@ -210,5 +210,15 @@ async def test_feedback_job(clf: Classifier, tmp_path: Path) -> None:
         assert adapted.classify(text).sentiment == target
         assert (tmp_path / "model" / "overlay.json").is_file()
         assert Classifier.load(overlay_dir=tmp_path / "model").classify(text).sentiment == target
+        # nothing changed: the next run leaves overlay.json alone; a new correction rewrites it
+        saved = (tmp_path / "model" / "overlay.json").read_text("utf-8")
+        signature = await db.read(corrections_signature)
+        await adapt_from_corrections(db, clf, tmp_path / "model")
+        assert (tmp_path / "model" / "overlay.json").read_text("utf-8") == saved
+        assert await db.read(corrections_signature) == signature
+        await db.write(lambda d: record_correction(d, text="第二条", field="tier", value="P2", user="boss", now=2000.0))
+        assert await db.read(corrections_signature) != signature
+        await adapt_from_corrections(db, clf, tmp_path / "model")
+        assert len(load_overlay(tmp_path / "model")) == 2
     finally:
         db.close()

@@ -18,7 +18,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from classifiers import Classifier, Correction, InvalidCorrectionError, adapt, save_overlay
+from classifiers import Classifier, Correction, InvalidCorrectionError, adapt, load_overlay, save_overlay
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,21 @@ async def adapt_from_corrections(db: Any, classifier: Classifier, model_dir: str
     if not corrections:
         return classifier
     adapted = await asyncio.to_thread(adapt, classifier, corrections)
-    await asyncio.to_thread(save_overlay, corrections, model_dir)
+    if await asyncio.to_thread(_overlay_differs, corrections, model_dir):
+        await asyncio.to_thread(save_overlay, corrections, model_dir)
     log.info("classifier adapted from %d corrections", len(corrections))
     return adapted
+
+
+def corrections_signature(db: sqlite_utils.Database) -> tuple[int, int]:
+    """(row count, highest id) of the corrections table: changes whenever one is added or removed."""
+    row = db.execute("select count(*), coalesce(max(id), 0) from corrections").fetchone()
+    return int(row[0]), int(row[1])
+
+
+def _overlay_differs(corrections: list[Correction], model_dir: str | Path) -> bool:
+    """True unless ``overlay.json`` in ``model_dir`` already holds exactly these corrections."""
+    try:
+        return load_overlay(model_dir) != corrections
+    except (OSError, ValueError, TypeError, InvalidCorrectionError):
+        return True

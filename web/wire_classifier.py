@@ -19,7 +19,7 @@ from classifiers import Classification, Classifier, Signals, TierPolicy
 
 from . import metrics
 from .errors import ConfigError
-from .feedback import adapt_from_corrections, classifiers_migrations
+from .feedback import adapt_from_corrections, classifiers_migrations, corrections_signature
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,16 @@ async def wire(services: Any) -> None:
     interval = float(settings["classifier.adapt_interval_s"])
     task: asyncio.Task[None] | None = None
 
+    seen: tuple[int, int] | None = None
+
     async def adapt_once() -> None:
+        # Re-adapt (and rewrite overlay.json) only when the corrections changed since the last run.
+        nonlocal seen
+        signature = await services.db.read(corrections_signature)
+        if signature == seen:
+            return
         handle.swap(await adapt_from_corrections(services.db, base, overlay_dir(settings)))
+        seen = signature
 
     async def loop() -> None:
         while True:

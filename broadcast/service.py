@@ -7,7 +7,8 @@ hub hears about a change only after it is committed.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 import sqlite_utils
@@ -21,6 +22,9 @@ from .store import Store
 
 Clock = Callable[[], float]
 Receipt = tuple[str, int, int, int, str, float]  # kind, script_id, version, user_id, team, at
+# Told after every committed lifecycle change (draft, edit, submit, approve, reject, publish, retract, expire).
+Listener = Callable[[dict[str, Any]], Awaitable[None]]
+log = logging.getLogger("lantern.broadcast")
 
 
 class Broadcaster(Protocol):
@@ -47,6 +51,7 @@ class ScriptService:
         self.clock = clock
         self.policy = policy or ApprovalPolicy.default()
         self.hub = hub
+        self.listeners: builtins.list[Listener] = []
 
     # -- authoring ---------------------------------------------------------
     async def create_draft(self, author: Any, title: Any, body: Any, priority: Any = "normal", audience: Any = None,
@@ -60,7 +65,7 @@ class ScriptService:
             row = repo.insert_version(db, int(table.last_pk), 1, draft, actor, now)  # type: ignore[arg-type]
             return repo.version_view(row, db)
 
-        return await self.store.write(txn)
+        return await self._changed(await self.store.write(txn))
 
     async def edit(self, script_id: int, editor: Any, **fields: Any) -> dict[str, Any]:
         """A new version (a draft) from the current one with ``fields`` replaced; approval starts over."""
@@ -81,7 +86,7 @@ class ScriptService:
             row = repo.insert_version(db, script_id, current["version"] + 1, draft, actor, now)
             return repo.version_view(row, db)
 
-        return await self.store.write(txn)
+        return await self._changed(await self.store.write(txn))
 
     # -- review --------------------------------------------------------------
     async def submit(self, script_id: int, actor: Any, version: int | None = None) -> dict[str, Any]:
@@ -110,7 +115,7 @@ class ScriptService:
                            row["content_hash"], comment=str(comment or ""))
             return repo.version_view(row, db)
 
-        return await self.store.write(txn)
+        return await self._changed(await self.store.write(txn))
 
     async def reject(self, script_id: int, version: int | None, approver: Any, comment: str = "") -> dict[str, Any]:
         who, now = as_actor(approver), self.clock()
@@ -129,7 +134,7 @@ class ScriptService:
                        "and decision = 'approve'", [script_id, row["version"]])
             return repo.version_view(row, db)
 
-        return await self.store.write(txn)
+        return await self._changed(await self.store.write(txn))
 
     # -- going live ------------------------------------------------------------
     async def publish(self, script_id: int, actor: Any, version: int | None = None) -> dict[str, Any]:
@@ -151,7 +156,7 @@ class ScriptService:
 
         view, kind = await self.store.write(txn)
         await self._announce(kind, view)
-        return view
+        return await self._changed(view)
 
     async def retract(self, script_id: int, actor: Any, reason: str = "") -> dict[str, Any]:
         """Withdraw the live version (or, if none is live, the pending current version)."""
@@ -171,7 +176,7 @@ class ScriptService:
         view, was_live = await self.store.write(txn)
         if was_live:
             await self._announce("retract", view)
-        return view
+        return await self._changed(view)
 
     async def expire_due(self, now: float | None = None) -> list[dict[str, Any]]:
         """Expire every approved or published version whose expiry has passed; returns them."""
@@ -188,6 +193,7 @@ class ScriptService:
         for view, was_live in expired:
             if was_live:  # an approved version never reached the ticker
                 await self._announce("expire", view)
+            await self._changed(view)
         return [view for view, _ in expired]
 
     async def next_expiry(self) -> float | None:
@@ -278,7 +284,15 @@ class ScriptService:
             repo.require_current(row, script, version)
             return repo.version_view(repo.move(db, row, action, who, now), db)
 
-        return await self.store.write(txn)
+        return await self._changed(await self.store.write(txn))
+
+    async def _changed(self, view: dict[str, Any]) -> dict[str, Any]:
+        for listener in self.listeners:
+            try:
+                await listener(view)
+            except Exception:  # an observer must not turn a committed change into an error
+                log.exception("script listener %r failed", listener)
+        return view
 
     async def _announce(self, kind: str, view: dict[str, Any]) -> None:
         if self.hub is not None:

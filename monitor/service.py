@@ -16,13 +16,13 @@ import random
 import secrets
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from .config import Defaults, SourceConfig, merge_update, parse_config
 from .errors import SourceConfigError, SourceExistsError, UnknownSourceError
-from .health import SourceState, check_silence
+from .health import SourceState, check_silence, status
 from .http import HttpFetcher
 from .pipeline import OnNewMentions, Pipeline
 from .poller import IngestResult, OnHealthAlert, Poller, PollResult
@@ -35,6 +35,9 @@ from .store import Store
 log = logging.getLogger("lantern.monitor")
 HEALTH_JOB = "health check"  # not a valid source name (spaces are not allowed), so it cannot clash
 MAX_INGEST_ITEMS = 500
+# Told (source name, status) when a source's health status changes or it is added, changed, paused, resumed or
+# removed; status is a health status (ok, error, failing, silent, pending), "paused" or "removed".
+SourceListener = Callable[[str, str], Awaitable[None]]
 
 
 class MonitorService:
@@ -63,6 +66,7 @@ class MonitorService:
         self._loaded = False
         self._started = False
         self.lateness: deque[float] = deque(maxlen=100_000)  # seconds each scheduled poll started late
+        self.listeners: list[SourceListener] = []
 
     # -- configuration ------------------------------------------------------
     def _parse(self, data: Mapping[str, Any], *, generate_token: bool = False) -> SourceConfig:
@@ -153,9 +157,26 @@ class MonitorService:
         source = self._source(name)
         async with self._locks[name]:
             state = self._states[name]
+            before = status(state)
             result = await self.poller.poll(source, state)
             await self.store.write(lambda db: save_state(db, state))
+        if status(state) != before:
+            await self._tell(name)
         return result
+
+    def _status(self, name: str) -> str:
+        cfg, state = self._configs.get(name), self._states.get(name)
+        if cfg is None:
+            return "removed"
+        return "paused" if not cfg.enabled else status(state or SourceState(name))
+
+    async def _tell(self, name: str) -> None:
+        current = self._status(name)
+        for listener in self.listeners:
+            try:
+                await listener(name, current)
+            except Exception:  # an observer must not break polling
+                log.exception("source listener %r failed", listener)
 
     async def check_health(self) -> None:
         """Silence alerts and near-duplicate index pruning (runs every minute)."""
@@ -169,6 +190,7 @@ class MonitorService:
             if event is not None:
                 await self.poller.act(name, [event])
                 await self.store.write(lambda db, s=state: save_state(db, s))  # type: ignore[misc]
+                await self._tell(name)
 
     # -- the contract ---------------------------------------------------------
     async def poll_once(self, name: str | None = None) -> list[PollResult]:
@@ -195,6 +217,7 @@ class MonitorService:
         self._states[config.name] = SourceState(config.name)
         self._locks[config.name] = asyncio.Lock()
         self._schedule(config)
+        await self._tell(config.name)
         shown = config.to_dict()
         if config.kind == "push" and not cfg.get("token"):
             shown["token"] = config.token  # generated: shown once, at creation only
@@ -221,12 +244,14 @@ class MonitorService:
             (self.scheduler.resume if config.enabled else self.scheduler.pause)(name)
         elif self._started:
             self.scheduler.remove(name)  # became a push source: nothing to poll
+        await self._tell(name)
         return config.to_dict()
 
     async def pause_source(self, name: str) -> None:
         await self._load()
         await self._save(self._config(name).with_enabled(False), origin="api")
         self.scheduler.pause(name)
+        await self._tell(name)
 
     async def resume_source(self, name: str) -> None:
         await self._load()
@@ -235,6 +260,7 @@ class MonitorService:
         if self._started and not self.scheduler.has(name):
             self._schedule(config)
         self.scheduler.resume(name)
+        await self._tell(name)
 
     async def remove_source(self, name: str) -> None:
         await self._load()
@@ -245,6 +271,7 @@ class MonitorService:
             self._configs.pop(name, None)
             self._states.pop(name, None)
         self._locks.pop(name, None)
+        await self._tell(name)
 
     async def list_sources(self) -> list[dict[str, Any]]:
         await self._load()
@@ -272,6 +299,9 @@ class MonitorService:
             raise SourceConfigError(f"来源 {name} 已暂停 (source is paused)")
         async with self._locks[name]:
             state = self._states[name]
+            before = status(state)
             result = await self.poller.ingest(source, state, items)
             await self.store.write(lambda db: save_state(db, state))
+        if status(state) != before:
+            await self._tell(name)
         return result

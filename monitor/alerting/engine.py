@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import time
 from typing import Any
@@ -34,6 +34,9 @@ from .sender import Sender, SendReport, payload_of
 
 log = logging.getLogger(__name__)
 People = Callable[[sqlite_utils.Database], list[dict[str, Any]]]
+# Told when deliveries changed (queued, sent, failed, acknowledged, cancelled), with the incidents they
+# belong to (None: deliveries of no incident, e.g. source-health alerts and digests).
+Listener = Callable[[set[int | None]], Awaitable[None]]
 
 
 @dataclass
@@ -58,6 +61,7 @@ class TickReport:
     escalated: int = 0
     reminded: int = 0
     sent: SendReport = field(default_factory=SendReport)
+    incidents: set[int | None] = field(default_factory=set)  # whose deliveries the planning added or folded
 
 
 class AlertEngine:
@@ -75,8 +79,9 @@ class AlertEngine:
         self.people = people or (lambda db: [])
         self._secrets = sorted({s for c in channels.values() for s in c.secrets() if len(s) >= 4}, key=len,
                                reverse=True)
+        self.listeners: list[Listener] = []
         self.sender = Sender(store, channels, render=self.message, redact=self.redact,
-                             max_attempts=self.config.max_attempts)
+                             max_attempts=self.config.max_attempts, on_change=self._notify)
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -117,6 +122,9 @@ class AlertEngine:
         now = self.clock()
         await self.store.write(lambda db: self._record_changes(db, changes, now))
         self._wake.set()
+        settled = {c.incident_id for c in changes if c.kind in ("acknowledged", "mitigating", "resolved")}
+        if settled:
+            await self._notify(settled)  # reminders cancelled, must-act deliveries acknowledged
 
     def _record_changes(self, db: sqlite_utils.Database, changes: list[IncidentChange], now: float) -> None:
         table = db.table("alert_state")
@@ -177,6 +185,7 @@ class AlertEngine:
         return queued
 
     def _plan(self, db: sqlite_utils.Database, now: float, report: TickReport) -> None:
+        first_new = db.execute("select coalesce(max(id), 0) from alert_deliveries").fetchone()[0]
         self._active_silences = silences.list_active(db, now)
         people = self.people(db)
         for st in list(db.query("select * from alert_state where due_at is not null and due_at <= ?", [now])):
@@ -193,6 +202,8 @@ class AlertEngine:
             outbox.fold(db, rows, now, by_recipient=False)
             for i in held:
                 self.sender.denied_since.pop(i, None)
+        report.incidents.update(row[0] for row in db.execute(
+            "select distinct incident_id from alert_deliveries where id > ?", [first_new]))
 
     async def tick(self, now: float | None = None, *, wait: bool = True) -> TickReport:
         """Plan and send everything due at ``now`` (the clock's time by default).
@@ -205,6 +216,8 @@ class AlertEngine:
         report = TickReport()
         async with self._lock:
             await self.store.write(lambda db: self._plan(db, now, report))
+        if report.incidents:
+            await self._notify(report.incidents)
         report.sent = await self.sender.send_due(now, self._session(), wait=wait)
         return report
 
@@ -214,11 +227,11 @@ class AlertEngine:
         now = self.clock()
         message = self.redact(message)[:500]
 
-        def txn(db: sqlite_utils.Database) -> None:
+        def txn(db: sqlite_utils.Database) -> bool:
             key = f"health:{source}:{problem}"
             last = db.execute("select last_sent_at from alert_nflog where key = ?", [key]).fetchone()
             if last and now - last[0] < self.config.timing.repeat_interval:
-                return
+                return False
             people = self.people(db)
             routes = [r for r in self.all_routes() if r.health]
             found = recipients(routes, people, max_level=0) if routes else [
@@ -231,9 +244,19 @@ class AlertEngine:
                                                                   "message": message}, now=now)
             db.table("alert_nflog").upsert({"key": key, "recipient": "health", "must_act": 0, "last_sent_at": now,
                                             "last_tier": "P2", "last_state": problem}, pk="key")
+            return bool(found)
 
-        await self.store.write(txn)
+        if await self.store.write(txn):
+            await self._notify({None})
         self._wake.set()
+
+    async def _notify(self, incidents: Iterable[int | None]) -> None:
+        changed = set(incidents)
+        for listener in self.listeners:
+            try:
+                await listener(changed)
+            except Exception:  # an observer must never stop planning or sending
+                log.exception("alert listener %r failed", listener)
 
     # -- acknowledge links -------------------------------------------------------------
     async def check_link(self, value: str) -> dict[str, Any]:

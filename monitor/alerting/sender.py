@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -47,12 +47,14 @@ class SendReport:
 
 class Sender:
     def __init__(self, store: Store, channels: dict[str, Channel], *, render: Callable[[dict[str, Any]], Message],
-                 redact: Callable[[str], str], max_attempts: int = 8) -> None:
+                 redact: Callable[[str], str], max_attempts: int = 8,
+                 on_change: Callable[[set[int | None]], Awaitable[None]] | None = None) -> None:
         self.store = store
         self.channels = channels
         self.render = render
         self.redact = redact
         self.max_attempts = max_attempts
+        self.on_change = on_change  # told the incidents of each batch whose rows changed status
         self.budgets = {name: Budget(c.per_minute, c.per_second) for name, c in channels.items()}
         self.denied_since: dict[int, float] = {}  # delivery id -> first time a budget held it back
         self._inflight: dict[str, asyncio.Task[None]] = {}
@@ -112,6 +114,13 @@ class Sender:
 
     async def _channel(self, name: str, rows: list[dict[str, Any]], now: float, http: aiohttp.ClientSession,
                        report: SendReport) -> None:
+        before = (report.sent, report.retried, report.failed)
+        await self._send_batch(name, rows, now, http, report)
+        if self.on_change is not None and (report.sent, report.retried, report.failed) != before:
+            await self.on_change({r["incident_id"] for r in rows})
+
+    async def _send_batch(self, name: str, rows: list[dict[str, Any]], now: float, http: aiohttp.ClientSession,
+                          report: SendReport) -> None:
         channel = self.channels.get(name)
         budget = self.budgets.get(name)
         if channel is not None and channel.kind == "console":

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .client_address import parse_networks
 from .errors import ConfigError
 
 
@@ -28,6 +29,7 @@ class Setting:
     name: str  # "section.key"
     default: Any
     help: str
+    check: Callable[[Any], object] | None = None  # raises ValueError for a bad (coerced) value
 
     @property
     def env(self) -> str:
@@ -71,6 +73,22 @@ SETTINGS: tuple[Setting, ...] = (
         "Mark cookies Secure (HTTPS only). Turn on whenever Lantern is served over HTTPS.",
     ),
     Setting("auth.login_attempts_per_minute", 5, "Failed logins allowed per user and address per minute."),
+    # -- web --------------------------------------------------------------
+    Setting(
+        "web.auth_cache_seconds",
+        30.0,
+        "How long a node remembers who an API token or session belongs to (saves a database lookup per "
+        "request and websocket connect). Revocation, logout and user changes made on a node apply there at "
+        "once; other nodes see them within this time. 0 turns the cache off.",
+        check=lambda seconds: seconds >= 0 or _bad("must be 0 or more"),
+    ),
+    Setting(
+        "web.trusted_proxies",
+        [],
+        'Reverse proxies (IP addresses or CIDRs, e.g. ["10.0.0.0/8"]) whose X-Forwarded-For is believed '
+        "for the client address (login rate limit, access log). Empty: the header is ignored.",
+        check=parse_networks,
+    ),
     # -- monitor ----------------------------------------------------------
     Setting("monitor.enabled", True, "Run the pollers and the scheduler inside `lantern serve`."),
     Setting("monitor.default_interval_s", 300, "Poll interval of a source that does not set one, in seconds."),
@@ -149,7 +167,21 @@ LIST_SECTIONS = ("sources", "channels", "routes", "plans")
 TABLE_SECTIONS = ("tier",)
 
 
+def _bad(message: str) -> bool:
+    raise ValueError(message)
+
+
 def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    converted = _convert(setting, value, origin)
+    if setting.check is not None:
+        try:
+            setting.check(converted)
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: {setting.name}: {exc}") from None
+    return converted
+
+
+def _convert(setting: Setting, value: Any, origin: str) -> Any:
     default = setting.default
     if isinstance(default, bool):
         if isinstance(value, bool):

@@ -100,6 +100,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("monitor.failure_alert_after", 3, "Consecutive failed polls of a source before a source-health alert."),
     Setting("monitor.silence_factor", 6.0, "Alert when a source brings nothing new for this many times its usual gap."),
     Setting("monitor.near_duplicate_bits", 10, "SimHash bits (of 64) two texts may differ by to count as a repost."),
+    Setting("monitor.ingest_per_minute", 120,
+            "Pushes one push source may POST to /api/ingest per minute (bursts up to the same number); beyond "
+            "it the answer is 429 with Retry-After. 0: no limit.",
+            check=lambda n: n >= 0 or _bad("must be 0 or more")),
+    # -- network (outbound address guard) ----------------------------------
+    Setting("network.block_private", False,
+            "Also refuse fetches and alert posts to loopback, RFC 1918, CGNAT (100.64.0.0/10) and IPv6 ULA "
+            "addresses. Cloud metadata, link-local, unspecified, multicast and broadcast are always refused."),
+    Setting("network.deny", [], 'Extra CIDRs never fetched from or posted to, e.g. ["10.8.0.0/16"]; wins over allow.',
+            check=parse_networks),
+    Setting("network.allow", [],
+            'CIDRs allowed even with block_private, e.g. ["10.20.0.0/16"] for an intranet RSSHub; never '
+            "re-opens the always-refused ranges.", check=parse_networks),
     # -- classifier -------------------------------------------------------
     Setting(
         "classifier.model_path",

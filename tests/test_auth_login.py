@@ -235,7 +235,7 @@ async def test_bearer_tokens_skip_csrf_and_deactivation_revokes_them(client: Tes
     agent_headers = {"Authorization": f"Bearer {agent_token}"}
     assert (await client.get("/api/me", headers=agent_headers)).status == 200
     listing = await client.get("/api/users", headers={"Authorization": f"Bearer {admin_token}"})
-    agent_id = next(u["id"] for u in (await listing.json())["users"] if u["name"] == "agent1")
+    agent_id = next(u["id"] for u in (await listing.json())["items"] if u["name"] == "agent1")
     done = await client.post(f"/api/users/{agent_id}/deactivate",
                              headers={"Authorization": f"Bearer {admin_token}"})
     assert done.status == 200

@@ -104,7 +104,7 @@ async def run_flow(services: Any, server: TestServer, author: dict[str, str], ap
     assert [r.ok for r in results] == [True]
     async with aiohttp.ClientSession() as http:
         mentions = await (await http.get(server.make_url("/api/mentions"), headers=author)).json()
-        items = mentions["mentions"]
+        items = mentions["items"]
         assert len(items) == 1
         assert items[0]["sentiment"] == "negative"
         assert "food_safety" in items[0]["categories"]

@@ -99,7 +99,7 @@ async def test_source_lifecycle_over_the_api_hides_secrets(api: Any, caplog: pyt
         assert srv.routes["/sina/tousu/7000123456"].seen_headers[0]["Authorization"] == "Basic HEADERSECRET"
     assert (await client.post("/api/sources/tousu/pause", headers=tokens["admin"])).status == 200
     listed = await (await client.get("/api/sources", headers=tokens["oncall"])).json()
-    by_name = {s["name"]: s for s in listed["sources"]}
+    by_name = {s["name"]: s for s in listed["items"]}
     assert by_name["tousu"]["paused"] and by_name["tousu"]["health"]["mentions_new"] == 2
     resp = await client.patch("/api/sources/tousu", json={**by_name["tousu"], "query": "鲜味楼 OR 投诉"},
                               headers=tokens["manager"])  # a listed entry sent back edited
@@ -141,7 +141,7 @@ async def test_ingest_keeps_good_items_and_reports_bad_ones(api: Any) -> None:
     assert (await again.json())["duplicates"] == 1
     assert [m.mention.external_id for m in received] == ["a1"] and received[0].tier == "P2"
     page = await (await client.get("/api/mentions?source=hook", headers=tokens["manager"])).json()
-    assert [m["external_id"] for m in page["mentions"]] == ["a1"] and page["mentions"][0]["author_reach"] == 1200
+    assert [m["external_id"] for m in page["items"]] == ["a1"] and page["items"][0]["author_reach"] == 1200
 
 
 async def test_ingest_rejects_bad_tokens_and_bad_batches(api: Any) -> None:
@@ -164,12 +164,12 @@ async def test_mentions_pagination_and_filters(api: Any) -> None:
              for i in range(7)]
     assert (await (await client.post("/api/ingest", json=items, headers=header)).json())["accepted"] == 7
     first = await (await client.get("/api/mentions?limit=4", headers=tokens["oncall"])).json()
-    assert len(first["mentions"]) == 4 and first["next_before"] is not None
+    assert len(first["items"]) == 4 and first["next_before"] is not None
     rest = await (await client.get(f"/api/mentions?limit=4&before={first['next_before']}",
                                    headers=tokens["oncall"])).json()
-    assert len(rest["mentions"]) == 3 and rest["next_before"] is None
+    assert len(rest["items"]) == 3 and rest["next_before"] is None
     p2 = await (await client.get("/api/mentions?tier=P2", headers=tokens["manager"])).json()
-    assert len(p2["mentions"]) == 3 and all(m["tier"] == "P2" for m in p2["mentions"])
+    assert len(p2["items"]) == 3 and all(m["tier"] == "P2" for m in p2["items"])
     assert (await client.get("/api/mentions?limit=abc", headers=tokens["manager"])).status == 400
 
 

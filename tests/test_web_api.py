@@ -73,7 +73,7 @@ async def test_admin_manages_users(api: Api) -> None:
         "name": "zhang", "role": "agent", "password": "long-enough", "team": "queue-b", "display_name": "张三"})
     assert status == 201 and body["user"]["team"] == "queue-b"
     status, body = await api.call("root", "GET", "/api/users")
-    names = {u["name"]: u for u in body["users"]}
+    names = {u["name"]: u for u in body["items"]}
     assert "zhang" in names and "password_hash" not in json.dumps(body)
     status, body = await api.call("root", "POST", "/api/users", json={"name": "zhang", "role": "agent",
                                                                       "password": "long-enough"})
@@ -93,9 +93,9 @@ async def test_admin_manages_users(api: Api) -> None:
     status, _ = await api.call("root", "POST", f"/api/users/{zhang}/deactivate")
     assert status == 200
     status, body = await api.call("root", "GET", "/api/users?all=1")
-    assert {u["name"]: u["active"] for u in body["users"]}["zhang"] is False
+    assert {u["name"]: u["active"] for u in body["items"]}["zhang"] is False
     assert (await api.call("root", "POST", f"/api/users/{zhang}/deactivate"))[0] == 404
-    root_id = next(u["id"] for u in body["users"] if u["name"] == "root")
+    root_id = next(u["id"] for u in body["items"] if u["name"] == "root")
     assert (await api.call("root", "POST", f"/api/users/{root_id}/deactivate"))[0] == 400
 
 
@@ -133,10 +133,10 @@ async def test_sparklines_and_incident_mentions(api: Api) -> None:
     assert (await api.call("mgr", "GET", "/api/console/sparklines?ids=1,x"))[0] == 400
     status, body = await api.call("oc", "GET", "/api/console/incidents/7/mentions")
     assert status == 200
-    first = body["mentions"][0]
+    first = body["items"][0]
     assert first["id"] == 2 and first["reasons"] == []
-    assert body["mentions"][1]["reasons"] == ["负面词: 恶心", "类别: 食品安全"]
-    assert body["mentions"][1]["categories"] == ["food_safety"]
+    assert body["items"][1]["reasons"] == ["负面词: 恶心", "类别: 食品安全"]
+    assert body["items"][1]["categories"] == ["food_safety"]
     assert (await api.call("ag", "GET", "/api/console/incidents/7/mentions"))[0] == 403
 
 
@@ -234,7 +234,7 @@ async def test_password_changes(api: Api) -> None:
     assert await db.read(lambda d: users.verify_password(d, "mgr", "brand-new-pw")) is not None
     assert await db.read(lambda d: users.verify_password(d, "mgr", "mgr-password")) is None
     _, listing = await api.call("root", "GET", "/api/users")
-    agent_id = next(u["id"] for u in listing["users"] if u["name"] == "ag")
+    agent_id = next(u["id"] for u in listing["items"] if u["name"] == "ag")
     assert (await api.call("mgr", "POST", f"/api/users/{agent_id}/password", json={"password": "x" * 12}))[0] == 403
     assert (await api.call("root", "POST", f"/api/users/{agent_id}/password", json={"password": "reset-pw-123"}))[0] \
         == 200

@@ -96,7 +96,7 @@ async def mentions_handler(request: web.Request) -> web.StreamResponse:
     except ValueError:
         return auth.json_error(400, "bad_request", "incident id must be a number")
     rows = await request.app["services"].db.read(lambda db: incident_mentions(db, incident_id))
-    return web.json_response({"incident_id": incident_id, "mentions": rows})
+    return web.json_response({"incident_id": incident_id, "items": rows})
 
 
 def _correct(db: sqlite_utils.Database, mention_id: int, field: str, value: str, user: str, now: float) -> int:

@@ -1,4 +1,9 @@
-"""``/api/me`` and ``/api/users``: who am I, and user administration (admin only)."""
+"""``/api/me`` and ``/api/users``: who am I, and user administration (admin only).
+
+Every change that ends a session, revokes a token or changes what a user may
+see (role, team, skills, site) also tells the principal cache
+(:func:`web.auth.forget_user`), so it takes effect at once on this node.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,24 @@ from .errors import AuthError
 from .users import User
 
 _ADD_FIELDS = {"name", "role", "password", "team", "display_name"}
+_LIST_FIELDS = {"skills"}  # also accepted as a comma-separated string
+_EDIT_FIELDS = {"role", "team", "display_name", "skills", "site"}
+
+
+def _int_id(request: web.Request, key: str = "id") -> int | None:
+    try:
+        return int(request.match_info[key])
+    except ValueError:
+        return None
+
+
+def _names(value: Any) -> tuple[str, ...] | None:
+    """Skills as a list of strings or one comma-separated string; None if neither."""
+    if isinstance(value, str):
+        return users.parse_names(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return users.parse_names(",".join(value))
+    return None
 
 
 @auth.require()
@@ -30,25 +53,27 @@ async def list_users(request: web.Request) -> web.StreamResponse:
     """Every user (``?all=1`` includes deactivated ones); never a password hash."""
     include = request.query.get("all") in {"1", "true", "yes"}
     rows = await request.app["services"].db.read(lambda db: users.list_users(db, include_inactive=include))
-    return web.json_response({"users": rows})
-
-
+    return web.json_response({"items": rows})
 
 @auth.require("admin")
 async def add_user(request: web.Request) -> web.StreamResponse:
-    """Create a user: ``{"name", "role", "password", "team"?, "display_name"?}``."""
+    """Create a user: ``{"name", "role", "password", "team"?, "display_name"?, "skills"?, "site"?}``."""
     body = await json_object(request)
-    unknown = set(body) - _ADD_FIELDS
+    unknown = set(body) - _ADD_FIELDS - _EDIT_FIELDS
     if unknown:
         return auth.json_error(400, "bad_request", f"unknown fields: {', '.join(sorted(unknown))}")
-    if not all(isinstance(body.get(k, ""), str) for k in _ADD_FIELDS):
-        return auth.json_error(400, "bad_request", "every field must be a string")
+    if not all(isinstance(body.get(k, ""), str) for k in (_ADD_FIELDS | _EDIT_FIELDS) - _LIST_FIELDS):
+        return auth.json_error(400, "bad_request", "every field must be a string (skills: a list of strings)")
+    skills = _names(body.get("skills", []))
+    if skills is None:
+        return auth.json_error(400, "bad_request", "skills must be a list of strings")
     services = request.app["services"]
     now = services.clock()
     try:
         user = await services.db.write(lambda db: users.add_user(
             db, body.get("name", ""), body.get("role", ""), body.get("password", ""),
-            team=body.get("team", ""), display_name=body.get("display_name", ""), now=now))
+            team=body.get("team", ""), display_name=body.get("display_name", ""), skills=skills,
+            site=body.get("site", "").strip(), now=now))
     except AuthError as exc:
         status = 409 if "already exists" in str(exc) else 400
         return auth.json_error(status, "conflict" if status == 409 else "bad_request", str(exc))
@@ -56,19 +81,50 @@ async def add_user(request: web.Request) -> web.StreamResponse:
 
 
 @auth.require("admin")
+async def edit_user(request: web.Request) -> web.StreamResponse:
+    """Change a user's role, team, display name, skills or site; applies at once to their tokens and sessions."""
+    user_id = _int_id(request)
+    if user_id is None:
+        return auth.json_error(400, "bad_request", "user id must be a number")
+    body = await json_object(request)
+    unknown = set(body) - _EDIT_FIELDS
+    if unknown:
+        return auth.json_error(400, "bad_request", f"unknown fields: {', '.join(sorted(unknown))}")
+    if not all(isinstance(body[k], str) for k in set(body) - _LIST_FIELDS):
+        return auth.json_error(400, "bad_request", "every field must be a string (skills: a list of strings)")
+    skills = _names(body["skills"]) if "skills" in body else None
+    if "skills" in body and skills is None:
+        return auth.json_error(400, "bad_request", "skills must be a list of strings")
+    me_: User = request["user"]
+    if user_id == me_.id and body.get("role", me_.role) != me_.role:
+        return auth.json_error(400, "bad_request", "you cannot change your own role")
+    services = request.app["services"]
+    try:
+        user = await services.db.write(lambda db: users.update_user(
+            db, user_id, role=body.get("role"), team=body.get("team"), display_name=body.get("display_name"),
+            skills=skills, site=body["site"].strip() if "site" in body else None))
+    except AuthError as exc:
+        status = 404 if "no active user" in str(exc) else 400
+        return auth.json_error(status, "not_found" if status == 404 else "bad_request", str(exc))
+    auth.forget_user(services, user_id)
+    return web.json_response({"user": user.as_dict()})
+
+
+@auth.require("admin")
 async def deactivate_user(request: web.Request) -> web.StreamResponse:
     """Deactivate a user: their sessions end and API tokens stop working at once."""
-    try:
-        user_id = int(request.match_info["id"])
-    except ValueError:
+    user_id = _int_id(request)
+    if user_id is None:
         return auth.json_error(400, "bad_request", "user id must be a number")
     me_: User = request["user"]
     if user_id == me_.id:
         return auth.json_error(400, "bad_request", "you cannot deactivate yourself")
+    services = request.app["services"]
     try:
-        user = await request.app["services"].db.write(lambda db: users.deactivate_user(db, user_id))
+        user = await services.db.write(lambda db: users.deactivate_user(db, user_id))
     except AuthError as exc:
         return auth.json_error(404, "not_found", str(exc))
+    auth.forget_user(services, user_id)
     return web.json_response({"user": {**user.as_dict(), "active": False}})
 
 
@@ -87,32 +143,89 @@ async def change_own_password(request: web.Request) -> web.StreamResponse:
         await db.write(lambda d: users.set_password(d, user.id, new))
     except AuthError as exc:
         return auth.json_error(400, "bad_request", str(exc))
+    auth.forget_user(request.app["services"], user.id)
     return web.json_response({"changed": True})
 
 
 @auth.require("admin")
 async def reset_password(request: web.Request) -> web.StreamResponse:
     """Set another user's password (``{"password"}``); their sessions end, their API tokens stay."""
-    try:
-        user_id = int(request.match_info["id"])
-    except ValueError:
+    user_id = _int_id(request)
+    if user_id is None:
         return auth.json_error(400, "bad_request", "user id must be a number")
     body = await json_object(request)
     password = body.get("password")
     if not isinstance(password, str):
         return auth.json_error(400, "bad_request", "need password (a string)")
+    services = request.app["services"]
     try:
-        await request.app["services"].db.write(lambda d: users.set_password(d, user_id, password))
+        await services.db.write(lambda d: users.set_password(d, user_id, password))
     except AuthError as exc:
         status = 404 if "no active user" in str(exc) else 400
         return auth.json_error(status, "not_found" if status == 404 else "bad_request", str(exc))
+    auth.forget_user(services, user_id)
     return web.json_response({"changed": True})
+
+
+@auth.require("admin")
+async def list_tokens(request: web.Request) -> web.StreamResponse:
+    """A user's API tokens: id, label, created, revoked (never the token itself)."""
+    user_id = _int_id(request)
+    if user_id is None:
+        return auth.json_error(400, "bad_request", "user id must be a number")
+    rows = await request.app["services"].db.read(lambda db: users.list_tokens(db, user_id))
+    return web.json_response({"items": rows})
+
+
+@auth.require("admin")
+async def create_token(request: web.Request) -> web.StreamResponse:
+    """A new API token for an active user (``{"label"?}``); the token is in this answer only, never again."""
+    user_id = _int_id(request)
+    if user_id is None:
+        return auth.json_error(400, "bad_request", "user id must be a number")
+    body = await json_object(request)
+    label = body.get("label", "api")
+    if set(body) - {"label"} or not isinstance(label, str) or len(label) > 100:
+        return auth.json_error(400, "bad_request", "only label (a string of at most 100 characters) is accepted")
+    services = request.app["services"]
+    now = services.clock()
+
+    def txn(db: Any) -> str:
+        user = users.get_user(db, user_id)
+        if user is None:
+            raise AuthError(f"no active user with id {user_id}")
+        return users.create_token(db, user, label, now=now)
+
+    try:
+        token = await services.db.write(txn)
+    except AuthError as exc:
+        return auth.json_error(404, "not_found", str(exc))
+    return web.json_response({"token": token, "label": label}, status=201)
+
+
+@auth.require("admin")
+async def revoke_token(request: web.Request) -> web.StreamResponse:
+    """Revoke an API token by id: it stops working at once (on other nodes within web.auth_cache_seconds)."""
+    token_id = _int_id(request)
+    if token_id is None:
+        return auth.json_error(400, "bad_request", "token id must be a number")
+    services = request.app["services"]
+    try:
+        user_id = await services.db.write(lambda db: users.revoke_token(db, token_id))
+    except AuthError as exc:
+        return auth.json_error(404, "not_found", str(exc))
+    auth.forget_user(services, user_id)
+    return web.json_response({"revoked": token_id})
 
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/me", me)
     app.router.add_get("/api/users", list_users)
     app.router.add_post("/api/users", add_user)
+    app.router.add_patch("/api/users/{id}", edit_user)
     app.router.add_post("/api/users/{id}/deactivate", deactivate_user)
+    app.router.add_get("/api/users/{id}/tokens", list_tokens)
+    app.router.add_post("/api/users/{id}/tokens", create_token)
+    app.router.add_post("/api/tokens/{id}/revoke", revoke_token)
     app.router.add_post("/api/users/{id}/password", reset_password)
     app.router.add_post("/api/me/password", change_own_password)

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import warnings
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
@@ -25,6 +26,8 @@ from aiohttp import web
 from aiohttp.web_exceptions import NotAppKeyWarning
 
 from . import users
+from .client_address import CLIENT_KEY, TrustedProxies, parse_networks
+from .token_cache import Found, PrincipalCache
 from .users import User
 
 SESSION_COOKIE = "lantern_session"
@@ -40,19 +43,66 @@ def csrf_token(secret: str, session: str) -> str:
     return hmac.new(secret.encode(), b"csrf:" + session.encode(), hashlib.sha256).hexdigest()
 
 
+@dataclass
+class AuthState:
+    """Per-process authentication helpers built from the settings: the principal cache and the proxies."""
+
+    cache: PrincipalCache
+    proxies: TrustedProxies
+
+
+def auth_state(services: Any) -> AuthState:
+    """The :class:`AuthState` of ``services`` (made on first use)."""
+    state: AuthState | None = services.extras.get("auth_state")
+    if state is None:
+        settings = services.settings
+        state = AuthState(
+            cache=PrincipalCache(services.clock, ttl_s=float(settings["web.auth_cache_seconds"])),
+            proxies=TrustedProxies(parse_networks(settings["web.trusted_proxies"])))
+        services.extras["auth_state"] = state
+    return state
+
+
+async def user_for_token(services: Any, token: str) -> User | None:
+    """The active user owning API token ``token`` (cached for ``web.auth_cache_seconds``)."""
+
+    async def load() -> Found:
+        return await services.db.read(lambda db: users.user_for_token(db, token)), None
+
+    return await auth_state(services).cache.lookup("token", token, load)
+
+
+async def user_for_session(services: Any, session: str) -> User | None:
+    """The user of live session ``session`` (cached, never past the session's own expiry)."""
+    now = services.clock()
+
+    async def load() -> Found:
+        found = await services.db.read(lambda db: users.session_user(db, session, now=now))
+        return found if found else (None, None)
+
+    return await auth_state(services).cache.lookup("session", session, load)
+
+
+def forget_session(services: Any, session: str) -> None:
+    """Call after a session ends (logout, login replacing it): it stops working at once on this node."""
+    auth_state(services).cache.forget("session", session)
+
+
+def forget_user(services: Any, user_id: int) -> None:
+    """Call after a user's tokens, sessions, role, team, skills or site changed, or they were deactivated."""
+    auth_state(services).cache.forget_user(user_id)
+
+
 async def authenticate(request: web.Request) -> tuple[User | None, str | None]:
     """The user behind ``request`` and the session id if it came from the cookie."""
     services = request.app["services"]
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        token = header[7:].strip()
-        user = await services.db.read(lambda db: users.user_for_token(db, token))
-        return user, None
+        return await user_for_token(services, header[7:].strip()), None
     token_param = request.query.get("token")
     if token_param and request.path.startswith("/ws"):
         # Websocket clients outside a browser may not be able to set headers.
-        user = await services.db.read(lambda db: users.user_for_token(db, token_param))
-        return user, None
+        return await user_for_token(services, token_param), None
     session = request.cookies.get(SESSION_COOKIE)
     if session and request.path.startswith("/ws") and not same_origin(request):
         # Cross-site websocket hijacking: browsers send cookies on websocket handshakes from any
@@ -60,10 +110,15 @@ async def authenticate(request: web.Request) -> tuple[User | None, str | None]:
         # our own pages; other origins (the CRM widget) authenticate with ?token=.
         return None, None
     if session:
-        now = services.clock()
-        user = await services.db.read(lambda db: users.user_for_session(db, session, now=now))
+        user = await user_for_session(services, session)
         return user, session if user else None
     return None, None
+
+
+def client_address(request: web.Request) -> str | None:
+    """The client's address: ``X-Forwarded-For`` is believed only from a ``web.trusted_proxies`` peer."""
+    proxies = auth_state(request.app["services"]).proxies
+    return proxies.client(request.remote, request.headers.getall("X-Forwarded-For", ()))
 
 
 def same_origin(request: web.Request) -> bool:
@@ -78,6 +133,13 @@ def same_origin(request: web.Request) -> bool:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    client = client_address(request)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotAppKeyWarning)
+        request[CLIENT_KEY] = client  # for the access log, which sees the request as it arrived
+    if client is not None and client != request.remote:
+        # Behind a trusted proxy: handlers (the login limiter) see the client as request.remote.
+        request = request.clone(remote=client)
     user, session = await authenticate(request)
     with warnings.catch_warnings():
         # Handlers read request["user"] / request["session"] as plain keys.

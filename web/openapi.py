@@ -25,7 +25,8 @@ _USER = {"type": "object", "properties": {
     "id": {"type": "integer"}, "name": {"type": "string"}, "role": {"type": "string",
                                                                     "enum": ["admin", "manager", "agent",
                                                                              "oncall"]},
-    "team": {"type": "string"}, "display_name": {"type": "string"}}}
+    "team": {"type": "string"}, "display_name": {"type": "string"},
+    "skills": {"type": "array", "items": {"type": "string"}}, "site": {"type": "string"}}}
 _ERROR = {"type": "object", "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
           "required": ["error", "message"]}
 
@@ -33,7 +34,8 @@ _ERROR = {"type": "object", "properties": {"error": {"type": "string"}, "message
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/users"): {"type": "object", "required": ["name", "role", "password"], "properties": {
         "name": {"type": "string"}, "role": {"type": "string"}, "password": {"type": "string", "minLength": 8},
-        "team": {"type": "string"}, "display_name": {"type": "string"}}},
+        "team": {"type": "string"}, "display_name": {"type": "string"},
+        "skills": {"type": "array", "items": {"type": "string"}}, "site": {"type": "string"}}},
     ("POST", "/api/scripts"): {"type": "object", "required": ["title", "body"], "properties": {
         "title": {"type": "string"}, "body": {"type": "string"},
         "priority": {"type": "string", "enum": ["critical", "high", "normal", "low"]},
@@ -53,6 +55,12 @@ BODIES.update({
         "current": {"type": "string"}, "new": {"type": "string", "minLength": 8}}},
     ("POST", "/api/users/{id}/password"): {"type": "object", "required": ["password"],
                                            "properties": {"password": {"type": "string", "minLength": 8}}},
+    ("PATCH", "/api/users/{id}"): {"type": "object", "properties": {
+        "role": {"enum": ["admin", "manager", "agent", "oncall"]}, "team": {"type": "string"},
+        "display_name": {"type": "string"}, "skills": {"type": "array", "items": {"type": "string"}},
+        "site": {"type": "string"}}},
+    ("POST", "/api/users/{id}/tokens"): {"type": "object", "properties": {"label": {"type": "string",
+                                                                                    "maxLength": 100}}},
     ("POST", "/api/silences"): {"type": "object", "required": ["ends_at"], "properties": {
         "kind": {"enum": ["silence", "maintenance"]}, "starts_at": {"type": "number"}, "ends_at": {"type": "number"},
         "daily": {"type": "string", "description": "HH:MM-HH:MM local window for maintenance"},
@@ -87,7 +95,7 @@ SUMMARIES: dict[tuple[str, str], str] = {
     ("PATCH", "/api/sources/{name}"): "Change a source",
     ("POST", "/api/sources/{name}/{action}"): "Pause, resume or poll a source now",
     ("DELETE", "/api/sources/{name}"): "Remove a source",
-    ("GET", "/api/mentions"): "Stored mentions (?source=&incident=&tier=&before=&limit=)",
+    ("GET", "/api/mentions"): "Stored mentions, newest first (?source=&incident=&tier=&before=&limit=)",
     ("POST", "/api/ingest"): "Push a batch of mentions (push sources; per-source token)",
     ("GET", "/api/scripts"): "Scripts (话术), current version of each (?state=)",
     ("POST", "/api/scripts"): "Draft a new script",
@@ -99,10 +107,37 @@ SUMMARIES: dict[tuple[str, str], str] = {
     ("GET", "/ws/ticker"): "The agents' ticker websocket (protocol: broadcast/PROTOCOL.md)",
     ("GET", "/healthz"): "Liveness and database check",
 }
+
+
+def _list(item: dict[str, Any], *, paged: bool = False) -> dict[str, Any]:
+    """The one list envelope: ``{"items": [...]}``, plus ``next_before`` (the ``before=`` of the next page)."""
+    properties: dict[str, Any] = {"items": {"type": "array", "items": item}}
+    if paged:
+        properties["next_before"] = {"type": ["integer", "null"]}
+    return {"type": "object", "required": ["items"], "properties": properties}
+
+
+_SHOWN_ONCE = {"type": "string", "description": "Shown in this answer only; store it now, it cannot be read again."}
 RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/me"): {"type": "object", "properties": {"user": _USER, "csrf_token": {"type": "string"}}},
-    ("GET", "/api/users"): {"type": "object", "properties": {"users": {"type": "array", "items": _USER}}},
+    ("GET", "/api/users"): _list(_USER),
+    ("PATCH", "/api/users/{id}"): {"type": "object", "properties": {"user": _USER}},
+    ("GET", "/api/users/{id}/tokens"): _list({"type": "object", "properties": {
+        "id": {"type": "integer"}, "label": {"type": "string"}, "created_at": {"type": "number"},
+        "last_used_at": {"type": ["number", "null"]}, "revoked": {"type": "boolean"}}}),
+    ("POST", "/api/users/{id}/tokens"): {"type": "object", "properties": {"token": _SHOWN_ONCE,
+                                                                          "label": {"type": "string"}}},
+    ("GET", "/api/sources"): _list({"type": "object", "description": "A source (secrets masked as ***) with "
+                                    "paused, health and next_run_at"}),
+    ("POST", "/api/sources"): {"type": "object", "properties": {"source": {"type": "object", "properties": {
+        "token": {**_SHOWN_ONCE, "description": "Push sources without a token of their own: the generated "
+                  "token, in this answer only."}}}}},
+    ("GET", "/api/mentions"): _list({"type": "object", "description": "A stored mention with its classification"},
+                                    paged=True),
 }
+
+# Endpoints answering 201 Created.
+CREATED = {("POST", "/api/users"), ("POST", "/api/users/{id}/tokens"), ("POST", "/api/sources")}
 
 
 def _doc(handler: Any) -> tuple[str, str]:
@@ -135,10 +170,10 @@ def _operation(method: str, path: str, handler: Any) -> dict[str, Any]:
     body = BODIES.get((method, clean))
     if body is not None:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-    ok: dict[str, Any] = {"description": "OK"}
+    ok: dict[str, Any] = {"description": "Created" if (method, clean) in CREATED else "OK"}
     if (method, clean) in RESPONSES:
         ok["content"] = {"application/json": {"schema": RESPONSES[(method, clean)]}}
-    operation["responses"] = {"200": ok, "default": {
+    operation["responses"] = {"201" if (method, clean) in CREATED else "200": ok, "default": {
         "description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
     if path.startswith("/ws/"):
         operation["responses"]["101"] = {"description": "Switching to the websocket protocol"}

@@ -175,6 +175,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return users.create_session(db, user, now=now, ttl_s=ttl)
 
     session = await services.db.write(start)
+    if old:
+        auth.forget_session(services, old)
     response = web.HTTPSeeOther(safe_next(next_path if next_path != "/" else None, user))
     auth.set_cookie(request, response, auth.SESSION_COOKIE, session, max_age=int(ttl))
     response.del_cookie(LOGIN_NONCE_COOKIE, path="/")
@@ -198,6 +200,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     session = request.get("session")
     if session:
         await request.app["services"].db.write(lambda db: users.end_session(db, session))
+        auth.forget_session(request.app["services"], session)
     response = web.HTTPSeeOther("/login")
     response.del_cookie(auth.SESSION_COOKIE, path="/")
     raise response

@@ -145,6 +145,23 @@ def create_token(db: sqlite_utils.Database, user: User, label: str, *, now: floa
     return token
 
 
+def list_tokens(db: sqlite_utils.Database, user_id: int) -> list[dict[str, object]]:
+    """A user's API tokens as dicts safe to show: id, label, times and state, never the token or its hash."""
+    rows = db.query("select id, label, created_at, last_used_at, revoked from api_tokens where user_id = ? "
+                    "order by id", [user_id])
+    return [{"id": r["id"], "label": r["label"] or "", "created_at": r["created_at"],
+             "last_used_at": r["last_used_at"], "revoked": bool(r["revoked"])} for r in rows]
+
+
+def revoke_token(db: sqlite_utils.Database, token_id: int) -> int:
+    """Revoke one API token (call inside a write); returns its user's id. AuthError if there is none."""
+    row = db.execute("select user_id from api_tokens where id = ?", [token_id]).fetchone()
+    if row is None:
+        raise AuthError(f"no API token with id {token_id}")
+    db.execute("update api_tokens set revoked = 1 where id = ?", [token_id])
+    return int(row[0])
+
+
 def user_for_token(db: sqlite_utils.Database, token: str) -> User | None:
     rows = list(db.query(
         "select u.* from api_tokens t join users u on u.id = t.user_id "
@@ -160,10 +177,16 @@ def create_session(db: sqlite_utils.Database, user: User, *, now: float, ttl_s: 
 
 
 def user_for_session(db: sqlite_utils.Database, session: str, *, now: float) -> User | None:
+    found = session_user(db, session, now=now)
+    return found[0] if found else None
+
+
+def session_user(db: sqlite_utils.Database, session: str, *, now: float) -> tuple[User, float] | None:
+    """The user of a live session and when the session expires."""
     rows = list(db.query(
-        "select u.* from sessions s join users u on u.id = s.user_id "
+        "select u.*, s.expires_at as session_expires_at from sessions s join users u on u.id = s.user_id "
         "where s.session_hash = ? and s.expires_at > ? and u.active = 1", [_digest(session), now]))
-    return _row_user(rows[0]) if rows else None
+    return (_row_user(rows[0]), float(rows[0]["session_expires_at"])) if rows else None
 
 
 def end_session(db: sqlite_utils.Database, session: str) -> None:
@@ -183,7 +206,7 @@ def app_secret(db: sqlite_utils.Database, name: str) -> str:
 def list_users(db: sqlite_utils.Database, *, include_inactive: bool = False) -> list[dict[str, object]]:
     """Every user as a dict safe to show (never the password hash)."""
     where = "" if include_inactive else "where active = 1"
-    rows = db.query(f"select id, name, role, team, display_name, active, created_at from users {where} "
+    rows = db.query(f"select id, name, role, team, display_name, skills, site, active, created_at from users {where} "
                     "order by name")
     return [{**_row_user(row).as_dict(), "active": bool(row["active"]), "created_at": row["created_at"]}
             for row in rows]
@@ -200,6 +223,24 @@ def deactivate_user(db: sqlite_utils.Database, user_id: int) -> User:
     db.execute("update users set active = 0 where id = ?", [user_id])
     db.execute("delete from sessions where user_id = ?", [user_id])
     db.execute("update api_tokens set revoked = 1 where user_id = ?", [user_id])
+    return user
+
+
+def update_user(db: sqlite_utils.Database, user_id: int, *, role: str | None = None, team: str | None = None,
+                display_name: str | None = None, skills: tuple[str, ...] | None = None,
+                site: str | None = None) -> User:
+    """Change an active user's role, team, display name, skills or site (call inside a write)."""
+    if role is not None and role not in ROLES:
+        raise AuthError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if get_user(db, user_id) is None:
+        raise AuthError(f"no active user with id {user_id}")
+    changes: dict[str, object] = {"role": role, "team": team, "display_name": display_name,
+                                  "skills": ",".join(skills) if skills is not None else None, "site": site}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if changes:
+        db.table("users").update(user_id, changes)
+    user = get_user(db, user_id)
+    assert user is not None
     return user
 
 

@@ -110,7 +110,7 @@ def _errors(exc: Exception) -> web.Response:
 
 @require("manager", "oncall")
 async def list_sources(request: web.Request) -> web.Response:
-    return web.json_response({"sources": await _monitor(request).list_sources()})
+    return web.json_response({"items": await _monitor(request).list_sources()})
 
 
 @require("manager")
@@ -176,7 +176,7 @@ async def mentions(request: web.Request) -> web.Response:
     rows = await request.app["services"].db.read(lambda db: list_mentions(
         db, source=source, incident_id=incident, tier=tier, before_id=before, limit=limit))
     next_before = rows[-1]["id"] if len(rows) == limit else None
-    return web.json_response({"mentions": rows, "next_before": next_before})
+    return web.json_response({"items": rows, "next_before": next_before})
 
 
 @public

@@ -129,7 +129,7 @@ function silenceForm(after) {
 
 export async function usersView(root) {
   if (me.role !== "admin") { root.replaceChildren(h("p", { class: "muted" }, t("common.unavailable"))); return; }
-  const list = listOf(await api("GET", "/api/users"), "users");
+  const list = listOf(await api("GET", "/api/users"), "items");
   const input = (name, attrs = {}) => h("input", { name, ...attrs });
   const form = h("form", { class: "row add-user" },
     h("label", {}, t("users.name"), input("name", { required: true })),

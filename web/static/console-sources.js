@@ -51,7 +51,7 @@ function sourceForm({ current, adding, onSubmit, onCancel }) {
 }
 
 export async function sourcesView(root) {
-  const sources = listOf(await api("GET", "/api/sources"), "sources", "items");
+  const sources = listOf(await api("GET", "/api/sources"), "items");
   const reload = () => sourcesView(root);
   const control = (name, action) => async () => {
     await api("POST", `/api/sources/${encodeURIComponent(name)}/${action}`);

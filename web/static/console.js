@@ -53,7 +53,7 @@ async function incidentView(root, id) {
     try { inc = await api("GET", `/api/incidents/${encodeURIComponent(id)}`); } catch (err) { root.replaceChildren(unavailable(err)); return; }
     inc = inc.incident || inc;
     let mentions = inc.mentions || [];
-    try { mentions = listOf(await api("GET", `/api/console/incidents/${encodeURIComponent(id)}/mentions`), "mentions"); } catch (err) { /* keep the detail's own list */ }
+    try { mentions = listOf(await api("GET", `/api/console/incidents/${encodeURIComponent(id)}/mentions`), "items"); } catch (err) { /* keep the detail's own list */ }
     const act = (action, body) => async () => {
       await api("POST", `/api/incidents/${encodeURIComponent(id)}/${action}`, body);
       flash(t("common.saved"));

@@ -27,6 +27,7 @@ WIRING: tuple[str, ...] = (
     "web.wire_broadcast",
     "web.wire_alerts",
     "web.wire_monitor",
+    "web.api_live",
 )
 
 Clock = Callable[[], float]
@@ -50,6 +51,7 @@ class Services:
     alerts: Any = None
     scripts: Any = None
     hub: Any = None
+    live: Any = None  # web.live.LiveHub: the console's event stream
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def start(self) -> None:

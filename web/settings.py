@@ -165,6 +165,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("broadcast.max_buffer_bytes", 1_000_000,
             "Unsent bytes a slow ticker client may queue before it is dropped and made to resync."),
     Setting("broadcast.history", 2000, "Deltas kept for reconnecting clients; an older gap gets a fresh snapshot."),
+    # -- console --------------------------------------------------------
+    Setting("console.live_heartbeat_s", 15.0,
+            "Seconds between keep-alive comments on the console's live event stream (/api/live)."),
+    Setting("console.live_history", 1000,
+            "Console events kept in memory so a reconnecting console resumes (Last-Event-ID); older: full refresh."),
+    Setting("console.live_queue", 256,
+            "Events waiting for one console connection before that slow client is dropped (it reconnects)."),
+    Setting("console.fallback_polling", True,
+            "While the live stream is down, consoles poll (board every 5 s); false: they wait for the stream."),
     # -- demo -------------------------------------------------------------
     Setting(
         "demo.speed",

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from ..netguard import BlockedAddressError, GuardedConnector, NetPolicy, guarded_session
 from .errors import ChannelConfigError, DeliveryError
 
 MAX_BODY = 64 * 1024
@@ -55,6 +56,7 @@ class Channel(abc.ABC):
     rate_per_minute: ClassVar[int | None] = None  # the vendor's limits; config may lower them
     rate_per_second: ClassVar[int | None] = None
     secret_keys: ClassVar[tuple[str, ...]] = ("secret", "token", "key", "password", "url")
+    network: NetPolicy = NetPolicy()  # addresses post() may connect to; build_channels sets the configured one
 
     def __init__(self, name: str, config: dict[str, Any]) -> None:
         self.name = name
@@ -93,9 +95,28 @@ class Channel(abc.ABC):
                 raise ChannelConfigError(f"[[channels]] {self.name!r} ({self.kind}): 缺少 {key} (missing {key!r})")
 
 
+def open_session(policy: NetPolicy) -> aiohttp.ClientSession:
+    """A session for channel posts that connects only to addresses ``policy`` allows (checked at connect time)."""
+    return guarded_session(policy)
+
+
 async def post(http: aiohttp.ClientSession, channel: Channel, url: str, *, body: bytes,
                params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    """POST ``body``; returns (status, parsed JSON or None).  Errors never carry the URL."""
+    """POST ``body``; returns (status, parsed JSON or None).  Errors never carry the URL.
+
+    Only addresses ``channel.network`` allows are connected to: ``http`` is used when it is an
+    :func:`open_session` session with that policy, else a short-lived one is.  A refused address is a
+    permanent :class:`DeliveryError` naming host and rule.
+    """
+    connector = http.connector
+    if isinstance(connector, GuardedConnector) and connector.policy == channel.network:
+        return await _post(http, channel, url, body=body, params=params, headers=headers)
+    async with open_session(channel.network) as session:
+        return await _post(session, channel, url, body=body, params=params, headers=headers)
+
+
+async def _post(http: aiohttp.ClientSession, channel: Channel, url: str, *, body: bytes,
+                params: dict[str, str] | None, headers: dict[str, str] | None) -> tuple[int, Any]:
     hdrs = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
     try:
         async with http.post(url, data=body, params=params, headers=hdrs, allow_redirects=False,
@@ -103,6 +124,8 @@ async def post(http: aiohttp.ClientSession, channel: Channel, url: str, *, body:
             raw = await resp.content.read(MAX_BODY)
             status = resp.status
             retry_after = resp.headers.get("Retry-After", "")
+    except BlockedAddressError as exc:  # before ClientError: it is one
+        raise DeliveryError(f"{channel.name}: {exc}", retryable=False) from None
     except TimeoutError as exc:
         raise DeliveryError(f"{channel.name}: 请求超时 (timed out)", retryable=True) from exc
     except (aiohttp.ClientError, OSError, ValueError) as exc:

@@ -17,11 +17,16 @@ from aiohttp import web
 
 from ..api_alerts import MaskedAccessLogger
 from ..app import create_app
+from ..client_address import ClientAddressLogging
 from ..services import Services, build_services
 from ..settings import Settings
 from ._common import add_config_argument, settings_from
 
 log = logging.getLogger("lantern")
+
+
+class AccessLogger(ClientAddressLogging, MaskedAccessLogger):
+    """Acknowledge links masked; the client address as decided behind ``web.trusted_proxies``."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,8 +54,8 @@ async def serve(settings: Settings, *, announce: Callable[[Services, str], Await
     """Run until SIGINT/SIGTERM (or ``stop`` is set)."""
     services = await build_services(settings)
     app = create_app(services)
-    # The access log masks acknowledge-link tokens in request paths.
-    runner = web.AppRunner(app, handle_signals=False, access_log_class=MaskedAccessLogger)
+    # The access log masks acknowledge-link tokens in request paths and shows the client behind a proxy.
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=AccessLogger)
     await runner.setup()  # starts the services through the app's cleanup context
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,9 @@ from monitor.incidents.errors import UnknownIncidentError
 from monitor.incidents.model import IncidentChange
 from monitor.store import Store
 
-from . import acklinks, escalation, nflog, outbox, silences
+from . import acklinks, contacts, escalation, nflog, outbox, silences
+from .errors import CalendarError
+from .holidays import ChineseCalendarData, HolidayData, RestDays
 from .messages import render, snapshot
 from .quiet import in_window, next_at, window_end
 from .routing import Recipient, Route, recipients
@@ -45,6 +48,7 @@ class AlertConfig:
     escalate_minutes: dict[str, float] = field(default_factory=lambda: {"P1": 5, "P2": 15, "P3": 60})
     remind_minutes: dict[str, float] = field(default_factory=lambda: {"P1": 10, "P2": 30, "P3": 120})
     quiet_hours: tuple[time, time] | None = None
+    quiet_on_holidays: bool = False  # rest days (statutory holidays, weekends but not 调休 workdays) are quiet
     digest_at: time = time(9, 0)
     timezone: str = "Asia/Shanghai"
     max_attempts: int = 8
@@ -67,7 +71,7 @@ class TickReport:
 class AlertEngine:
     def __init__(self, store: Store, *, clock: Callable[[], float], channels: dict[str, Channel],
                  routes: Sequence[Route], secret: str, config: AlertConfig | None = None,
-                 people: People | None = None) -> None:
+                 people: People | None = None, holidays: HolidayData | None = None) -> None:
         self.store = store
         self.clock = clock
         self.channels = channels
@@ -77,6 +81,11 @@ class AlertEngine:
         self.config = config or AlertConfig()
         self.tz = ZoneInfo(self.config.timezone)
         self.people = people or (lambda db: [])
+        self.rest_days = RestDays(holidays or ChineseCalendarData(), tz=self.tz, clock=clock) if (
+            self.config.quiet_on_holidays) else None
+        self.calendar_error = ""  # the holiday calendar could not answer (a year it has no data for)
+        self._calendar_reported = ""
+        self.contacts: dict[str, contacts.Contact] = {}  # refreshed at every planning pass
         self._secrets = sorted({s for c in channels.values() for s in c.secrets() if len(s) >= 4}, key=len,
                                reverse=True)
         self.listeners: list[Listener] = []
@@ -106,10 +115,42 @@ class AlertEngine:
     def redact(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "***")
-        return text
+        return contacts.mask_text(text)
+
+    def rest_day(self, now: float) -> bool:
+        """A statutory holiday or an ordinary weekend, with quiet_on_holidays on.
+
+        A year the calendar does not know is reported (log, health alert) and
+        counts as a workday: alerts are never held back on a guess.
+        """
+        if self.rest_days is None:
+            return False
+        try:
+            rest = self.rest_days.is_rest_day(now)
+        except CalendarError as exc:
+            if str(exc) != self.calendar_error:
+                log.error("%s", exc)
+            self.calendar_error = str(exc)
+            return False
+        self.calendar_error = ""
+        return rest
 
     def quiet_now(self, now: float) -> bool:
-        return in_window(now, self.config.quiet_hours, self.tz)
+        return in_window(now, self.config.quiet_hours, self.tz) or self.rest_day(now)
+
+    def hold_until(self, tier: str, now: float) -> float | None:
+        """When an alert of ``tier`` planned at ``now`` goes out in a digest, or None to send it now (P1 always)."""
+        if tier == "P1":
+            return None
+        if self.config.quiet_hours and in_window(now, self.config.quiet_hours, self.tz):
+            return window_end(now, self.config.quiet_hours, self.tz)
+        if self.rest_day(now):
+            return next_at(now, self.config.digest_at, self.tz)
+        return None
+
+    def reach(self, found: Sequence[Recipient], people: Sequence[dict[str, Any]]) -> contacts.Plan:
+        """Who each channel recipient names, and the delivery-log notes (see :mod:`contacts`)."""
+        return contacts.plan(found, {n: c.kind for n, c in self.channels.items()}, self.contacts, people)
 
     def muted(self, inc: dict[str, Any], channel: str, now: float) -> float | None:
         """When the silence muting this alert ends, or None if nothing mutes it."""
@@ -157,7 +198,9 @@ class AlertEngine:
         queued = 0
         must_act_sent = False
         next_due = now + self.config.timing.group_interval
-        for r in recipients(self.matching_routes(inc), people, max_level=st["level"] or 0):
+        found = recipients(self.matching_routes(inc), people, max_level=st["level"] or 0)
+        reach = self.reach(found, people)
+        for r in found:
             kind = nflog.decide(nflog.get(db, inc["id"], r.key), inc, level=r.level, now=now,
                                 timing=self.config.timing)
             if kind is None:
@@ -169,11 +212,12 @@ class AlertEngine:
             status, after = "queued", None
             if r.digest or inc["tier"] == "P4":
                 status, after = "digest", next_at(now, self.config.digest_at, self.tz)
-            elif inc["tier"] != "P1" and self.quiet_now(now) and self.config.quiet_hours:
-                status, after = "digest", window_end(now, self.config.quiet_hours, self.tz)
+            elif (hold := self.hold_until(inc["tier"], now)) is not None:
+                status, after = "digest", hold
             outbox.enqueue(db, incident_id=inc["id"], recipient=r, kind=kind, tier=inc["tier"],
-                           payload={"incident": snapshot(inc), "level": r.level, "route": r.route}, now=now,
-                           status=status, deliver_after=after)
+                           payload={"incident": snapshot(inc), "level": r.level, "route": r.route,
+                                    **reach.payload(r)}, now=now,
+                           status=status, deliver_after=after, note=reach.note(r))
             nflog.record(db, inc, r.key, r.must_act, now)
             queued += 1
             must_act_sent = must_act_sent or (r.must_act and status == "queued")
@@ -187,6 +231,7 @@ class AlertEngine:
     def _plan(self, db: sqlite_utils.Database, now: float, report: TickReport) -> None:
         first_new = db.execute("select coalesce(max(id), 0) from alert_deliveries").fetchone()[0]
         self._active_silences = silences.list_active(db, now)
+        self.contacts = contacts.load_all(db)
         people = self.people(db)
         for st in list(db.query("select * from alert_state where due_at is not null and due_at <= ?", [now])):
             report.planned += self.evaluate(db, st, now, people)
@@ -218,6 +263,9 @@ class AlertEngine:
             await self.store.write(lambda db: self._plan(db, now, report))
         if report.incidents:
             await self._notify(report.incidents)
+        if self.calendar_error and self.calendar_error != self._calendar_reported:
+            self._calendar_reported = self.calendar_error
+            await self.health_alert("节假日日历 (holiday calendar)", "calendar_no_data", self.calendar_error)
         report.sent = await self.sender.send_due(now, self._session(), wait=wait)
         return report
 
@@ -233,15 +281,18 @@ class AlertEngine:
             if last and now - last[0] < self.config.timing.repeat_interval:
                 return False
             people = self.people(db)
+            self.contacts = contacts.load_all(db)
             routes = [r for r in self.all_routes() if r.health]
             found = recipients(routes, people, max_level=0) if routes else [
                 Recipient(f"user:{p['name']}", str(p.get("display_name") or p["name"]), "console", False, 0, False,
                           "health") for p in people if p["role"] in ("oncall", "admin")]
+            reach = self.reach(found, people)
             for r in found:
-                outbox.enqueue(db, incident_id=None, recipient=Recipient(r.key, r.label, r.channel, False, 0, False,
-                                                                         r.route),
+                outbox.enqueue(db, incident_id=None, recipient=dataclasses.replace(r, must_act=False, level=0,
+                                                                                   digest=False),
                                kind="health", tier="P2", payload={"source": source, "problem": problem,
-                                                                  "message": message}, now=now)
+                                                                  "message": message, **reach.payload(r)},
+                               now=now, note=reach.note(r))
             db.table("alert_nflog").upsert({"key": key, "recipient": "health", "must_act": 0, "last_sent_at": now,
                                             "last_tier": "P2", "last_state": problem}, pk="key")
             return bool(found)
@@ -276,9 +327,11 @@ class AlertEngine:
         ack_url = f"{base}/ack/{acklinks.token(self.secret, row['id'], row['ack_nonce'])}" if (
             row["ack_nonce"] and not row["ack_used_at"]) else ""
         console_url = f"{base}/console#/incidents/{row['incident_id']}" if row["incident_id"] else f"{base}/console"
+        channel = self.channels.get(row["channel"])
+        mentions = contacts.mentions(channel.kind if channel else "", payload.get("mention") or [], self.contacts)
         return render(row["kind"], row["tier"], payload, must_act=bool(row["must_act"]),
                       recipient=row["recipient_label"] or "", ack_url=ack_url, console_url=console_url,
-                      lang=self.config.language)
+                      lang=self.config.language, mentions=mentions)
 
     # -- lifecycle -----------------------------------------------------------------------
     def _session(self) -> aiohttp.ClientSession:

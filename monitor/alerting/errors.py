@@ -6,6 +6,8 @@ Hierarchy::
     └── AlertingError                 base of everything raised here
         ├── AlertConfigError          a [[routes]] / [[plans]] table or a setting is invalid
         ├── SilenceError              a silence is invalid (times, matchers) or unknown
+        ├── ContactError              a person's contact details are invalid (.field, .message_zh, .message_en)
+        ├── CalendarError             the holiday calendar has no data for a date's year
         └── AckLinkError              an acknowledge link is forged, expired or already used
                                       .reason: "invalid" | "expired" | "used"
 
@@ -28,6 +30,20 @@ class AlertConfigError(AlertingError):
 
 class SilenceError(AlertingError):
     """A silence is invalid or unknown."""
+
+
+class ContactError(AlertingError):
+    """A contact detail (e-mail, mobile, IM id, preferred order) is invalid; nothing was saved."""
+
+    def __init__(self, field: str, message_zh: str, message_en: str) -> None:
+        super().__init__(f"{field}: {message_zh} ({message_en})")
+        self.field = field
+        self.message_zh = message_zh
+        self.message_en = message_en
+
+
+class CalendarError(AlertingError):
+    """The holiday calendar does not know a year (the package's data ends); never guessed."""
 
 
 class AckLinkError(AlertingError):

@@ -6,6 +6,7 @@ timing, silences) so this file holds only the two rules.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
@@ -66,8 +67,10 @@ def remind(db: sqlite_utils.Database, ctx: AlertEngine, now: float) -> int:
             continue
         recipient = Recipient(entry["recipient"], last[0]["recipient_label"], last[0]["channel"], True,
                               last[0]["level"], False, "remind")
+        named = json.loads(last[0]["payload"] or "{}").get("mention")  # a channel reminds the same people
         outbox.enqueue(db, incident_id=inc["id"], recipient=recipient, kind="remind", tier=inc["tier"],
-                       payload={"incident": snapshot(inc), "level": recipient.level}, now=now)
+                       payload={"incident": snapshot(inc), "level": recipient.level,
+                                **({"mention": named} if named else {})}, now=now, note=last[0]["note"])
         nflog.record(db, inc, entry["recipient"], True, now)
         count += 1
     return count

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.channels.base import Message
+from monitor.channels.base import Mention, Message
 
 TEXT: dict[str, dict[str, str]] = {
     "zh-CN": {
@@ -56,10 +56,11 @@ def snapshot(incident: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(kind: str, tier: str, payload: dict[str, Any], *, must_act: bool, recipient: str, ack_url: str,
-           console_url: str, lang: str = "zh-CN") -> Message:
+           console_url: str, lang: str = "zh-CN", mentions: tuple[Mention, ...] = ()) -> Message:
     t = TEXT.get(lang, TEXT["zh-CN"])
     prefix = t.get(f"kind.{kind}", kind)
-    common: dict[str, Any] = {"tier": tier, "kind": kind, "recipient": recipient, "lang": lang}
+    common: dict[str, Any] = {"tier": tier, "kind": kind, "recipient": recipient, "lang": lang,
+                              "mentions": mentions}
     if kind == "digest":
         items = payload.get("items", [])
         lines = [f"- [{i.get('tier', '')}] #{i.get('id', '')} {i.get('title', '')} "

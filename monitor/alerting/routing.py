@@ -14,7 +14,8 @@ Schema of a ``[[routes]]`` table (every key optional except one recipient select
     channels = ["crisis-dingtalk"]  # channel names from [[channels]]
     users = ["wang"]                # Lantern users by name ...
     roles = ["manager", "oncall"]   # ... by role ...
-    teams = ["pr"]                  # ... or by team; users are reached in the console
+    teams = ["pr"]                  # ... or by team; users are reached in the console, and on the
+                                    # route's channels through their contacts (@ in robots, e-mail)
 
 With no routes configured, :func:`default_routes` applies: P1/P2 to managers
 and on-call (must act), escalating to admins; P3 to managers (informed); P4 to
@@ -72,6 +73,7 @@ class Recipient:
     level: int
     digest: bool
     route: str
+    mention: tuple[str, ...] = ()  # channel recipients: the people (user names) the routes selected
 
 
 def _strings(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
@@ -136,17 +138,17 @@ def recipients(routes: Iterable[Route], people: Sequence[dict[str, Any]], *, max
     for route in routes:
         if route.level > max_level or (only_level is not None and route.level != only_level):
             continue
-        targets = [(f"channel:{c}", c, c) for c in route.channels]
-        for person in people:
-            if (person["name"] in route.users or person["role"] in route.roles
-                    or (person.get("team") and person["team"] in route.teams)):
-                targets.append((f"user:{person['name']}", str(person.get("display_name") or person["name"]), CONSOLE))
-        for key, label, channel in targets:
+        selected = [p for p in people if p["name"] in route.users or p["role"] in route.roles
+                    or (p.get("team") and p["team"] in route.teams)]
+        names = tuple(str(p["name"]) for p in selected)
+        targets = [(f"channel:{c}", c, c, names) for c in route.channels]
+        targets += [(f"user:{p['name']}", str(p.get("display_name") or p["name"]), CONSOLE, ()) for p in selected]
+        for key, label, channel, mention in targets:
             old = found.get(key)
-            new = Recipient(key, label, channel, route.must_act, route.level, route.digest, route.name)
+            new = Recipient(key, label, channel, route.must_act, route.level, route.digest, route.name, mention)
             if old is not None:
                 new = Recipient(key, label, channel, old.must_act or new.must_act, min(old.level, new.level),
-                                old.digest and new.digest, old.route)
+                                old.digest and new.digest, old.route, tuple(dict.fromkeys(old.mention + mention)))
             found[key] = new
     return list(found.values())
 

@@ -6,6 +6,7 @@
 ``alert_state``       per incident: next evaluation time, escalation level and when it started
 ``alert_silences``    silences and maintenance windows
 ``alert_config``      routes / plans changed by an admin through the API (override lantern.toml)
+``alert_contacts``    per user: e-mail, mobile, DingTalk / WeCom / Feishu ids, preferred channel kinds
 """
 
 from __future__ import annotations
@@ -46,3 +47,14 @@ def m001_alerting(db: sqlite_utils.Database) -> None:
     db["alert_config"].create(  # type: ignore[union-attr]
         {"name": str, "value": str, "updated_at": float, "updated_by": str}, pk="name",
     )
+
+
+@migrations()
+def m002_contacts(db: sqlite_utils.Database) -> None:
+    """The contact directory, and a note on each delivery (who a channel message named, who it could not)."""
+    db["alert_contacts"].create(  # type: ignore[union-attr]
+        {"user_name": str, "email": str, "mobile": str, "dingtalk_id": str, "wecom_id": str, "feishu_id": str,
+         "prefer": str, "updated_at": float, "updated_by": str},
+        pk="user_name",
+    )
+    db["alert_deliveries"].add_column("note", str)  # type: ignore[union-attr]

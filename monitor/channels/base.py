@@ -17,6 +17,20 @@ MAX_BODY = 64 * 1024
 
 
 @dataclass(frozen=True)
+class Mention:
+    """A person a channel message names: the address this channel's service knows them by.
+
+    ``user_id`` is the id on the channel's own service (DingTalk ``userId``, WeCom
+    ``userid``, Feishu ``open_id``); robots that allow it fall back to ``mobile``.
+    """
+
+    label: str
+    user_id: str = ""
+    mobile: str = ""  # 11 digits, mainland China
+    email: str = ""
+
+
+@dataclass(frozen=True)
 class Message:
     """One alert as channels render it (zh-CN text; ``data`` is the structured form for webhooks)."""
 
@@ -31,6 +45,7 @@ class Message:
     recipient: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     lang: str = "zh-CN"
+    mentions: tuple[Mention, ...] = ()  # people to @ (robots) or to add as recipients (e-mail)
 
     @property
     def ack_label(self) -> str:
@@ -47,6 +62,19 @@ class Message:
         if self.console_url:
             links.append(f"[{self.details_label}]({self.console_url})")
         return self.text + ("\n\n" + " | ".join(links) if links else "")
+
+    def plain_lines(self) -> list[str]:
+        """The text without markdown emphasis, for message types that show text as typed."""
+        return [line.replace("**", "").removeprefix("> ") for line in self.text.splitlines()]
+
+    def plain(self, limit: int | None = None) -> str:
+        """Title, text and links as plain text; with ``limit`` (UTF-8 bytes) the text is cut, never the links."""
+        links = "".join(f"\n{label}: {url}" for label, url in ((self.ack_label, self.ack_url),
+                                                               (self.details_label, self.console_url)) if url)
+        body = "\n".join([self.title, *self.plain_lines()])
+        if limit is not None:
+            body = truncate_bytes(body, max(64, limit - len(links.encode("utf-8")) - 1))
+        return body + ("\n" + links if links else "")
 
 
 class Channel(abc.ABC):

@@ -5,6 +5,12 @@ sent as ``&timestamp=..&sign=..``.  20 messages per minute per robot.  The robot
 answers HTTP 200 with ``{"errcode": 0}``; any other errcode is a failure
 (130101 rate limited, 310000 sign / keyword / IP mismatch, -1 busy).
 
+People a route selects are @-mentioned: ``at.atUserIds`` (their DingTalk userId) or
+``at.atMobiles`` (their mobile), each also written as ``@id`` / ``@mobile`` in the
+text, which is where DingTalk shows the mention.  Only ``text`` and ``markdown``
+messages can @ someone, so such an alert is markdown with the acknowledge link
+inline instead of an actionCard button.
+
 Config: ``token`` (access_token) or a full ``url`` with ``access_token=``; ``secret`` (optional).
 """
 
@@ -29,6 +35,13 @@ def sign(secret: str, timestamp_ms: int) -> str:
 
 
 def render(message: Message) -> dict[str, Any]:
+    people = [m for m in message.mentions if m.user_id or m.mobile]
+    if people:
+        tags = " ".join(f"@{m.user_id or m.mobile}" for m in people)
+        return {"msgtype": "markdown",
+                "markdown": {"title": message.title, "text": f"### {message.title}\n\n{message.markdown()}\n\n{tags}"},
+                "at": {"atUserIds": [m.user_id for m in people if m.user_id],
+                       "atMobiles": [m.mobile for m in people if not m.user_id], "isAtAll": False}}
     if message.ack_url:
         btns = [{"title": message.ack_label, "actionURL": message.ack_url}]
         if message.console_url:

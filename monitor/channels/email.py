@@ -2,7 +2,9 @@
 
 Config: ``host``, ``port`` (587 / 465 / 25), ``security`` = "starttls" | "ssl" |
 "none", ``username`` / ``password`` (optional), ``sender``, ``to`` (list of
-addresses), ``ca_file`` (optional CA bundle for a private relay).  Sending
+addresses; may be empty when the routes select people with an e-mail contact,
+who are added to each alert's recipients), ``ca_file`` (optional CA bundle for
+a private relay).  Sending
 runs in a worker thread (smtplib) so the event loop never blocks.  4xx SMTP
 answers and connection failures are retried; 5xx and authentication failures
 are final.
@@ -31,12 +33,12 @@ class Email(Channel):
 
     def __init__(self, name: str, config: dict[str, Any]) -> None:
         super().__init__(name, config)
-        self.require("host", "sender", "to")
+        self.require("host", "sender")
         self.security = str(config.get("security", "starttls"))
         if self.security not in SECURITY:
             raise ChannelConfigError(f"[[channels]] {name!r}: security 必须是 {'/'.join(SECURITY)} "
                                      f"(security must be one of {', '.join(SECURITY)})")
-        to = config["to"]
+        to = config.get("to") or []
         self.to = [to] if isinstance(to, str) else [str(x) for x in to]
         default_port = {"starttls": 587, "ssl": 465, "none": 25}[self.security]
         try:
@@ -47,11 +49,17 @@ class Email(Channel):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "host": self.config["host"], "security": self.security, "to": self.to}
 
+    def recipients(self, message: Message) -> list[str]:
+        """The configured ``to`` list, then the people the route selected (by their contact e-mail)."""
+        known = {a.lower() for a in self.to}
+        extra = [m.email for m in message.mentions if m.email and m.email.lower() not in known]
+        return [*self.to, *dict.fromkeys(extra)]
+
     def build(self, message: Message) -> EmailMessage:
         mail = EmailMessage()
         mail["Subject"] = message.title
         mail["From"] = str(self.config["sender"])
-        mail["To"] = ", ".join(self.to)
+        mail["To"] = ", ".join(self.recipients(message))
         mail["Date"] = formatdate(localtime=True)
         mail["Message-ID"] = make_msgid(domain="lantern")
         if message.incident_id is not None:
@@ -78,6 +86,10 @@ class Email(Channel):
             smtp.send_message(mail)
 
     async def send(self, message: Message, http: aiohttp.ClientSession) -> None:
+        if not self.recipients(message):
+            raise DeliveryError(f"{self.name}: 没有收件人：请配置 to 或为所选人员填写邮箱 "
+                                "(no recipients: set to, or give the selected people an e-mail contact)",
+                                retryable=False)
         mail = self.build(message)
         try:
             await asyncio.to_thread(self._send_sync, mail)

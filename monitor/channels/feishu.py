@@ -5,6 +5,10 @@ seconds, both sent in the JSON body.  100 messages per minute and 5 per second,
 request body at most 20 KB.  Answers ``{"code": 0}`` (older: ``StatusCode``);
 19021 bad sign, 19024 keyword mismatch are final; 9499 / 11232 rate limited.
 
+People a route selects are @-mentioned by their ``open_id``: the alert is then a
+rich-text ``post`` (``{"tag": "at", "user_id": "ou_..."}``, which custom bots may
+send) with its links inline.  Feishu robots cannot @ a mobile number.
+
 Config: ``token`` (the hook id, appended to ``url``) or a full ``url``; ``secret`` (optional).
 """
 
@@ -14,6 +18,7 @@ import base64
 import hashlib
 import hmac
 import time
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -48,6 +53,21 @@ def render(message: Message, text: str | None = None) -> dict[str, Any]:
         "elements": elements}}
 
 
+def render_post(message: Message, lines: list[str] | None = None) -> dict[str, Any]:
+    """A ``post`` message that @-mentions ``message.mentions`` (those with an open_id)."""
+    content: list[list[dict[str, Any]]] = [[{"tag": "text", "text": line}]
+                                           for line in (message.plain_lines() if lines is None else lines)]
+    links = [{"tag": "a", "text": label, "href": url}
+             for label, url in ((message.ack_label, message.ack_url), (message.details_label, message.console_url))
+             if url]
+    if links:
+        content.append(links)
+    content.append([{"tag": "at", "user_id": m.user_id, "user_name": m.label} for m in message.mentions
+                    if m.user_id])
+    locale = "en_us" if message.lang == "en" else "zh_cn"
+    return {"msg_type": "post", "content": {"post": {locale: {"title": message.title, "content": content}}}}
+
+
 class Feishu(Channel):
     kind = "feishu"
     rate_per_minute = 100
@@ -60,11 +80,12 @@ class Feishu(Channel):
         self.clock = clock
 
     def body(self, message: Message) -> bytes:
-        card = render(message)
+        mentions = any(m.user_id for m in message.mentions)
+        card = render_post(message) if mentions else render(message)
         body = dumps(card)
         if len(body) > MAX_BODY - 512:  # leave room for timestamp and sign
             cut = truncate_bytes(message.text, max(200, len(message.text.encode()) - (len(body) - MAX_BODY) - 1024))
-            card = render(message, cut)
+            card = render_post(message, replace(message, text=cut).plain_lines()) if mentions else render(message, cut)
         if self.config.get("secret"):
             ts = int(self.clock())
             card = {"timestamp": str(ts), "sign": sign(str(self.config["secret"]), ts), **card}

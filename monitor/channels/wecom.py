@@ -4,6 +4,10 @@
 rate limited (retry later), -1 busy; other codes (93000 bad key, 40058 bad
 content) are not worth retrying.
 
+People a route selects are @-mentioned.  Only ``text`` messages carry
+``mentioned_list`` (WeCom userids) and ``mentioned_mobile_list`` (mobiles), so
+such an alert is sent as plain text (at most 2048 bytes) with its links written out.
+
 Config: ``key`` (or ``token``) or a full ``url`` with ``key=``.
 """
 
@@ -17,9 +21,16 @@ from .base import Channel, Message, check_code, dumps, post, truncate_bytes
 
 DEFAULT_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
 MAX_MARKDOWN = 4096
+MAX_TEXT = 2048
 
 
 def render(message: Message) -> dict[str, Any]:
+    people = [m for m in message.mentions if m.user_id or m.mobile]
+    if people:
+        return {"msgtype": "text", "text": {
+            "content": message.plain(MAX_TEXT),
+            "mentioned_list": [m.user_id for m in people if m.user_id],
+            "mentioned_mobile_list": [m.mobile for m in people if not m.user_id]}}
     color = "warning" if message.tier in ("P1", "P2") else "comment"
     content = f'## <font color="{color}">{message.title}</font>\n{message.markdown()}'
     return {"msgtype": "markdown", "markdown": {"content": truncate_bytes(content, MAX_MARKDOWN)}}

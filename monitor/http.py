@@ -10,6 +10,9 @@ so robustness lives in one place:
   :class:`FetchError` with a short human message;
 * the body is read up to ``max_bytes`` and the fetch fails beyond it;
 * a per-host semaphore caps concurrent requests to one host;
+* every connection, including each redirect hop, goes to an address the
+  :class:`~monitor.netguard.NetPolicy` allows (checked on the resolved IP at
+  connect time); a refused one is a :class:`FetchError` naming host and rule;
 * errors name the host only: URLs may carry access keys.
 """
 
@@ -30,6 +33,7 @@ import aiohttp
 import yarl
 
 from .errors import FetchError, RateLimitedError
+from .netguard import BlockedAddressError, GuardedConnector, NetPolicy
 
 USER_AGENT = "Lantern/0.1 (public-opinion monitor)"
 _GB = {"gbk", "gb2312", "gb_2312-80", "x-gbk", "gb18030", "cp936", "euc-cn", "gb-2312"}
@@ -129,10 +133,12 @@ def decode_body(body: bytes, declared: str | None = None, override: str = "") ->
 
 
 class HttpFetcher:
-    """Shared aiohttp session with a per-host concurrency cap."""
+    """Shared aiohttp session with a per-host concurrency cap and the outbound address guard."""
 
-    def __init__(self, *, per_host: int = 2, clock: Any = None, user_agent: str = USER_AGENT) -> None:
+    def __init__(self, *, per_host: int = 2, clock: Any = None, user_agent: str = USER_AGENT,
+                 policy: NetPolicy | None = None) -> None:
         self.per_host = max(1, per_host)
+        self.policy = policy or NetPolicy()
         self._clock = clock
         self._user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
@@ -140,7 +146,7 @@ class HttpFetcher:
 
     async def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=200, ttl_dns_cache=300)
+            connector = GuardedConnector(self.policy, limit=200, ttl_dns_cache=300)
             # DummyCookieJar: cookies set by one source's server never leak into another's requests.
             self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
                                                   headers={"User-Agent": self._user_agent})
@@ -168,6 +174,8 @@ class HttpFetcher:
             try:
                 async with asyncio.timeout(req.timeout_s):
                     return await self._follow(session, req, headers, host)
+            except BlockedAddressError as exc:  # before ClientError: it is one
+                raise FetchError(str(exc)) from None
             except TimeoutError as exc:
                 raise FetchError(f"请求 {host} 超时（{req.timeout_s:g} 秒）(timed out)") from exc
             except aiohttp.ClientConnectorError as exc:

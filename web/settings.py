@@ -143,6 +143,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("incidents.remind_minutes", ["P1:10", "P2:30", "P3:120"],
             "Reminder interval to must-act recipients until acknowledged, as TIER:MIN."),
     Setting("incidents.quiet_hours", "", "Quiet hours HH:MM-HH:MM (local): alerts below P1 wait for a digest."),
+    Setting("incidents.quiet_on_holidays", False,
+            "Also quiet on rest days of the mainland China calendar (statutory holidays and weekends; 调休 "
+            "working weekends count as workdays): alerts below P1 wait for the daily digest. Uses the "
+            "chinese-calendar package's offline data: a year it does not cover is an error at start, and a "
+            "source-health alert (alerts then go out at once) if reached while running."),
     Setting("incidents.digest_at", "09:00", "Local time the daily digest (P4 and overflow) is sent."),
     Setting("incidents.max_attempts", 8, "Delivery attempts of one alert before it is marked failed."),
     Setting("incidents.tick_s", 1.0, "How often the alert engine checks timers, in seconds."),

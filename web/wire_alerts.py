@@ -24,7 +24,7 @@ from aiohttp import web
 from classifiers import Signals
 from monitor.alerting import schema as alerting_schema
 from monitor.alerting.engine import AlertConfig, AlertEngine
-from monitor.alerting.errors import AlertConfigError
+from monitor.alerting.errors import AlertConfigError, CalendarError
 from monitor.alerting.nflog import Timing
 from monitor.alerting.quiet import parse_clock, parse_window
 from monitor.alerting.routing import Route, parse_routes
@@ -38,6 +38,7 @@ from monitor.plans import Plan, PlanRunner, parse_plans
 
 from . import api_alerts, api_incidents, users
 from .errors import ConfigError
+from .wire_monitor import network_policy
 
 MIGRATIONS = (incidents_schema.migrations, alerting_schema.migrations)
 
@@ -90,6 +91,7 @@ def alert_config(settings: Any) -> tuple[IncidentConfig, AlertConfig]:
                                             setting="incidents.escalate_minutes"),
             remind_minutes=parse_tier_map(settings["incidents.remind_minutes"], setting="incidents.remind_minutes"),
             quiet_hours=parse_window(settings["incidents.quiet_hours"], "incidents.quiet_hours"),
+            quiet_on_holidays=settings["incidents.quiet_on_holidays"],
             digest_at=parse_clock(settings["incidents.digest_at"], "incidents.digest_at"),
             timezone=settings["monitor.timezone"], max_attempts=settings["incidents.max_attempts"],
             tick_s=settings["incidents.tick_s"], ack_ttl_s=settings["incidents.ack_link_hours"] * 3600,
@@ -103,7 +105,7 @@ async def wire(services: Any) -> None:
     settings = services.settings
     incident_config, config = alert_config(settings)
     try:
-        channels = build_channels(settings.lists["channels"], clock=services.clock)
+        channels = build_channels(settings.lists["channels"], clock=services.clock, network=network_policy(settings))
         saved_routes = await services.db.read(lambda db: saved_config(db, "routes"))
         saved_plans = await services.db.read(lambda db: saved_config(db, "plans"))
         routes, plans = build_routes_and_plans(
@@ -120,6 +122,11 @@ async def wire(services: Any) -> None:
                         create_draft=lambda: services.extras.get("create_draft_script"))
     engine = AlertEngine(services.db, clock=services.clock, channels=channels, routes=routes,
                          secret=services.secret, config=config, people=people)
+    if engine.rest_days is not None:
+        try:
+            engine.rest_days.check()  # quiet_on_holidays needs this year's dates: refuse to start without
+        except CalendarError as exc:
+            raise ConfigError(str(exc)) from None
     engine.plan_routes = runner.routes()
     incidents.listeners += [runner.on_changes, engine.on_changes]
     services.incidents = incidents

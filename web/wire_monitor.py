@@ -9,7 +9,8 @@ Routes::
     DELETE /api/sources/{name}              remove a source            manager (admin)
     GET    /api/mentions                    ?source=&incident=&tier=&before=&limit=   manager, oncall
     POST   /api/ingest                      push a batch: {"items": [...]}, per-source token in
-                                            ``Authorization: Bearer`` or ``X-Lantern-Source-Token``
+                                            ``Authorization: Bearer`` or ``X-Lantern-Source-Token``;
+                                            at most monitor.ingest_per_minute per source (429 beyond)
 
 Source secrets (headers, cookies, push tokens) are shown as ``***``.
 """
@@ -24,16 +25,20 @@ from aiohttp import web
 
 from monitor.config import Defaults
 from monitor.errors import SourceConfigError, SourceExistsError, UnknownSourceError
+from monitor.http import HttpFetcher
 from monitor.mentions import StoredMention
+from monitor.netguard import NetPolicy
 from monitor.registry import list_mentions
 from monitor.service import MAX_INGEST_ITEMS, MonitorService
 
 from .auth import json_error, public, require
 from .bodies import json_object
 from .errors import ConfigError
+from .ratelimit import TokenBuckets, retry_after_header
 
 log = logging.getLogger("lantern.monitor")
 MAX_INGEST_BYTES = 2 * 1024 * 1024
+INGEST_BUCKETS = web.AppKey("ingest_buckets", TokenBuckets)
 
 
 def defaults_from(settings: Any) -> Defaults:
@@ -46,6 +51,15 @@ def defaults_from(settings: Any) -> Defaults:
         silence_factor=float(settings["monitor.silence_factor"]),
         near_duplicate_bits=int(settings["monitor.near_duplicate_bits"]),
     )
+
+
+def network_policy(settings: Any) -> NetPolicy:
+    """The outbound address policy (network.* settings) for source fetches and channel posts."""
+    try:
+        return NetPolicy.parse(block_private=settings["network.block_private"], deny=settings["network.deny"],
+                               allow=settings["network.allow"])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _classifier(services: Any) -> Any:
@@ -79,10 +93,13 @@ async def wire(services: Any) -> None:
         if table.get("kind") == "demo" and "speed" not in table:
             table = {**table, "speed": float(settings["demo.speed"])}
         sources.append(table)
+    defaults = defaults_from(settings)
+    fetcher = HttpFetcher(per_host=defaults.per_host_concurrency, clock=services.clock,
+                          policy=network_policy(settings))
     try:
         monitor = MonitorService(services.db, _classifier(services), services.clock, sources=sources,
-                                 defaults=defaults_from(settings), on_new_mentions=on_new_mentions,
-                                 on_health_alert=on_health_alert)
+                                 defaults=defaults, on_new_mentions=on_new_mentions,
+                                 on_health_alert=on_health_alert, fetcher=fetcher)
     except SourceConfigError as exc:  # shown by the CLI as a clean configuration error
         raise ConfigError(f"[[sources]]: {exc}") from exc
     services.monitor = monitor
@@ -98,6 +115,15 @@ def _monitor(request: web.Request) -> MonitorService:
     monitor: MonitorService = request.app["services"].monitor
     return monitor
 
+
+
+def _refused_url(request: web.Request, body: dict[str, Any]) -> web.Response | None:
+    """422 at once when the source URL is an IP literal the outbound address policy refuses."""
+    url = body.get("url")
+    if not isinstance(url, str):
+        return None
+    reason = _monitor(request).fetcher.policy.url_refusal(url)
+    return None if reason is None else json_error(422, "blocked_address", reason)
 
 
 def _errors(exc: Exception) -> web.Response:
@@ -116,6 +142,8 @@ async def list_sources(request: web.Request) -> web.Response:
 @require("manager")
 async def add_source(request: web.Request) -> web.Response:
     body = await json_object(request)
+    if (refused := _refused_url(request, body)) is not None:
+        return refused
     try:
         source = await _monitor(request).add_source(body)
     except (SourceConfigError, UnknownSourceError) as exc:
@@ -126,6 +154,8 @@ async def add_source(request: web.Request) -> web.Response:
 @require("manager")
 async def change_source(request: web.Request) -> web.Response:
     body = await json_object(request)
+    if (refused := _refused_url(request, body)) is not None:
+        return refused
     try:
         source = await _monitor(request).update_source(request.match_info["name"], body)
     except (SourceConfigError, UnknownSourceError) as exc:
@@ -188,6 +218,15 @@ async def ingest(request: web.Request) -> web.Response:
     name = monitor.push_source_for(token) if token else None
     if name is None:
         return json_error(401, "bad_source_token", "推送令牌缺失或无效 (missing or unknown source token)")
+    buckets = request.app[INGEST_BUCKETS]
+    wait = buckets.take(name)  # after authentication: unknown tokens cannot drain a real source's bucket
+    if wait > 0:
+        seconds = retry_after_header(wait)
+        response = json_error(429, "rate_limited", f"来源 {name} 推送过于频繁：每分钟最多 {buckets.per_minute} 次，"
+                              f"请 {seconds} 秒后重试 (too many pushes for this source: at most "
+                              f"{buckets.per_minute} per minute; retry in {seconds} s)", retry_after=int(seconds))
+        response.headers["Retry-After"] = seconds
+        return response
     if (request.content_length or 0) > MAX_INGEST_BYTES:
         return json_error(413, "too_large", f"请求体超过 {MAX_INGEST_BYTES} 字节 (body too large)")
     try:
@@ -208,6 +247,8 @@ async def ingest(request: web.Request) -> web.Response:
 
 
 def setup_routes(app: web.Application) -> None:
+    services = app["services"]
+    app[INGEST_BUCKETS] = TokenBuckets(services.settings["monitor.ingest_per_minute"], clock=services.clock)
     app.router.add_get("/api/sources", list_sources)
     app.router.add_post("/api/sources", add_source)
     app.router.add_patch("/api/sources/{name}", change_source)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..netguard import NetPolicy
 from .base import Channel
 from .console import Console
 from .dingtalk import DingTalk
@@ -33,7 +34,9 @@ KINDS: dict[str, type[Channel]] = {c.kind: c for c in (DingTalk, WeCom, Feishu, 
 CONSOLE = "console"
 
 
-def build_channels(tables: list[dict[str, Any]], *, clock: Callable[[], float] | None = None) -> dict[str, Channel]:
+def build_channels(tables: list[dict[str, Any]], *, clock: Callable[[], float] | None = None,
+                   network: NetPolicy | None = None) -> dict[str, Channel]:
+    """Channels by name; ``network`` is the outbound address policy their HTTP posts obey."""
     channels: dict[str, Channel] = {}
     for index, table in enumerate(tables):
         if not isinstance(table, dict):
@@ -54,4 +57,7 @@ def build_channels(tables: list[dict[str, Any]], *, clock: Callable[[], float] |
             channels[name] = cls(name, table)
     if CONSOLE not in channels:
         channels[CONSOLE] = Console(CONSOLE, {"kind": "console"})
+    if network is not None:
+        for channel in channels.values():
+            channel.network = network
     return channels

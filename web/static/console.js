@@ -1,19 +1,16 @@
 // The manager console: a hash router over views.  Incidents live here; scripts and the
-// administrative views are in their own modules.
+// administrative views are in their own modules.  Views refresh when the live stream (console-live.js)
+// says something they show changed, and poll as before only while that stream is down.
 import { api, button, flash, h, listOf, me, t, time, unavailable } from "./dom.js";
 import { sparkline, timeline } from "./charts.js";
 import { approvalsView, scriptsView, scriptView, refreshApprovalBadge } from "./console-scripts.js";
 import { alertsView, routingView, usersView } from "./console-admin.js";
 import { sourcesView } from "./console-sources.js";
+import { live } from "./console-live.js";
 
 const TIERS = ["P1", "P2", "P3", "P4"];
 const view = document.getElementById("view");
-let timer = null;
-
-function every(ms, fn) {
-  clearInterval(timer);
-  timer = setInterval(() => { if (!document.hidden) fn().catch(() => {}); }, ms);
-}
+const sameId = (a, b) => a != null && String(a) === String(b);
 
 // -- incident board --------------------------------------------------------------
 async function boardView(root) {
@@ -42,8 +39,8 @@ async function boardView(root) {
           h("div", { class: "muted small" }, `${t("incidents.updated")} ${time(inc.last_mention_at || inc.updated_at)}`))));
     }));
   }
-  await refresh();
-  every(5000, refresh); // live: the board follows new mentions and re-tiering
+  // The board follows new mentions, re-tiering and state changes; it polls every 5 s only without the stream.
+  await live.follow({ kinds: ["incident"], poll: 5000 }, refresh).now();
 }
 
 // -- incident detail -----------------------------------------------------------------
@@ -83,8 +80,10 @@ async function incidentView(root, id) {
       h("h2", {}, t("incident.alerts")),
       await alertsView(h("div"), { incident: id, embedded: true }));
   }
-  await render();
-  every(10000, render);
+  await live.follow({
+    kinds: ["incident", "alert"], poll: 10000, delay: 1000,
+    match: (kind, data) => (kind === "incident" ? sameId(data.id, id) : (data.incidents || []).some((i) => sameId(i, id))),
+  }, render).now();
 }
 
 function checklist(inc, id, rerender) {
@@ -123,37 +122,53 @@ function mentionItem(m) {
 }
 
 // -- router ------------------------------------------------------------------------
+// The fourth entry: which live events re-render a view (views with forms skip it while someone types).
+const scriptEvents = (id) => ({ kinds: ["script"], match: (kind, data) => sameId(data.id, id), edits: true });
 const routes = [
   [/^#\/incidents\/([^/]+)$/, incidentView, "incidents"],
   [/^#\/scripts\/new$/, (root) => scriptView(root, null), "scripts"],
-  [/^#\/scripts\/([^/]+)$/, scriptView, "scripts"],
-  [/^#\/scripts$/, scriptsView, "scripts"],
-  [/^#\/approvals$/, approvalsView, "approvals"],
-  [/^#\/alerts$/, (root) => alertsView(root, {}), "alerts"],
-  [/^#\/sources$/, sourcesView, "sources"],
+  [/^#\/scripts\/([^/]+)$/, scriptView, "scripts", scriptEvents],
+  [/^#\/scripts$/, scriptsView, "scripts", () => ({ kinds: ["script"] })],
+  [/^#\/approvals$/, approvalsView, "approvals", () => ({ kinds: ["script"], edits: true })],
+  [/^#\/alerts$/, (root) => alertsView(root, {}), "alerts", () => ({ kinds: ["alert"] })],
+  [/^#\/sources$/, sourcesView, "sources", () => ({ kinds: ["source"], edits: true })],
   [/^#\/routing$/, routingView, "routing"],
   [/^#\/users$/, usersView, "users"],
   [/^.*$/, boardView, "incidents"],
 ];
 
+// A view whose events come from the table above: re-run it, unless the manager has typed into it since
+// it was last drawn (by this refresh or by the view itself, e.g. after a save).
+async function followed(root, fn, args, spec) {
+  let typed = false;
+  root.addEventListener("input", () => { typed = true; });
+  new MutationObserver(() => { typed = false; }).observe(root, { childList: true });
+  const { edits, ...rest } = spec;
+  await live.follow({ ...rest, guard: () => !edits || !typed }, () => fn(root, ...args)).now();
+}
+
 async function route() {
-  clearInterval(timer);
+  live.clearViews();
   // The language link keeps the current view.
   for (const a of document.querySelectorAll(".who a[href^='?lang=']")) a.href = `${a.href.split("#")[0]}${location.hash}`;
   const hash = location.hash || "#/incidents";
-  for (const [pattern, fn, nav] of routes) {
+  for (const [pattern, fn, nav, events] of routes) {
     const match = hash.match(pattern);
     if (!match) continue;
     for (const a of document.querySelectorAll("[data-nav]")) a.classList.toggle("active", a.dataset.nav === nav);
     const root = h("div", { class: `view view-${nav}` });
     view.replaceChildren(root);
-    try { await fn(root, ...match.slice(1).map(decodeURIComponent)); } catch (err) { root.replaceChildren(unavailable(err)); }
+    const args = match.slice(1).map(decodeURIComponent);
+    try {
+      if (events) await followed(root, fn, args, events(...args)); else await fn(root, ...args);
+    } catch (err) { root.replaceChildren(unavailable(err)); }
     return;
   }
 }
 
 document.body.classList.toggle("is-admin", me.role === "admin");
 window.addEventListener("hashchange", route);
+live.start(document.querySelector(".who"));
 route();
-refreshApprovalBadge();
-setInterval(() => { if (!document.hidden) refreshApprovalBadge(); }, 15000);
+// The approval badge follows script changes on every view (polled every 15 s only without the stream).
+live.follow({ kinds: ["script"], poll: 15000, global: true }, refreshApprovalBadge).now();

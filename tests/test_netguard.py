@@ -305,6 +305,30 @@ async def test_channel_post_to_a_refused_address_is_a_permanent_failure() -> Non
         assert rx.hits == 2
 
 
+async def test_refused_alert_delivery_fails_at_once_with_its_reason_in_the_log(tmp_path: Path) -> None:
+    from monitor.alerting.outbox import list_deliveries
+    from tests.fixtures.alerts.helpers import T0, Robot, make_services, settings_for, store_mention
+
+    robot = await Robot().start()
+    svc = await make_services(settings_for(tmp_path, channels=[{"name": "hook", "kind": "webhook",
+                                                                "url": robot.url("/hook")}],
+                                           routes=[{"channels": ["hook"]}], incidents__group_wait_s=0,
+                                           network__block_private=True), Clock(T0))
+    try:
+        mention = await store_mention(svc, title="央视曝光鲜味楼后厨老鼠乱窜", tier="P2", categories=("food_safety",))
+        incident = (await svc.incidents.on_mentions([mention]))[0].incident_id
+        await svc.alerts.tick(T0 + 1)
+        await svc.alerts.tick(T0 + 3600)
+        (row,) = await svc.db.read(lambda db: list_deliveries(db, incident_id=incident))
+        assert row["status"] == "failed" and row["attempts"] == 1
+        assert "出站地址被拒绝" in row["last_error"] and "block_private" in row["last_error"]
+        assert robot.requests == []
+    finally:
+        await svc.alerts.stop()
+        svc.db.close()
+        await robot.close()
+
+
 # -- the sources API ------------------------------------------------------------------------------------------
 
 async def wire(services: Any) -> None:

@@ -1,4 +1,4 @@
-"""HTTP API of alerting: delivery log, acknowledge links, silences, routing and plans.
+"""HTTP API of alerting: delivery log, acknowledge links, silences, routing, plans and people's contacts.
 
 ``/ack/{token}`` is public on purpose: the signed single-use token is the
 credential, so a manager can acknowledge from a DingTalk / WeCom / Feishu
@@ -18,13 +18,14 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_log import AccessLogger
 
-from monitor.alerting import outbox, silences
+from monitor.alerting import contacts, outbox, silences
 from monitor.alerting.acklinks import mask_path
-from monitor.alerting.errors import AckLinkError, AlertConfigError, SilenceError
+from monitor.alerting.errors import AckLinkError, AlertConfigError, ContactError, SilenceError
 from monitor.alerting.routing import parse_routes
 from monitor.incidents.errors import IllegalTransitionError, IncidentError
 from monitor.plans import parse_plans
 
+from . import users
 from .api_incidents import query_int
 from .auth import csrf_token, json_error, public, require
 from .bodies import json_object
@@ -170,6 +171,9 @@ def _routing(services: Any) -> dict[str, Any]:
         "remind_minutes": config.remind_minutes,
         "quiet_hours": "-".join(t.strftime("%H:%M") for t in config.quiet_hours) if config.quiet_hours else "",
         "digest_at": config.digest_at.strftime("%H:%M"),
+        "quiet_on_holidays": config.quiet_on_holidays,
+        "holiday_calendar": {**engine.rest_days.describe(), "error": engine.calendar_error}
+        if engine.rest_days is not None else None,
     }
 
 
@@ -230,6 +234,48 @@ async def put_plans(request: web.Request) -> web.Response:
     return web.json_response({"items": [p.as_dict() for p in plans]})
 
 
+async def _contact_target(request: web.Request) -> tuple[str, web.Response | None]:
+    """The user name in the path, or an error: admins reach anyone's contacts, others only their own."""
+    name = request.match_info["name"]
+    me = request["user"]
+    if me.role != "admin" and me.name != name:
+        return name, json_error(403, "forbidden", "只能查看和修改自己的联系方式 (only admins may see or change "
+                                "another user's contacts)")
+    if await request.app["services"].db.read(lambda db: users.find_user(db, name)) is None:
+        return name, json_error(404, "not_found", f"没有用户 {name} (no such user)")
+    return name, None
+
+
+@require()
+async def get_contacts(request: web.Request) -> web.Response:
+    """A user's contacts for alerts: e-mail, mobile, IM ids, preferred channel kinds (admins, or the user)."""
+    name, refused = await _contact_target(request)
+    if refused is not None:
+        return refused
+    contact = await request.app["services"].db.read(lambda db: contacts.get(db, name))
+    return web.json_response({"contact": contact.as_dict(), "kinds": list(contacts.KINDS)},
+                             headers={"Cache-Control": "no-store"})
+
+
+@require()
+async def put_contacts(request: web.Request) -> web.Response:
+    """Replace a user's contacts (omitted or empty fields are cleared); invalid input saves nothing."""
+    name, refused = await _contact_target(request)
+    if refused is not None:
+        return refused
+    body = await json_object(request)
+    try:
+        contact = contacts.parse(name, body)
+    except ContactError as exc:
+        return json_error(400, "invalid", str(exc), field=exc.field, message_zh=exc.message_zh,
+                          message_en=exc.message_en)
+    services = request.app["services"]
+    now, actor = services.clock(), f"user:{request['user'].name}"
+    await services.db.write(lambda db: contacts.save(db, contact, actor=actor, now=now))
+    return web.json_response({"contact": contact.as_dict(), "kinds": list(contacts.KINDS)},
+                             headers={"Cache-Control": "no-store"})
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/alerts", list_alerts)
     app.router.add_get(r"/ack/{token:[A-Za-z0-9_.\-]{1,200}}", ack_confirm)
@@ -241,3 +287,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_put("/api/routing", put_routing)
     app.router.add_get("/api/plans", get_plans)
     app.router.add_put("/api/plans", put_plans)
+    app.router.add_get(r"/api/users/{name:[^/]{1,64}}/contacts", get_contacts)
+    app.router.add_put(r"/api/users/{name:[^/]{1,64}}/contacts", put_contacts)

@@ -305,3 +305,27 @@ def test_hub_ring_resume_and_resync() -> None:
     assert hub.encode(hub.ring[-1]) == b'id: e1-7\nevent: script\ndata: {"id":1}\n\n'
     with pytest.raises(ValueError):
         hub.publish("nonsense", {})
+
+
+async def test_serve_stops_promptly_with_consoles_connected(tmp_path: Path, unused_tcp_port: int) -> None:
+    from web.commands.serve import serve
+
+    settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), server__port=unused_tcp_port,
+                                                    monitor__enabled=False)
+    stop, opened = asyncio.Event(), asyncio.Event()
+    async with aiohttp.ClientSession() as http:
+        streams: list[Stream] = []
+
+        async def announce(services: Services, url: str) -> None:
+            manager = await add_account(services, "wang", "manager")
+            streams.append(Stream(await http.get(f"{url}/api/live", headers=manager.headers)))
+            opened.set()
+
+        task = asyncio.create_task(serve(settings, announce=announce, stop=stop))
+        await asyncio.wait_for(opened.wait(), timeout=30)
+        assert (await streams[0].next()).kind == "ready"  # type: ignore[union-attr]
+        stop.set()
+        # Shutdown ends the open stream instead of waiting for it (aiohttp would wait up to 60 s).
+        await asyncio.wait_for(task, timeout=10)
+        assert await streams[0].next() is None
+        streams[0].response.close()

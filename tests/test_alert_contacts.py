@@ -41,8 +41,8 @@ def test_parse_normalizes_and_keeps_what_is_valid() -> None:
 
 
 @pytest.mark.parametrize(("body", "field", "zh", "en"), [
-    ({"email": "wang@"}, "email", "电子邮件", "e-mail"),
-    ({"email": "a@b.com>\nBcc: x@y.com"}, "email", "电子邮件", "e-mail"),  # no header injection
+    ({"email": "wang@"}, "email", "电子邮箱", "e-mail"),
+    ({"email": "a@b.com>\nBcc: x@y.com"}, "email", "电子邮箱", "e-mail"),  # no header injection
     ({"mobile": "1381234567"}, "mobile", "手机号", "mobile"),  # 10 digits
     ({"mobile": "23812345678"}, "mobile", "手机号", "mobile"),
     ({"mobile": "12812345678"}, "mobile", "手机号", "mobile"),  # no 12x numbers

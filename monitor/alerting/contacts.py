@@ -32,6 +32,7 @@ from .routing import Recipient
 
 KINDS = ("dingtalk", "wecom", "feishu", "email")  # channel kinds a person can be reached on
 IM_FIELDS = {"dingtalk": "dingtalk_id", "wecom": "wecom_id", "feishu": "feishu_id"}
+IM_LABELS = {"dingtalk": ("钉钉 userId", "DingTalk userId"), "wecom": ("企业微信 userid", "WeCom userid")}
 FIELDS = ("email", "mobile", "dingtalk_id", "wecom_id", "feishu_id", "prefer")
 
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
@@ -95,7 +96,7 @@ def _text(body: Mapping[str, Any], field: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise ContactError(field, "必须是字符串", "must be a string")
+        raise ContactError(field, f"{field} 必须是字符串", f"{field} must be a string")
     return value.strip()
 
 
@@ -107,7 +108,7 @@ def normalize_mobile(value: str) -> str:
             digits = digits[len(prefix):]
             break
     if not _MOBILE.fullmatch(digits):
-        raise ContactError("mobile", "不是有效的中国大陆手机号（11 位，1 开头，如 13812345678）",
+        raise ContactError("mobile", "手机号无效：应为中国大陆手机号（11 位，1 开头，如 13812345678）",
                            "not a valid mainland China mobile number (11 digits starting with 1, "
                            "e.g. 13812345678)")
     return digits
@@ -120,7 +121,7 @@ def parse(user: str, body: Mapping[str, Any]) -> Contact:
         raise ContactError(unknown[0], f"未知字段 {', '.join(unknown)}", f"unknown field(s) {', '.join(unknown)}")
     email = _text(body, "email")
     if email and (len(email) > 254 or not _EMAIL.fullmatch(email)):
-        raise ContactError("email", "不是有效的电子邮件地址（如 wang@example.com）",
+        raise ContactError("email", "电子邮箱地址无效（应如 wang@example.com）",
                            "not a valid e-mail address (e.g. wang@example.com)")
     mobile = _text(body, "mobile")
     mobile = normalize_mobile(mobile) if mobile else ""
@@ -131,20 +132,21 @@ def parse(user: str, body: Mapping[str, Any]) -> Contact:
             raise ContactError(field, "飞书 open_id 以 ou_ 开头，只含字母和数字",
                                "a Feishu open_id starts with ou_ followed by letters and digits")
         if value and not _IM_ID.fullmatch(value):
-            raise ContactError(field, "只能包含字母、数字和 _ . @ -，最长 64 个字符",
-                               "may contain only letters, digits and _ . @ -, at most 64 characters")
+            zh, en = IM_LABELS[kind]
+            raise ContactError(field, f"{zh} 只能包含字母、数字和 _ . @ -，最长 64 个字符",
+                               f"a {en} may contain only letters, digits and _ . @ -, at most 64 characters")
         ids[field] = value
     prefer = body.get("prefer") or []
     if isinstance(prefer, str):
         prefer = [p.strip() for p in prefer.split(",") if p.strip()]
     if not isinstance(prefer, list) or not all(isinstance(p, str) for p in prefer):
-        raise ContactError("prefer", "必须是渠道类型列表", "must be a list of channel kinds")
+        raise ContactError("prefer", "优先渠道必须是渠道类型列表", "prefer must be a list of channel kinds")
     bad = [p for p in prefer if p not in KINDS]
     if bad:
-        raise ContactError("prefer", f"未知渠道类型 {', '.join(bad)}（可选 {'、'.join(KINDS)}）",
-                           f"unknown channel kind(s) {', '.join(bad)} (choose from {', '.join(KINDS)})")
+        raise ContactError("prefer", f"优先渠道中有未知类型 {', '.join(bad)}（可选 {'、'.join(KINDS)}）",
+                           f"unknown channel kind(s) in prefer: {', '.join(bad)} (choose from {', '.join(KINDS)})")
     if len(set(prefer)) != len(prefer):
-        raise ContactError("prefer", "渠道类型重复", "a channel kind is listed twice")
+        raise ContactError("prefer", "优先渠道中有重复的类型", "a channel kind is listed twice in prefer")
     return Contact(user=user, email=email, mobile=mobile, prefer=tuple(prefer), **ids)
 
 

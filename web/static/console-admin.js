@@ -1,4 +1,4 @@
-// Alert deliveries, routing / plans / silences (admins edit routes and plans as JSON), users.
+// Alert deliveries, routing / plans / silences (admins edit routes and plans as JSON), users and their contacts.
 import { api, button, flash, h, keyValues, listOf, me, t, table, time, unavailable } from "./dom.js";
 
 export async function alertsView(root, { incident, embedded } = {}) {
@@ -11,11 +11,12 @@ export async function alertsView(root, { incident, embedded } = {}) {
     return root;
   }
   const body = rows.length
-    ? table([t("alerts.time"), t("alerts.recipient"), t("alerts.channel"), t("alerts.status"), t("alerts.error")],
+    ? table([t("alerts.time"), t("alerts.recipient"), t("alerts.channel"), t("alerts.status"), t("alerts.error"),
+      t("alerts.note")],
       rows.map((r) => [time(r.sent_at || r.created_at), r.recipient_label || r.recipient || "",
         `${r.channel || ""}${r.must_act ? " ★" : ""}`,
         h("span", { class: `delivery st-${r.status}` }, t(`delivery.${r.status}`)),
-        `${r.last_error || ""}${r.attempts > 1 ? ` (×${r.attempts})` : ""}`]))
+        `${r.last_error || ""}${r.attempts > 1 ? ` (×${r.attempts})` : ""}`, r.note || ""]))
     : h("p", { class: "muted" }, t("alerts.empty"));
   root.replaceChildren(...(embedded ? [body] : [h("h1", {}, t("nav.alerts")), body]));
   return root;
@@ -150,13 +151,60 @@ export async function usersView(root) {
       flash(err.message, "error");
     }
   });
+  const editor = h("section", { class: "contacts-editor" });
   root.replaceChildren(h("h1", {}, t("nav.users")), form,
     table([t("users.name"), t("users.display"), t("users.role"), t("users.team"), ""],
       list.map((u) => [u.name, u.display_name, t(`role.${u.role}`), u.team || "",
-        u.id === me.id ? "" : button(t("users.deactivate"), async () => {
-          if (!window.confirm(t("users.confirm_deactivate"))) return;
-          await api("POST", `/api/users/${u.id}/deactivate`);
-          flash(t("common.saved"));
-          await usersView(root);
-        }, "danger")])));
+        h("div", { class: "row" },
+          button(t("users.contacts"), async () => {
+            editor.replaceChildren(await contactsForm(u));
+            editor.querySelector("input").focus();
+          }),
+          u.id === me.id ? null : button(t("users.deactivate"), async () => {
+            if (!window.confirm(t("users.confirm_deactivate"))) return;
+            await api("POST", `/api/users/${u.id}/deactivate`);
+            flash(t("common.saved"));
+            await usersView(root);
+          }, "danger"))])),
+    editor);
+}
+
+// One person's alert contacts; the server validates (e-mail, mainland mobile, IM ids) and names the field.
+async function contactsForm(user) {
+  const path = `/api/users/${encodeURIComponent(user.name)}/contacts`;
+  const { contact } = await api("GET", path);
+  const error = h("p", { class: "form-error", role: "alert" });
+  const fields = {
+    email: { type: "email", autocomplete: "off" },
+    mobile: { type: "tel", inputmode: "numeric", placeholder: "13812345678", autocomplete: "off" },
+    dingtalk_id: {}, wecom_id: {}, feishu_id: { placeholder: "ou_..." },
+  };
+  const inputs = Object.fromEntries(Object.entries(fields).map(([name, attrs]) => {
+    const input = h("input", { name, ...attrs });
+    input.value = contact[name] || "";
+    return [name, input];
+  }));
+  const prefer = h("input", { name: "prefer", placeholder: "dingtalk, wecom, feishu, email" });
+  prefer.value = (contact.prefer || []).join(", ");
+  const form = h("form", { class: "contacts-form" },
+    h("h2", {}, t("contacts.title", { name: user.display_name || user.name })),
+    h("p", { class: "muted" }, t("contacts.hint")),
+    h("div", { class: "row" }, Object.entries(inputs).map(([name, input]) => h("label", {}, t(`contacts.${name}`), input))),
+    h("div", { class: "row" }, h("label", {}, t("contacts.prefer"), prefer),
+      h("button", { type: "submit", class: "primary" }, t("common.save"))),
+    error);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    const body = Object.fromEntries(Object.entries(inputs).map(([name, input]) => [name, input.value.trim()]));
+    body.prefer = prefer.value.split(/[,，\s]+/).filter(Boolean);
+    try {
+      const saved = await api("PUT", path, body);
+      inputs.mobile.value = saved.contact.mobile;  // normalized: +86 and spaces dropped
+      flash(t("common.saved"));
+    } catch (err) {
+      error.textContent = err.message || t("common.error");
+    }
+  });
+  return form;
 }

@@ -147,7 +147,7 @@ async def test_running_into_an_uncovered_year_alerts_and_never_holds(make: Any, 
     await add_user(svc, "duty", "oncall")
     svc.clock.now = at(f"{last + 1}-01-01", 10)  # New Year's Day, but the data ends: not guessed, not held
     iid = await open_incident(svc, "P2")
-    with caplog.at_level(logging.ERROR, logger="monitor.alerting.engine"):
+    with caplog.at_level(logging.ERROR, logger="monitor.alerting.quiet"):
         await svc.alerts.tick(svc.clock.now + 1)
         await svc.alerts.tick(svc.clock.now + 2)
     assert [s for s, _ in await statuses(svc, iid)] == ["sent"]

@@ -28,10 +28,9 @@ from monitor.incidents.model import IncidentChange
 from monitor.store import Store
 
 from . import acklinks, contacts, escalation, nflog, outbox, silences
-from .errors import CalendarError
 from .holidays import ChineseCalendarData, HolidayData, RestDays
 from .messages import render, snapshot
-from .quiet import in_window, next_at, window_end
+from .quiet import QuietRules, next_at
 from .routing import Recipient, Route, recipients
 from .sender import Sender, SendReport, payload_of
 
@@ -83,7 +82,7 @@ class AlertEngine:
         self.people = people or (lambda db: [])
         self.rest_days = RestDays(holidays or ChineseCalendarData(), tz=self.tz, clock=clock) if (
             self.config.quiet_on_holidays) else None
-        self.calendar_error = ""  # the holiday calendar could not answer (a year it has no data for)
+        self.quiet = QuietRules(self.config.quiet_hours, self.config.digest_at, self.tz, self.rest_days)
         self._calendar_reported = ""
         self.contacts: dict[str, contacts.Contact] = {}  # refreshed at every planning pass
         self._secrets = sorted({s for c in channels.values() for s in c.secrets() if len(s) >= 4}, key=len,
@@ -117,36 +116,13 @@ class AlertEngine:
             text = text.replace(secret, "***")
         return contacts.mask_text(text)
 
-    def rest_day(self, now: float) -> bool:
-        """A statutory holiday or an ordinary weekend, with quiet_on_holidays on.
-
-        A year the calendar does not know is reported (log, health alert) and
-        counts as a workday: alerts are never held back on a guess.
-        """
-        if self.rest_days is None:
-            return False
-        try:
-            rest = self.rest_days.is_rest_day(now)
-        except CalendarError as exc:
-            if str(exc) != self.calendar_error:
-                log.error("%s", exc)
-            self.calendar_error = str(exc)
-            return False
-        self.calendar_error = ""
-        return rest
+    @property
+    def calendar_error(self) -> str:
+        """Why the holiday calendar could not answer (a year it has no data for), or ""."""
+        return self.quiet.error
 
     def quiet_now(self, now: float) -> bool:
-        return in_window(now, self.config.quiet_hours, self.tz) or self.rest_day(now)
-
-    def hold_until(self, tier: str, now: float) -> float | None:
-        """When an alert of ``tier`` planned at ``now`` goes out in a digest, or None to send it now (P1 always)."""
-        if tier == "P1":
-            return None
-        if self.config.quiet_hours and in_window(now, self.config.quiet_hours, self.tz):
-            return window_end(now, self.config.quiet_hours, self.tz)
-        if self.rest_day(now):
-            return next_at(now, self.config.digest_at, self.tz)
-        return None
+        return self.quiet.active(now)
 
     def reach(self, found: Sequence[Recipient], people: Sequence[dict[str, Any]]) -> contacts.Plan:
         """Who each channel recipient names, and the delivery-log notes (see :mod:`contacts`)."""
@@ -212,7 +188,7 @@ class AlertEngine:
             status, after = "queued", None
             if r.digest or inc["tier"] == "P4":
                 status, after = "digest", next_at(now, self.config.digest_at, self.tz)
-            elif (hold := self.hold_until(inc["tier"], now)) is not None:
+            elif (hold := self.quiet.hold_until(inc["tier"], now)) is not None:
                 status, after = "digest", hold
             outbox.enqueue(db, incident_id=inc["id"], recipient=r, kind=kind, tier=inc["tier"],
                            payload={"incident": snapshot(inc), "level": r.level, "route": r.route,

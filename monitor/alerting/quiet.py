@@ -1,11 +1,15 @@
-"""Local-time windows: quiet hours, the daily digest time, daily maintenance windows (pure)."""
+"""Local-time windows: quiet hours, the daily digest time, daily maintenance windows; the quiet rules."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .errors import AlertConfigError
+from .errors import AlertConfigError, CalendarError
+from .holidays import RestDays
+
+log = logging.getLogger(__name__)
 
 
 def parse_clock(text: str, what: str) -> time:
@@ -48,3 +52,46 @@ def next_at(now: float, at: time, tz: ZoneInfo) -> float:
     if candidate.timestamp() <= now:
         candidate = (local + timedelta(days=1)).replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
     return candidate.timestamp()
+
+
+class QuietRules:
+    """When alerts below P1 wait for a digest: inside quiet hours, and on rest days if ``rest_days`` is given.
+
+    A rest-day question the calendar cannot answer (a year it has no data for)
+    counts as a workday, so alerts go out; the reason is logged once and kept
+    in ``error`` for the engine to raise a health alert and the API to show.
+    """
+
+    def __init__(self, hours: tuple[time, time] | None, digest_at: time, tz: ZoneInfo,
+                 rest_days: RestDays | None = None) -> None:
+        self.hours = hours
+        self.digest_at = digest_at
+        self.tz = tz
+        self.rest_days = rest_days
+        self.error = ""
+
+    def rest_day(self, now: float) -> bool:
+        if self.rest_days is None:
+            return False
+        try:
+            rest = self.rest_days.is_rest_day(now)
+        except CalendarError as exc:
+            if str(exc) != self.error:
+                log.error("%s", exc)
+            self.error = str(exc)
+            return False
+        self.error = ""
+        return rest
+
+    def active(self, now: float) -> bool:
+        return in_window(now, self.hours, self.tz) or self.rest_day(now)
+
+    def hold_until(self, tier: str, now: float) -> float | None:
+        """When an alert of ``tier`` planned at ``now`` goes out in a digest, or None to send it now (P1 always)."""
+        if tier == "P1":
+            return None
+        if self.hours is not None and in_window(now, self.hours, self.tz):
+            return window_end(now, self.hours, self.tz)
+        if self.rest_day(now):
+            return next_at(now, self.digest_at, self.tz)
+        return None

@@ -43,6 +43,7 @@ export async function routingView(root) {
       h("div", { class: "stack" }, data.channels.map((c) => h("div", { class: "card" }, keyValues(c))))) : null,
     data.timing ? h("details", {}, h("summary", {}, t("routing.timing")), keyValues({ ...data.timing,
       escalate_minutes: data.escalate_minutes, remind_minutes: data.remind_minutes, quiet_hours: data.quiet_hours,
+      quiet_on_holidays: data.quiet_on_holidays, ...(data.holiday_calendar ? { holiday_calendar: data.holiday_calendar } : {}),
       digest_at: data.digest_at })) : null);
   const cards = (data, items) => (items.length
     ? h("div", { class: "stack" }, items.map((x) => h("div", { class: "card" }, keyValues(x))))

@@ -132,6 +132,8 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/sources"): {"type": "object", "properties": {"source": {"type": "object", "properties": {
         "token": {**_SHOWN_ONCE, "description": "Push sources without a token of their own: the generated "
                   "token, in this answer only."}}}}},
+    ("POST", "/api/sources/{name}/token"): {"type": "object", "properties": {"name": {"type": "string"},
+                                                                             "token": _SHOWN_ONCE}},
     ("GET", "/api/mentions"): _list({"type": "object", "description": "A stored mention with its classification"},
                                     paged=True),
 }

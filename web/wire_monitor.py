@@ -7,6 +7,7 @@ Routes::
     PATCH  /api/sources/{name}              change a source            manager (admin)
     POST   /api/sources/{name}/pause|resume|poll                       manager (admin)
     DELETE /api/sources/{name}              remove a source            manager (admin)
+    POST   /api/sources/{name}/token        new push token (shown once; the old one stops at once)   admin
     GET    /api/mentions                    ?source=&incident=&tier=&before=&limit=   manager, oncall
     POST   /api/ingest                      push a batch: {"items": [...]}, per-source token in
                                             ``Authorization: Bearer`` or ``X-Lantern-Source-Token``;
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from typing import Any
 
 from aiohttp import web
@@ -188,6 +190,29 @@ async def delete_source(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@require("admin")
+async def rotate_token(request: web.Request) -> web.Response:
+    """A new token for a push source: it is in this answer only, and the old token stops working at once."""
+    monitor, name = _monitor(request), request.match_info["name"]
+    source = next((s for s in await monitor.list_sources() if s["name"] == name), None)
+    if source is None:
+        return json_error(404, "not_found", f"没有名为 {name!r} 的来源 (no such source)")
+    if source.get("kind") != "push":
+        return json_error(400, "not_push", f"来源 {name} 不是推送来源，没有令牌 (not a push source: it has no token)")
+    row = await request.app["services"].db.read(
+        lambda db: db.execute("SELECT origin FROM sources WHERE name = ?", [name]).fetchone())
+    if row is not None and row[0] == "config":
+        return json_error(409, "from_config", f"来源 {name} 的令牌写在配置文件 lantern.toml 中，请在那里更换 "
+                          "(this source's token comes from lantern.toml; change it there)")
+    token = secrets.token_urlsafe(24)
+    try:
+        await monitor.update_source(name, {"token": token})
+    except (SourceConfigError, UnknownSourceError) as exc:
+        return _errors(exc)
+    log.info("push token of source %s rotated by %s", name, request["user"].name)
+    return web.json_response({"name": name, "token": token}, headers={"Cache-Control": "no-store"})
+
+
 def _int_param(request: web.Request, key: str) -> int | None:
     value = request.query.get(key)
     if value in (None, ""):
@@ -254,5 +279,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_patch("/api/sources/{name}", change_source)
     app.router.add_post("/api/sources/{name}/{action:pause|resume|poll}", source_action)
     app.router.add_delete("/api/sources/{name}", delete_source)
+    app.router.add_post("/api/sources/{name}/token", rotate_token)
     app.router.add_get("/api/mentions", mentions)
     app.router.add_post("/api/ingest", ingest)

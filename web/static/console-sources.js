@@ -1,7 +1,9 @@
 // Sources: health and controls, a form to add one, inline editing of url / interval / query, delete.
 // The API masks secrets (headers, cookies, tokens, credential-looking URL parts); this page never
 // shows more than the API returns, and never sends a masked URL back as if it were the real one.
-import { api, button, flash, h, listOf, t, table, time } from "./dom.js";
+// A push source's token is the exception: the API returns it once (creation, rotation) and this page
+// shows it once, in a dialog that forgets it when closed.
+import { api, button, flash, h, listOf, me, t, table, time } from "./dom.js";
 
 const KINDS = ["rss", "json", "html", "push"];
 
@@ -50,6 +52,35 @@ function sourceForm({ current, adding, onSubmit, onCancel }) {
   return form;
 }
 
+// The token of push source `name`, once: with a copy button and a warning that it cannot be shown again.
+export function showTokenOnce(name, token) {
+  const value = h("input", { class: "token-value", readonly: true, value: token, spellcheck: "false",
+    autocomplete: "off", "aria-label": t("sources.token") });
+  const copied = h("span", { class: "muted small", role: "status" });
+  const copy = button(t("sources.token_copy"), async () => {
+    try {
+      await navigator.clipboard.writeText(token);
+    } catch (err) {
+      value.select();
+      document.execCommand("copy");
+    }
+    copied.textContent = t("sources.token_copied");
+  }, "copy-token");
+  const dialog = h("dialog", { class: "token-once", "aria-labelledby": "token-once-title" },
+    h("h2", { id: "token-once-title" }, t("sources.token_title", { name })),
+    h("p", { class: "form-error token-warning", role: "alert" }, t("sources.token_warning")),
+    h("div", { class: "row" }, value, copy, copied),
+    h("p", { class: "muted small" }, t("sources.token_usage")),
+    h("div", { class: "row" }, h("button", { type: "button", class: "primary close-token",
+      onclick: () => dialog.close() }, t("sources.token_done"))));
+  // Closing (button or Esc) drops the token from the page for good.
+  dialog.addEventListener("close", () => { value.value = ""; dialog.remove(); });
+  document.body.append(dialog);
+  dialog.showModal();
+  value.select();
+  return dialog;
+}
+
 export async function sourcesView(root) {
   const sources = listOf(await api("GET", "/api/sources"), "items");
   const reload = () => sourcesView(root);
@@ -77,10 +108,17 @@ export async function sourcesView(root) {
     flash(t("common.saved"));
     await reload();
   };
+  const rotate = (s) => async () => {
+    if (!window.confirm(t("sources.confirm_rotate", { name: s.name }))) return;
+    const rotated = await api("POST", `/api/sources/${encodeURIComponent(s.name)}/token`);
+    showTokenOnce(s.name, rotated.token);
+  };
   const add = sourceForm({ adding: true, onSubmit: async (body) => {
-    await api("POST", "/api/sources", body);
+    const made = (await api("POST", "/api/sources", body)).source || {};
     flash(t("common.saved"));
     await reload();
+    // A generated push token is in this answer only (a token the manager typed comes back as ***).
+    if (made.kind === "push" && made.token && made.token !== "***") showTokenOnce(made.name, made.token);
   } });
   root.replaceChildren(h("h1", {}, t("nav.sources")),
     table([t("sources.name"), t("sources.kind"), t("sources.health"), t("sources.interval"), t("sources.last_success"),
@@ -92,6 +130,7 @@ export async function sourcesView(root) {
         s.paused ? button(t("sources.resume"), control(s.name, "resume")) : button(t("sources.pause"), control(s.name, "pause")),
         button(t("sources.poll"), control(s.name, "poll")),
         button(t("sources.edit"), edit(s), "edit"),
+        s.kind === "push" && me.role === "admin" ? button(t("sources.rotate"), rotate(s), "rotate") : null,
         button(t("sources.delete"), remove(s), "danger"))])),
     editor,
     h("section", {}, h("h2", {}, t("sources.add")), add));

@@ -1,0 +1,93 @@
+"""Browser test: a push source's token is shown once after creation and after an admin rotates it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.test_browser_ticker import CHROMIUM, Site, _site, shot, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")]
+playwright_api = pytest.importorskip("playwright.async_api")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture
+async def console_site(tmp_path: Path) -> AsyncIterator[Site]:
+    async for running in _site(tmp_path, ("web.wire_monitor", "web.wire_alerts", "web.wire_broadcast"),
+                               monitor__enabled=False):
+        yield running
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    async with playwright_api.async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def push(site: Site, token: str) -> int:
+    async with aiohttp.ClientSession() as http, http.post(
+            site.url("/api/ingest"), headers={"X-Lantern-Source-Token": token},
+            json={"items": [{"id": token[:6], "title": "测试", "text": "推送测试"}]}) as response:
+        return response.status
+
+
+async def test_push_token_is_shown_once_and_rotated_by_an_admin(console_site: Site, browser: Any) -> None:
+    site = console_site
+    manager = await sign_in(browser, site, "bob", permissions=["clipboard-read", "clipboard-write"])
+    await manager.goto(site.url("/#/sources"))
+    form = manager.locator("form.add-source")
+    await form.wait_for()
+    await form.locator("input[name=name]").fill("crm-push")
+    await form.locator("select[name=kind]").select_option("push")
+    await form.locator("input[name=url]").fill("")
+    async with manager.expect_response(lambda r: r.url.endswith("/api/sources") and r.request.method == "POST") \
+            as created:
+        await form.locator("button[type=submit]").click()
+    answer = await (await created.value).json()
+    token = answer["source"]["token"]
+    assert len(token) >= 16
+
+    dialog = manager.locator("dialog.token-once")
+    await dialog.wait_for()
+    assert await dialog.locator("input.token-value").input_value() == token
+    assert "只显示这一次" in (await dialog.locator(".token-warning").text_content() or "")
+    await dialog.locator("button.copy-token").click()
+    await dialog.get_by_text("已复制").wait_for()
+    assert await manager.evaluate("navigator.clipboard.readText()") == token
+    await shot(manager, "11-push-token-once")
+    await dialog.locator("button.close-token").click()
+    await dialog.wait_for(state="detached")
+    assert token not in await manager.content()  # gone from the page for good
+    await manager.locator("[data-source='crm-push']").wait_for()
+    assert await manager.locator("button.rotate").count() == 0  # managers cannot rotate
+    assert await push(site, token) == 200
+
+    admin = await sign_in(browser, site, "root")
+    admin.accept_dialogs = True
+    await admin.goto(site.url("/#/sources"))
+    row = admin.locator("tr", has=admin.locator("[data-source='crm-push']"))
+    async with admin.expect_response(lambda r: r.url.endswith("/api/sources/crm-push/token")) as rotated:
+        await row.locator("button.rotate").click()
+    new_token = (await (await rotated.value).json())["token"]
+    assert admin.dialogs and "crm-push" in admin.dialogs[0]  # asked first
+    dialog = admin.locator("dialog.token-once")
+    await dialog.wait_for()
+    assert await dialog.locator("input.token-value").input_value() == new_token != token
+    assert await push(site, token) == 401  # the old token stopped at once
+    assert await push(site, new_token) == 200
+    await admin.keyboard.press("Escape")
+    await dialog.wait_for(state="detached")
+    await admin.reload()
+    await admin.locator("[data-source='crm-push']").wait_for()
+    assert new_token not in await admin.content() and token not in await admin.content()
+    assert manager.dialogs == []

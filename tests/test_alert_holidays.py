@@ -6,6 +6,7 @@ The dates were checked against chinese-calendar 1.11's tables: 2025-10-01 (Wedne
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
@@ -19,7 +20,7 @@ from monitor.alerting.errors import CalendarError
 from monitor.alerting.holidays import ChineseCalendarData, RestDays
 from monitor.alerting.outbox import list_deliveries
 from tests.fixtures.alerts.helpers import Clock, Robot, add_user, make_services, settings_for, store_mention
-from web.errors import ConfigError
+from web.api_alerts import _routing
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 STORY = "鲜味楼外卖吃出异物，顾客投诉无人处理"
@@ -133,25 +134,79 @@ async def test_off_by_default(make: Any, robot: Robot) -> None:
     assert svc.alerts.rest_days is None
 
 
-async def test_an_uncovered_year_refuses_to_start(make: Any) -> None:
+def test_the_data_running_out_is_warned_thirty_days_ahead() -> None:
     last = ChineseCalendarData().years[1]
-    with pytest.raises(ConfigError) as info:
-        await make(at(f"{last + 1}-03-02"), incidents__quiet_on_holidays=True)
-    assert f"{last + 1}" in str(info.value) and "chinese-calendar" in str(info.value)
+    clock = Clock(at(f"{last}-11-30", 23, 59))
+    days = RestDays(ChineseCalendarData(), tz=SHANGHAI, clock=clock)
+    assert days.expiry_warning() == ""  # 31 days left
+    clock.now = at(f"{last}-12-01", 0, 1)
+    assert f"{last}-12-31" in days.expiry_warning() and "30" in days.expiry_warning()
+    assert "1 days" in days.expiry_warning(at(f"{last}-12-30"))
+    assert days.expiry_warning(at(f"{last + 1}-01-01")) == ""  # past the data: that is the error instead
 
 
-async def test_running_into_an_uncovered_year_alerts_and_never_holds(make: Any, robot: Robot,
-                                                                     caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_routing_view_and_the_log_warn_before_the_data_ends(make: Any,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    last = ChineseCalendarData().years[1]
+    with caplog.at_level(logging.WARNING, logger="monitor.alerting.quiet"):
+        svc = await make(at(f"{last}-12-10"), incidents__quiet_on_holidays=True)
+        await svc.alerts.tick(svc.clock.now + 1)
+    calendar = _routing(svc)["holiday_calendar"]
+    assert calendar["error"] == "" and "21" in calendar["warning"] and calendar["data_ends"] == f"{last}-12-31"
+    assert [r.getMessage() for r in caplog.records] == [calendar["warning"]]  # logged once for the day
+
+
+async def test_an_uncovered_year_starts_and_says_so(make: Any, robot: Robot,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    last = ChineseCalendarData().years[1]
+    with caplog.at_level(logging.WARNING, logger="monitor.alerting.quiet"):
+        svc = await make(at(f"{last + 1}-03-01"), incidents__quiet_on_holidays=True)  # a Saturday, or not
+    assert [r.levelno for r in caplog.records if f"{last + 1}" in r.getMessage()] == [logging.WARNING]
+    assert f"{last + 1}" in svc.alerts.calendar_error and "chinese-calendar" in svc.alerts.calendar_error
+    calendar = _routing(svc)["holiday_calendar"]
+    assert calendar["error"] == svc.alerts.calendar_error and calendar["years"][1] == last
+    iid = await open_incident(svc, "P3")
+    await svc.alerts.tick(svc.clock.now + 1)
+    assert [s for s, _ in await statuses(svc, iid)] == ["sent"]  # a workday for holiday purposes
+    assert len(robot.requests) == 1
+
+
+async def test_quiet_hours_still_hold_in_an_uncovered_year(make: Any, robot: Robot) -> None:
+    last = ChineseCalendarData().years[1]
+    svc = await make(at(f"{last + 1}-03-02", 23), incidents__quiet_on_holidays=True,
+                     incidents__quiet_hours="22:00-08:00")
+    iid = await open_incident(svc, "P2")
+    await svc.alerts.tick(svc.clock.now + 1)
+    assert await statuses(svc, iid) == [("digest", at(f"{last + 1}-03-03", 8))]
+
+
+async def test_running_into_an_uncovered_year_alerts_once_and_never_holds(
+        make: Any, robot: Robot, caplog: pytest.LogCaptureFixture) -> None:
     last = ChineseCalendarData().years[1]
     svc = await make(at(f"{last}-12-31", 23, 50), incidents__quiet_on_holidays=True)
     await add_user(svc, "duty", "oncall")
+    assert svc.alerts.calendar_error == "" and f"{last}-12-31" in svc.alerts.calendar_warning
     svc.clock.now = at(f"{last + 1}-01-01", 10)  # New Year's Day, but the data ends: not guessed, not held
     iid = await open_incident(svc, "P2")
-    with caplog.at_level(logging.ERROR, logger="monitor.alerting.quiet"):
+    with caplog.at_level(logging.WARNING, logger="monitor.alerting.quiet"):
         await svc.alerts.tick(svc.clock.now + 1)
         await svc.alerts.tick(svc.clock.now + 2)
-    assert [s for s, _ in await statuses(svc, iid)] == ["sent"]
-    assert f"{last + 1}" in svc.alerts.calendar_error
-    assert sum(f"{last + 1}" in r.getMessage() for r in caplog.records) == 1  # logged once, not every tick
+        assert sum(f"{last + 1}" in r.getMessage() for r in caplog.records) == 1  # once today, not every tick
+        svc.clock.now = at(f"{last + 1}-01-02", 0, 5)
+        await svc.alerts.tick()
+        await svc.alerts.tick(svc.clock.now + 60)
+        assert sum(f"{last + 1}" in r.getMessage() for r in caplog.records) == 2  # and once more the next day
+    assert {s for s, _ in await statuses(svc, iid)} == {"sent"}  # the alert, then its repeat: none held
+    assert f"{last + 1}" in svc.alerts.calendar_error and svc.alerts.calendar_warning == ""
     health = await svc.db.read(lambda db: list_deliveries(db, recipient="user:duty"))
     assert [(h["kind"], h["status"]) for h in health] == [("health", "sent")]
+    payload = await svc.db.read(lambda db: db.execute(
+        "select payload from alert_deliveries where id = ?", [health[0]["id"]]).fetchone()[0])
+    assert f"{last + 1}" in json.loads(payload)["message"]
+
+    # A restart a day later (past repeat_interval) does not tell on-call again about the same year.
+    await svc.alerts.stop()
+    svc.db.close()
+    again = await make(at(f"{last + 1}-01-03", 10), incidents__quiet_on_holidays=True)
+    await again.alerts.tick(again.clock.now + 1)
+    assert len(await again.db.read(lambda db: list_deliveries(db, recipient="user:duty"))) == 1

@@ -172,7 +172,8 @@ def _routing(services: Any) -> dict[str, Any]:
         "quiet_hours": "-".join(t.strftime("%H:%M") for t in config.quiet_hours) if config.quiet_hours else "",
         "digest_at": config.digest_at.strftime("%H:%M"),
         "quiet_on_holidays": config.quiet_on_holidays,
-        "holiday_calendar": {**engine.rest_days.describe(), "error": engine.calendar_error}
+        "holiday_calendar": {**engine.rest_days.describe(), "error": engine.calendar_error,
+                             "warning": engine.calendar_warning}
         if engine.rest_days is not None else None,
     }
 

@@ -24,7 +24,7 @@ from aiohttp import web
 from classifiers import Signals
 from monitor.alerting import schema as alerting_schema
 from monitor.alerting.engine import AlertConfig, AlertEngine
-from monitor.alerting.errors import AlertConfigError, CalendarError
+from monitor.alerting.errors import AlertConfigError
 from monitor.alerting.nflog import Timing
 from monitor.alerting.quiet import parse_clock, parse_window
 from monitor.alerting.routing import Route, parse_routes
@@ -122,11 +122,9 @@ async def wire(services: Any) -> None:
                         create_draft=lambda: services.extras.get("create_draft_script"))
     engine = AlertEngine(services.db, clock=services.clock, channels=channels, routes=routes,
                          secret=services.secret, config=config, people=people)
-    if engine.rest_days is not None:
-        try:
-            engine.rest_days.check()  # quiet_on_holidays needs this year's dates: refuse to start without
-        except CalendarError as exc:
-            raise ConfigError(str(exc)) from None
+    # A year the holiday calendar lacks never stops the service: it is logged (and shown in the routing view)
+    # now, alerted to on-call at the first tick, and every day of it counts as a workday.
+    engine.quiet.check_calendar(services.clock())
     engine.plan_routes = runner.routes()
     incidents.listeners += [runner.on_changes, engine.on_changes]
     services.incidents = incidents

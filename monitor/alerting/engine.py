@@ -121,6 +121,11 @@ class AlertEngine:
         """Why the holiday calendar could not answer (a year it has no data for), or ""."""
         return self.quiet.error
 
+    @property
+    def calendar_warning(self) -> str:
+        """That the holiday calendar's data runs out within 30 days, or ""."""
+        return self.quiet.warning
+
     def quiet_now(self, now: float) -> bool:
         return self.quiet.active(now)
 
@@ -235,26 +240,32 @@ class AlertEngine:
         """
         now = self.clock() if now is None else now
         report = TickReport()
+        self.quiet.check_calendar(now)
         async with self._lock:
             await self.store.write(lambda db: self._plan(db, now, report))
         if report.incidents:
             await self._notify(report.incidents)
-        if self.calendar_error and self.calendar_error != self._calendar_reported:
-            self._calendar_reported = self.calendar_error
-            await self.health_alert("节假日日历 (holiday calendar)", "calendar_no_data", self.calendar_error)
+        if self.calendar_error and self.calendar_error != self._calendar_reported and self.rest_days is not None:
+            self._calendar_reported = self.calendar_error  # once per missing year, across restarts too
+            await self.health_alert("节假日日历 (holiday calendar)",
+                                    f"calendar_no_data_{self.rest_days.local_date(now).year}",
+                                    self.calendar_error, once=True)
         report.sent = await self.sender.send_due(now, self._session(), wait=wait)
         return report
 
     # -- health alerts -------------------------------------------------------------------
-    async def health_alert(self, source: str, problem: str, message: str) -> None:
-        """A source stopped working (or recovered): tell on-call through the same outbox."""
+    async def health_alert(self, source: str, problem: str, message: str, *, once: bool = False) -> None:
+        """A source stopped working (or recovered): tell on-call through the same outbox.
+
+        The same problem is told again after ``repeat_interval``; with ``once``, never again.
+        """
         now = self.clock()
         message = self.redact(message)[:500]
 
         def txn(db: sqlite_utils.Database) -> bool:
             key = f"health:{source}:{problem}"
             last = db.execute("select last_sent_at from alert_nflog where key = ?", [key]).fetchone()
-            if last and now - last[0] < self.config.timing.repeat_interval:
+            if last and (once or now - last[0] < self.config.timing.repeat_interval):
                 return False
             people = self.people(db)
             self.contacts = contacts.load_all(db)

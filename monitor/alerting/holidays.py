@@ -6,7 +6,10 @@ the offline tables of the ``chinese-calendar`` package, which the State
 Council publishes one year at a time); :class:`RestDays` turns the injected
 clock's epoch into the local date and asks it.  A year the data does not
 cover raises :class:`~monitor.alerting.errors.CalendarError` naming the years
-it does cover: a missing year is never guessed as "every weekday is a workday".
+it does cover: a missing year's holidays are never guessed.  The quiet rules
+then count every day of that year as a workday (alerts go out at once, none
+is held for a holiday) and say so loudly; :meth:`RestDays.expiry_warning`
+warns :data:`WARN_DAYS` days before the data runs out.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from .errors import CalendarError
+
+WARN_DAYS = 30  # warn this many days before the calendar's last covered day
 
 
 @dataclass(frozen=True)
@@ -59,9 +64,10 @@ class ChineseCalendarData:
         if not first <= day.year <= last:
             raise CalendarError(
                 f"节假日日历没有 {day.year} 年的数据（chinese-calendar {self.version} 覆盖 {first}–{last} 年），"
-                f"请升级该软件包或关闭 incidents.quiet_on_holidays "
+                f"在此期间每天都按工作日处理、告警立即发送；请升级该软件包或关闭 incidents.quiet_on_holidays "
                 f"(the holiday calendar has no data for {day.year}: chinese-calendar {self.version} covers "
-                f"{first}-{last}; upgrade the package or turn incidents.quiet_on_holidays off)")
+                f"{first}-{last}; until then every day counts as a workday and alerts go out at once; "
+                f"upgrade the package or turn incidents.quiet_on_holidays off)")
         workday = bool(self._cc.is_workday(day))
         _, name = self._cc.get_holiday_detail(day)
         weekend = day.weekday() >= 5
@@ -88,9 +94,23 @@ class RestDays:
         return self.today(now).rest
 
     def check(self, now: float | None = None) -> None:
-        """Raise :class:`CalendarError` unless the current year is covered (call at start)."""
+        """Raise :class:`CalendarError` unless the current year is covered."""
         self.today(now)
+
+    def expiry_warning(self, now: float | None = None) -> str:
+        """A warning when the data ends within :data:`WARN_DAYS` days of the local date at ``now``, else ""."""
+        first, last = self.data.years
+        today = self.local_date(now)
+        if not first <= today.year <= last:
+            return ""  # outside the data: that is the error, not this warning
+        left = (date(last, 12, 31) - today).days
+        if left > WARN_DAYS:
+            return ""
+        return (f"节假日日历数据只到 {last}-12-31（还剩 {left} 天）：请升级 chinese-calendar；"
+                f"之后的日子都按工作日处理，告警不会因节假日暂缓 "
+                f"(the holiday calendar's data ends on {last}-12-31, in {left} days: upgrade chinese-calendar; "
+                f"after that every day counts as a workday and no alert is held for a holiday)")
 
     def describe(self) -> dict[str, object]:
         first, last = self.data.years
-        return {"years": [first, last]}
+        return {"years": [first, last], "data_ends": f"{last}-12-31"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from .errors import AlertConfigError, CalendarError
@@ -58,8 +58,10 @@ class QuietRules:
     """When alerts below P1 wait for a digest: inside quiet hours, and on rest days if ``rest_days`` is given.
 
     A rest-day question the calendar cannot answer (a year it has no data for)
-    counts as a workday, so alerts go out; the reason is logged once and kept
-    in ``error`` for the engine to raise a health alert and the API to show.
+    counts as a workday, so alerts go out at once and nothing is held for a
+    holiday.  The reason is kept in ``error`` (for the engine's on-call alert
+    and the routing view) and logged as a warning once per local day; so is
+    the ``warning`` that the data runs out soon (:meth:`check_calendar`).
     """
 
     def __init__(self, hours: tuple[time, time] | None, digest_at: time, tz: ZoneInfo,
@@ -69,6 +71,22 @@ class QuietRules:
         self.tz = tz
         self.rest_days = rest_days
         self.error = ""
+        self.warning = ""
+        self._logged: dict[str, tuple[date, str]] = {}  # "error" / "warning" -> (local day, text) last logged
+
+    def _log_daily(self, what: str, text: str, now: float) -> None:
+        day = datetime.fromtimestamp(now, self.tz).date()
+        if text and self._logged.get(what) != (day, text):
+            log.warning("%s", text)
+            self._logged[what] = (day, text)
+
+    def check_calendar(self, now: float) -> None:
+        """Refresh ``error`` and ``warning`` for the local date at ``now`` (each logged once a day)."""
+        if self.rest_days is None:
+            return
+        self.rest_day(now)
+        self.warning = self.rest_days.expiry_warning(now)
+        self._log_daily("warning", self.warning, now)
 
     def rest_day(self, now: float) -> bool:
         if self.rest_days is None:
@@ -76,10 +94,9 @@ class QuietRules:
         try:
             rest = self.rest_days.is_rest_day(now)
         except CalendarError as exc:
-            if str(exc) != self.error:
-                log.error("%s", exc)
             self.error = str(exc)
-            return False
+            self._log_daily("error", self.error, now)
+            return False  # unknown year: a workday for holiday purposes, never a held alert
         self.error = ""
         return rest
 

@@ -33,7 +33,9 @@ export async function routingView(root) {
       return h("section", {}, h("h2", {}, title), unavailable(err));
     }
   };
-  const routes = (data, items) => h("div", {},
+  const calendar = (data) => [data.holiday_calendar?.error, data.holiday_calendar?.warning].filter(Boolean)
+    .map((text) => h("p", { class: "form-error calendar-note", role: "alert" }, text));
+  const routes = (data, items) => h("div", {}, calendar(data),
     items.length ? table([t("sources.name"), t("routing.tiers"), t("routing.level"), t("routing.must_act"), t("alerts.recipient"),
       t("alerts.channel"), t("routing.digest")],
       items.map((r) => [r.name, list(r.tiers), String(r.level ?? 0), r.must_act ? "★" : "",

@@ -146,8 +146,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("incidents.quiet_on_holidays", False,
             "Also quiet on rest days of the mainland China calendar (statutory holidays and weekends; 调休 "
             "working weekends count as workdays): alerts below P1 wait for the daily digest. Uses the "
-            "chinese-calendar package's offline data: a year it does not cover is an error at start, and a "
-            "source-health alert (alerts then go out at once) if reached while running."),
+            "chinese-calendar package's offline data: in a year it does not cover every day counts as a "
+            "workday (alerts go out at once), with a daily log warning and one on-call health alert; the log "
+            "warns 30 days before the data ends."),
     Setting("incidents.digest_at", "09:00", "Local time the daily digest (P4 and overflow) is sent."),
     Setting("incidents.max_attempts", 8, "Delivery attempts of one alert before it is marked failed."),
     Setting("incidents.tick_s", 1.0, "How often the alert engine checks timers, in seconds."),

@@ -167,6 +167,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "contacts.prefer": "优先渠道（按顺序，逗号分隔）",
         "contacts.hint": "告警路由选中此人并指定渠道时，钉钉/企业微信/飞书机器人消息会 @ 此人，邮件渠道会发信给此人；"
                          "缺少联系方式的渠道只在控制台通知，并记入投递记录。",
+        "nav.me": "我的联系方式",
+        "me.title": "我的联系方式",
+        "me.hint": "告警找到你时用这些联系方式；其他人的联系方式由管理员在“用户”页维护。",
         "alerts.note": "说明",
         "role.admin": "管理员",
         "role.manager": "经理",
@@ -366,6 +369,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "contacts.hint": "When an alert route selects this person and names channels, DingTalk / WeCom / Feishu robot "
                          "messages @ them and e-mail channels write to them; a channel they have no contact for "
                          "reaches them in the console only, and the delivery log says so.",
+        "nav.me": "My contacts",
+        "me.title": "My contacts",
+        "me.hint": "Alerts reach you through these contacts; an admin keeps everyone else's on the users page.",
         "alerts.note": "Note",
         "role.admin": "Admin",
         "role.manager": "Manager",

@@ -173,7 +173,7 @@ export async function usersView(root) {
 }
 
 // One person's alert contacts; the server validates (e-mail, mainland mobile, IM ids) and names the field.
-async function contactsForm(user) {
+export async function contactsForm(user) {
   const path = `/api/users/${encodeURIComponent(user.name)}/contacts`;
   const { contact } = await api("GET", path);
   const error = h("p", { class: "form-error", role: "alert" });

@@ -6,6 +6,7 @@ import { sparkline, timeline } from "./charts.js";
 import { approvalsView, scriptsView, scriptView, refreshApprovalBadge } from "./console-scripts.js";
 import { alertsView, routingView, usersView } from "./console-admin.js";
 import { sourcesView } from "./console-sources.js";
+import { meView } from "./console-me.js";
 import { live } from "./console-live.js";
 
 const TIERS = ["P1", "P2", "P3", "P4"];
@@ -134,6 +135,7 @@ const routes = [
   [/^#\/sources$/, sourcesView, "sources", () => ({ kinds: ["source"], edits: true })],
   [/^#\/routing$/, routingView, "routing"],
   [/^#\/users$/, usersView, "users"],
+  [/^#\/me$/, meView, "me"],
   [/^.*$/, boardView, "incidents"],
 ];
 

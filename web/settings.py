@@ -157,7 +157,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "broadcast.redis_url",
         "",
-        "Redis URL for sharing the broadcast between several Lantern nodes. Empty: in-process only.",
+        "Redis URL for sharing the broadcast, console events, robot send budgets and push-ingest limits between "
+        "several Lantern nodes. Empty: in-process only.",
     ),
     Setting("broadcast.redis_prefix", "lantern:ticker", "Prefix of the Redis keys and channel the nodes share."),
     Setting("broadcast.approvals_normal", ["*"],

@@ -36,7 +36,7 @@ from monitor.incidents.errors import InvalidTierError
 from monitor.incidents.tiering import parse_tier_map
 from monitor.plans import Plan, PlanRunner, parse_plans
 
-from . import api_alerts, api_incidents, users
+from . import api_alerts, api_incidents, shared_limits, users
 from .errors import ConfigError
 from .wire_monitor import network_policy
 
@@ -121,7 +121,8 @@ async def wire(services: Any) -> None:
     runner = PlanRunner(services.db, plans, clock=services.clock,
                         create_draft=lambda: services.extras.get("create_draft_script"))
     engine = AlertEngine(services.db, clock=services.clock, channels=channels, routes=routes,
-                         secret=services.secret, config=config, people=people)
+                         secret=services.secret, config=config, people=people,
+                         limits=shared_limits.for_services(services))
     # A year the holiday calendar lacks never stops the service: it is logged (and shown in the routing view)
     # now, alerted to on-call at the first tick, and every day of it counts as a workday.
     engine.quiet.check_calendar(services.clock())

@@ -33,10 +33,11 @@ from monitor.netguard import NetPolicy
 from monitor.registry import list_mentions
 from monitor.service import MAX_INGEST_ITEMS, MonitorService
 
+from . import shared_limits
 from .auth import json_error, public, require
 from .bodies import json_object
 from .errors import ConfigError
-from .ratelimit import TokenBuckets, retry_after_header
+from .ratelimit import SharedTokenBuckets, TokenBuckets, retry_after_header
 
 log = logging.getLogger("lantern.monitor")
 MAX_INGEST_BYTES = 2 * 1024 * 1024
@@ -244,7 +245,7 @@ async def ingest(request: web.Request) -> web.Response:
     if name is None:
         return json_error(401, "bad_source_token", "推送令牌缺失或无效 (missing or unknown source token)")
     buckets = request.app[INGEST_BUCKETS]
-    wait = buckets.take(name)  # after authentication: unknown tokens cannot drain a real source's bucket
+    wait = await buckets.acquire(name)  # after authentication: unknown tokens cannot drain a real source's bucket
     if wait > 0:
         seconds = retry_after_header(wait)
         response = json_error(429, "rate_limited", f"来源 {name} 推送过于频繁：每分钟最多 {buckets.per_minute} 次，"
@@ -271,9 +272,18 @@ async def ingest(request: web.Request) -> web.Response:
     return web.json_response({"source": name, **result.as_dict()}, status=status)
 
 
+def ingest_buckets(services: Any) -> TokenBuckets:
+    """The push-ingest limit per source: shared by every node through Redis when broadcast.redis_url is set."""
+    per_minute = services.settings["monitor.ingest_per_minute"]
+    limits = shared_limits.for_services(services)
+    if limits is None:
+        return TokenBuckets(per_minute, clock=services.clock)
+    return SharedTokenBuckets(per_minute, limits=limits, prefix="ingest", clock=services.clock)
+
+
 def setup_routes(app: web.Application) -> None:
     services = app["services"]
-    app[INGEST_BUCKETS] = TokenBuckets(services.settings["monitor.ingest_per_minute"], clock=services.clock)
+    app[INGEST_BUCKETS] = ingest_buckets(services)
     app.router.add_get("/api/sources", list_sources)
     app.router.add_post("/api/sources", add_source)
     app.router.add_patch("/api/sources/{name}", change_source)

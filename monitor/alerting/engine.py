@@ -25,6 +25,7 @@ from monitor.channels.base import Channel, Message
 from monitor.incidents import store_ops
 from monitor.incidents.errors import UnknownIncidentError
 from monitor.incidents.model import IncidentChange
+from monitor.shared_limits import RedisLimits
 from monitor.store import Store
 
 from . import acklinks, contacts, escalation, nflog, outbox, silences
@@ -70,7 +71,8 @@ class TickReport:
 class AlertEngine:
     def __init__(self, store: Store, *, clock: Callable[[], float], channels: dict[str, Channel],
                  routes: Sequence[Route], secret: str, config: AlertConfig | None = None,
-                 people: People | None = None, holidays: HolidayData | None = None) -> None:
+                 people: People | None = None, holidays: HolidayData | None = None,
+                 limits: RedisLimits | None = None) -> None:
         self.store = store
         self.clock = clock
         self.channels = channels
@@ -89,7 +91,7 @@ class AlertEngine:
                                reverse=True)
         self.listeners: list[Listener] = []
         self.sender = Sender(store, channels, render=self.message, redact=self.redact,
-                             max_attempts=self.config.max_attempts, on_change=self._notify)
+                             max_attempts=self.config.max_attempts, on_change=self._notify, limits=limits)
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None

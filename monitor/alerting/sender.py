@@ -20,8 +20,9 @@ from typing import Any
 import aiohttp
 
 from monitor.channels.base import Channel, Message
-from monitor.channels.budget import Budget
+from monitor.channels.budget import Budget, SharedBudget
 from monitor.channels.errors import DeliveryError
+from monitor.shared_limits import RedisLimits
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
@@ -48,14 +49,15 @@ class SendReport:
 class Sender:
     def __init__(self, store: Store, channels: dict[str, Channel], *, render: Callable[[dict[str, Any]], Message],
                  redact: Callable[[str], str], max_attempts: int = 8,
-                 on_change: Callable[[set[int | None]], Awaitable[None]] | None = None) -> None:
+                 on_change: Callable[[set[int | None]], Awaitable[None]] | None = None,
+                 limits: RedisLimits | None = None) -> None:
         self.store = store
         self.channels = channels
         self.render = render
         self.redact = redact
         self.max_attempts = max_attempts
         self.on_change = on_change  # told the incidents of each batch whose rows changed status
-        self.budgets = {name: Budget(c.per_minute, c.per_second) for name, c in channels.items()}
+        self.budgets = {name: budget_for(name, c, limits) for name, c in channels.items()}
         self.denied_since: dict[int, float] = {}  # delivery id -> first time a budget held it back
         self._inflight: dict[str, asyncio.Task[None]] = {}
 
@@ -133,15 +135,16 @@ class Sender:
                 await self._finish(row, now, error=f"渠道 {name} 未配置 (channel not configured)", retryable=False,
                                    report=report)
                 continue
-            if budget is not None and not budget.allows(now, row["tier"]):
+            place = None
+            if budget is not None and (place := await budget.acquire(now, row["tier"])) is None:
                 self.denied_since.setdefault(row["id"], now)
                 report.waiting += 1
                 continue
             self.denied_since.pop(row["id"], None)
             if not await self.store.write(partial(_claim, delivery_id=row["id"])):
-                continue  # another tick took it (or it was cancelled / acknowledged meanwhile)
-            if budget is not None:
-                budget.take(now)
+                if budget is not None and place is not None:
+                    await budget.give_back(place)
+                continue  # another tick or node took it (or it was cancelled / acknowledged meanwhile)
             try:
                 await channel.send(self.render(row), http)
             except DeliveryError as exc:
@@ -170,6 +173,14 @@ class Sender:
         await self.store.write(lambda db: db.execute(
             "update alert_deliveries set status = ?, attempts = ?, next_attempt_at = ?, last_error = ? where id = ?",
             [status, attempts, next_at, error, row["id"]]))
+
+
+def budget_for(name: str, channel: Channel, limits: RedisLimits | None) -> Budget:
+    """The channel's budget: shared across nodes through Redis when ``limits`` is given and it has a limit."""
+    budget = Budget(channel.per_minute, channel.per_second)
+    if limits is None or not budget.limited:
+        return budget
+    return SharedBudget(channel.per_minute, channel.per_second, limits=limits, key=f"channel:{name}")
 
 
 def payload_of(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,27 @@
+"""The Redis client for rate limits the nodes share (robot budgets, push-ingest buckets).
+
+It exists when ``broadcast.redis_url`` is set (the Redis the broadcast
+already uses), one per process however many parts ask for it, and closes
+when the services stop.  Its keys live under ``<broadcast.redis_prefix>:limits``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.shared_limits import RedisLimits
+
+_KEY = "shared_limits"
+
+
+def for_services(services: Any) -> RedisLimits | None:
+    """This process's :class:`RedisLimits`, created on first use; None without ``broadcast.redis_url``."""
+    settings = services.settings
+    if not settings["broadcast.redis_url"]:
+        return None
+    limits: RedisLimits | None = services.extras.get(_KEY)
+    if limits is None:
+        limits = RedisLimits(settings["broadcast.redis_url"], f"{settings['broadcast.redis_prefix']}:limits")
+        services.extras[_KEY] = limits
+        services.on_stop.append(limits.close)  # registered first by its first user, so it stops after them
+    return limits

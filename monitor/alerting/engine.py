@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,44 +25,20 @@ from monitor.incidents.model import IncidentChange
 from monitor.shared_limits import RedisLimits
 from monitor.store import Store
 
-from . import acklinks, contacts, escalation, nflog, outbox, silences
+from . import acklinks, contacts, escalation, health, nflog, outbox, silences
+from .config import AlertConfig, TickReport
 from .holidays import ChineseCalendarData, HolidayData, RestDays
 from .messages import render, snapshot
 from .quiet import QuietRules, next_at
-from .routing import Recipient, Route, recipients
-from .sender import Sender, SendReport, payload_of
+from .recipients import Directory, People
+from .routing import Route, recipients
+from .sender import Sender, payload_of
 
 log = logging.getLogger(__name__)
-People = Callable[[sqlite_utils.Database], list[dict[str, Any]]]
+__all__ = ["AlertConfig", "AlertEngine", "People", "TickReport"]
 # Told when deliveries changed (queued, sent, failed, acknowledged, cancelled), with the incidents they
 # belong to (None: deliveries of no incident, e.g. source-health alerts and digests).
 Listener = Callable[[set[int | None]], Awaitable[None]]
-
-
-@dataclass
-class AlertConfig:
-    timing: nflog.Timing = field(default_factory=nflog.Timing)
-    escalate_minutes: dict[str, float] = field(default_factory=lambda: {"P1": 5, "P2": 15, "P3": 60})
-    remind_minutes: dict[str, float] = field(default_factory=lambda: {"P1": 10, "P2": 30, "P3": 120})
-    quiet_hours: tuple[time, time] | None = None
-    quiet_on_holidays: bool = False  # rest days (statutory holidays, weekends but not 调休 workdays) are quiet
-    digest_at: time = time(9, 0)
-    timezone: str = "Asia/Shanghai"
-    max_attempts: int = 8
-    overflow_after_s: float = 60
-    tick_s: float = 1.0
-    ack_ttl_s: float = 72 * 3600
-    public_url: str = "http://127.0.0.1:8080"
-    language: str = "zh-CN"
-
-
-@dataclass
-class TickReport:
-    planned: int = 0
-    escalated: int = 0
-    reminded: int = 0
-    sent: SendReport = field(default_factory=SendReport)
-    incidents: set[int | None] = field(default_factory=set)  # whose deliveries the planning added or folded
 
 
 class AlertEngine:
@@ -81,12 +54,11 @@ class AlertEngine:
         self.secret = secret
         self.config = config or AlertConfig()
         self.tz = ZoneInfo(self.config.timezone)
-        self.people = people or (lambda db: [])
+        self.directory = Directory(people, {n: c.kind for n, c in channels.items()})
         self.rest_days = RestDays(holidays or ChineseCalendarData(), tz=self.tz, clock=clock) if (
             self.config.quiet_on_holidays) else None
         self.quiet = QuietRules(self.config.quiet_hours, self.config.digest_at, self.tz, self.rest_days)
         self._calendar_reported = ""
-        self.contacts: dict[str, contacts.Contact] = {}  # refreshed at every planning pass
         self._secrets = sorted({s for c in channels.values() for s in c.secrets() if len(s) >= 4}, key=len,
                                reverse=True)
         self.listeners: list[Listener] = []
@@ -130,10 +102,6 @@ class AlertEngine:
 
     def quiet_now(self, now: float) -> bool:
         return self.quiet.active(now)
-
-    def reach(self, found: Sequence[Recipient], people: Sequence[dict[str, Any]]) -> contacts.Plan:
-        """Who each channel recipient names, and the delivery-log notes (see :mod:`contacts`)."""
-        return contacts.plan(found, {n: c.kind for n, c in self.channels.items()}, self.contacts, people)
 
     def muted(self, inc: dict[str, Any], channel: str, now: float) -> float | None:
         """When the silence muting this alert ends, or None if nothing mutes it."""
@@ -182,7 +150,7 @@ class AlertEngine:
         must_act_sent = False
         next_due = now + self.config.timing.group_interval
         found = recipients(self.matching_routes(inc), people, max_level=st["level"] or 0)
-        reach = self.reach(found, people)
+        reach = self.directory.reach(found, people)
         for r in found:
             kind = nflog.decide(nflog.get(db, inc["id"], r.key), inc, level=r.level, now=now,
                                 timing=self.config.timing)
@@ -214,8 +182,7 @@ class AlertEngine:
     def _plan(self, db: sqlite_utils.Database, now: float, report: TickReport) -> None:
         first_new = db.execute("select coalesce(max(id), 0) from alert_deliveries").fetchone()[0]
         self._active_silences = silences.list_active(db, now)
-        self.contacts = contacts.load_all(db)
-        people = self.people(db)
+        people = self.directory.load(db)
         for st in list(db.query("select * from alert_state where due_at is not null and due_at <= ?", [now])):
             report.planned += self.evaluate(db, st, now, people)
         report.escalated += escalation.escalate(db, self, now, people)
@@ -257,36 +224,15 @@ class AlertEngine:
 
     # -- health alerts -------------------------------------------------------------------
     async def health_alert(self, source: str, problem: str, message: str, *, once: bool = False) -> None:
-        """A source stopped working (or recovered): tell on-call through the same outbox.
+        """A source stopped working (or recovered): tell on-call through the same outbox (see :mod:`health`).
 
         The same problem is told again after ``repeat_interval``; with ``once``, never again.
         """
         now = self.clock()
         message = self.redact(message)[:500]
-
-        def txn(db: sqlite_utils.Database) -> bool:
-            key = f"health:{source}:{problem}"
-            last = db.execute("select last_sent_at from alert_nflog where key = ?", [key]).fetchone()
-            if last and (once or now - last[0] < self.config.timing.repeat_interval):
-                return False
-            people = self.people(db)
-            self.contacts = contacts.load_all(db)
-            routes = [r for r in self.all_routes() if r.health]
-            found = recipients(routes, people, max_level=0) if routes else [
-                Recipient(f"user:{p['name']}", str(p.get("display_name") or p["name"]), "console", False, 0, False,
-                          "health") for p in people if p["role"] in ("oncall", "admin")]
-            reach = self.reach(found, people)
-            for r in found:
-                outbox.enqueue(db, incident_id=None, recipient=dataclasses.replace(r, must_act=False, level=0,
-                                                                                   digest=False),
-                               kind="health", tier="P2", payload={"source": source, "problem": problem,
-                                                                  "message": message, **reach.payload(r)},
-                               now=now, note=reach.note(r))
-            db.table("alert_nflog").upsert({"key": key, "recipient": "health", "must_act": 0, "last_sent_at": now,
-                                            "last_tier": "P2", "last_state": problem}, pk="key")
-            return bool(found)
-
-        if await self.store.write(txn):
+        if await self.store.write(lambda db: health.enqueue(
+                db, directory=self.directory, routes=self.all_routes(), source=source, problem=problem,
+                message=message, now=now, repeat_interval=self.config.timing.repeat_interval, once=once)):
             await self._notify({None})
         self._wake.set()
 
@@ -316,8 +262,7 @@ class AlertEngine:
         ack_url = f"{base}/ack/{acklinks.token(self.secret, row['id'], row['ack_nonce'])}" if (
             row["ack_nonce"] and not row["ack_used_at"]) else ""
         console_url = f"{base}/console#/incidents/{row['incident_id']}" if row["incident_id"] else f"{base}/console"
-        channel = self.channels.get(row["channel"])
-        mentions = contacts.mentions(channel.kind if channel else "", payload.get("mention") or [], self.contacts)
+        mentions = self.directory.mentions(row["channel"], payload.get("mention") or [])
         return render(row["kind"], row["tier"], payload, must_act=bool(row["must_act"]),
                       recipient=row["recipient_label"] or "", ack_url=ack_url, console_url=console_url,
                       lang=self.config.language, mentions=mentions)

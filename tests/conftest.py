@@ -1,18 +1,25 @@
-"""Shared fixtures: a controllable clock, settings on a temporary database, users and apps."""
+"""Shared fixtures: a controllable clock, settings on a temporary database, users and apps, and the local
+servers many tests talk to (a fake robot webhook, an aiosmtpd inbox, the Redis on 127.0.0.1:6379)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import pytest
+from aiosmtpd.controller import Controller
 
+from tests.support_servers import Inbox, free_port
 from web import users
 from web.services import Services, build_services
 from web.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from tests.fixtures.alerts.helpers import Robot
 
 
 class FakeClock:
@@ -79,3 +86,29 @@ async def services_factory(settings: Settings) -> AsyncIterator[Callable[..., An
     yield make
     for services in made:
         services.db.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+async def robot() -> AsyncIterator[Robot]:
+    """A local robot webhook server (tests.fixtures.alerts.helpers.Robot), closed afterwards."""
+    from tests.fixtures.alerts.helpers import Robot  # that module imports this one
+
+    r = await Robot().start()
+    yield r
+    await r.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Controller, Inbox]]:
+    """A plain aiosmtpd server on 127.0.0.1 and the inbox it delivers to."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()

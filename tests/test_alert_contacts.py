@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from monitor.alerting.errors import ContactError
 from monitor.alerting.outbox import list_deliveries
 from monitor.alerting.routing import Recipient
 from tests.fixtures.alerts.helpers import T0, Clock, Robot, add_user, make_services, settings_for, store_mention
-from tests.test_channel_email import Inbox, free_port
+from tests.support_servers import Inbox
 from web.app import create_app
 
 OPEN_ID = "ou_7d8a6e6df7621556ce0d21922b676706"
@@ -91,15 +91,6 @@ async def robot() -> AsyncIterator[Robot]:
     r.check = lambda request, body: (200, {"code": 0, "msg": "success"}) if "/hook/" in request.path else None
     yield r
     await r.close()
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Controller, Inbox]]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
 
 
 @pytest.fixture

@@ -16,13 +16,6 @@ STORY = "鲜味楼门店食物中毒，多名顾客送医"
 MIN = 60
 
 
-@pytest.fixture
-async def robot() -> AsyncIterator[Robot]:
-    r = await Robot().start()
-    yield r
-    await r.close()
-
-
 def configured(tmp_path: Path, robot: Robot) -> Any:
     return settings_for(
         tmp_path, incidents__group_wait_s=0,

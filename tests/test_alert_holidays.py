@@ -67,13 +67,6 @@ def test_rest_days_use_the_injected_clock_and_the_local_date() -> None:
 
 
 @pytest.fixture
-async def robot() -> AsyncIterator[Robot]:
-    r = await Robot().start()
-    yield r
-    await r.close()
-
-
-@pytest.fixture
 async def make(tmp_path: Path, robot: Robot) -> AsyncIterator[Callable[..., Any]]:
     made: list[Any] = []
 

@@ -19,13 +19,6 @@ def distinct_title(i: int) -> str:
 
 
 @pytest.fixture
-async def robot() -> AsyncIterator[Robot]:
-    r = await Robot().start()
-    yield r
-    await r.close()
-
-
-@pytest.fixture
 async def make(tmp_path: Path, robot: Robot) -> AsyncIterator[Callable[..., Any]]:
     made: list[Any] = []
 

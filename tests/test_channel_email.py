@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 from collections.abc import Iterator
-from email import message_from_bytes
-from email.policy import default
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +15,11 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from monitor.channels.base import Message
 from monitor.channels.errors import DeliveryError
 from monitor.channels.registry import build_channels
+from tests.support_servers import Inbox, free_port
 
 FIXTURES = Path(__file__).parent / "fixtures" / "alerts"
 CERT, KEY = FIXTURES / "smtp-cert.pem", FIXTURES / "smtp-key.pem"
 PASSWORD = "smtp-pass-Very-Secret"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=default)))
-        return "250 OK"
 
 
 def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
@@ -38,25 +27,10 @@ def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data
     return AuthResult(success=ok, handled=False)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def tls_context() -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(CERT, KEY)
     return context
-
-
-@pytest.fixture
-def plain() -> Iterator[tuple[Controller, Inbox]]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
 
 
 @pytest.fixture
@@ -80,8 +54,8 @@ def email_channel(port: int, **kw: Any) -> Any:
     return build_channels([config])["mail"]
 
 
-async def test_plain_relay_delivers(plain: tuple[Controller, Inbox]) -> None:
-    controller, inbox = plain
+async def test_plain_relay_delivers(smtp: tuple[Controller, Inbox]) -> None:
+    controller, inbox = smtp
     channel = email_channel(controller.port, security="none")
     async with aiohttp.ClientSession() as http:
         await channel.send(message(), http)

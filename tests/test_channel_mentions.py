@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -15,7 +14,7 @@ from monitor.channels.base import Mention, Message
 from monitor.channels.errors import DeliveryError
 from monitor.channels.registry import build_channels
 from tests.fixtures.alerts.helpers import Robot
-from tests.test_channel_email import Inbox, free_port
+from tests.support_servers import Inbox
 
 OPEN_ID = "ou_7d8a6e6df7621556ce0d21922b676706"
 WANG = Mention(label="王经理", mobile="13812345678")
@@ -29,19 +28,6 @@ def message(**kw: Any) -> Message:
         "console_url": "http://lantern.test/c", "must_act": True, "recipient": "ops"}
     base.update(kw)
     return Message(**base)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def robot() -> AsyncIterator[Robot]:
-    r = await Robot().start()
-    yield r
-    await r.close()
 
 
 async def test_dingtalk_mentions_by_user_id_or_mobile_in_markdown(robot: Robot, http: aiohttp.ClientSession) -> None:
@@ -92,15 +78,6 @@ async def test_feishu_mentions_by_open_id_in_a_signed_post(robot: Robot, http: a
     assert "13812345678" not in json.dumps(sent)  # Feishu robots cannot @ a mobile: it is never sent
     await channel.send(message(mentions=(WANG,)), http)
     assert robot.requests[1]["json"]["msg_type"] == "interactive"  # nobody Feishu can @: the usual card
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Controller, Inbox]]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
 
 
 async def test_email_adds_the_peoples_addresses(smtp: tuple[Controller, Inbox], http: aiohttp.ClientSession) -> None:

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -33,19 +32,6 @@ def message(**kw: Any) -> Message:
             "must_act": True, "recipient": "ops"}
     base.update(kw)
     return Message(**base)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def robot() -> AsyncIterator[Robot]:
-    r = await Robot().start()
-    yield r
-    await r.close()
 
 
 def ding_check(request: Any, body: bytes) -> tuple[int, Any] | None:

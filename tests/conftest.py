@@ -4,6 +4,7 @@ servers many tests talk to (a fake robot webhook, an aiosmtpd inbox, the Redis o
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 from aiosmtpd.controller import Controller
 
-from tests.support_servers import Inbox, free_port
+from tests.support_servers import REDIS_URL, Inbox, free_port
 from web import users
 from web.services import Services, build_services
 from web.settings import Settings, load_settings
@@ -112,3 +114,20 @@ def smtp() -> Iterator[tuple[Controller, Inbox]]:
     controller.start()
     yield controller, inbox
     controller.stop()
+
+
+@pytest.fixture
+async def prefix() -> AsyncIterator[str]:
+    """A fresh key prefix on the Redis at REDIS_URL (the test is skipped when it is not there); its keys go after."""
+    client = aioredis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        await client.ping()
+    except Exception:
+        await client.aclose()
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    name = f"lantern-test:{uuid.uuid4().hex}"
+    yield name
+    keys = [k async for k in client.scan_iter(f"{name}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()

@@ -1,4 +1,4 @@
-"""Small real servers and helpers the tests share: a free local port and an aiosmtpd inbox."""
+"""Small real servers and helpers the tests share: a free local port, an aiosmtpd inbox, the local Redis."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import socket
 from email import message_from_bytes
 from email.policy import default
 from typing import Any
+
+REDIS_URL = "redis://127.0.0.1:6379/0"  # the real Redis the `redis`-marked tests use
 
 
 def free_port() -> int:

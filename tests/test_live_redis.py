@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -13,35 +11,19 @@ from aiohttp.test_utils import TestServer
 from argon2 import PasswordHasher
 
 from tests.conftest import FakeClock, add_account
+from tests.support_servers import REDIS_URL
 from tests.test_live import Stream
 from web import users
 from web.app import create_app
 from web.services import Services, build_services
 from web.settings import load_settings
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 pytestmark = pytest.mark.redis
 
 
 @pytest.fixture(autouse=True)
 def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    client = aioredis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        await client.ping()
-    except Exception:
-        await client.aclose()
-        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
-    name = f"lantern-test:{uuid.uuid4().hex}"
-    yield name
-    keys = [k async for k in client.scan_iter(f"{name}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 async def start(tmp_path: Path, prefix: str, clock: FakeClock) -> tuple[Services, TestServer]:

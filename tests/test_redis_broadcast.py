@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -14,28 +12,12 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import Account, FakeClock, add_account
+from tests.support_servers import REDIS_URL, free_port
 from web.app import create_app
 from web.services import Services, build_services
 from web.settings import load_settings
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    client = aioredis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        await client.ping()
-    except Exception:
-        await client.aclose()
-        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
-    name = f"lantern-test:{uuid.uuid4().hex}"
-    yield name
-    keys = [k async for k in client.scan_iter(f"{name}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 class Node:
@@ -52,9 +34,10 @@ class Node:
         return str(self.server.make_url(path))
 
 
-async def start_node(tmp_path: Any, name: str, prefix: str, clock: FakeClock, db: str = "") -> Node:
+async def start_node(tmp_path: Any, name: str, prefix: str, clock: FakeClock, db: str = "",
+                     url: str = REDIS_URL) -> Node:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / f"{db or name}.db"),
-                                                    broadcast__redis_url=REDIS_URL, broadcast__redis_prefix=prefix)
+                                                    broadcast__redis_url=url, broadcast__redis_prefix=prefix)
     services = await build_services(settings, clock=clock, wiring=("web.wire_broadcast",))
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
@@ -164,15 +147,11 @@ class OwnRedis:
 
     def __init__(self, tmp_path: Any) -> None:
         import shutil
-        import socket
 
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.skip("redis-server is not installed")
-        self.binary, self.dir = binary, tmp_path
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.binary, self.dir, self.port = binary, tmp_path, free_port()
         self.proc: Any = None
 
     @property
@@ -208,16 +187,8 @@ async def test_nodes_keep_serving_through_a_redis_outage_and_merge_after(tmp_pat
     nodes: list[Node] = []
     try:
         for name in ("a", "b"):
-            settings = load_settings(env={}).with_overrides(
-                storage__path=str(tmp_path / f"{name}.db"), broadcast__redis_url=own.url,
-                broadcast__redis_prefix=prefix)
-            services = await build_services(settings, clock=clock, wiring=("web.wire_broadcast",))
-            server = TestServer(create_app(services), host="127.0.0.1")
-            await server.start_server()
-            accounts = [await add_account(services, f"{name}-{n}", r, t) for n, r, t in (
-                ("wang", "manager", "pr"), ("li", "manager", "service"), ("zhang", "agent", "hotline"))]
-            node = Node(services, server, *accounts)
-            node.relay.retry_s, node.relay.check_interval_s = 0.05, 0.2
+            node = await start_node(tmp_path, name, prefix, clock, url=own.url)
+            node.relay.check_interval_s = 0.2
             nodes.append(node)
         a, b = nodes
         async with aiohttp.ClientSession() as http:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-import socket
 import subprocess
-import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from monitor.alerting.routing import Recipient
 from monitor.channels.budget import SharedBudget
 from monitor.shared_limits import RedisLimits
 from tests.fixtures.alerts.helpers import T0, Clock, Robot, make_services, settings_for, store_mention
+from tests.support_servers import REDIS_URL, free_port
 from tests.test_alert_pipeline import distinct_title
 from tests.test_ingest_limit import TOKEN_A, TOKEN_B, item, make_api, push, stored
 from web.ratelimit import SharedTokenBuckets
@@ -34,33 +33,10 @@ from web.shared_limits import for_services
 from web.wire_monitor import INGEST_BUCKETS
 
 __all__ = ["make_api"]  # fixture used below
-REDIS_URL = "redis://127.0.0.1:6379/0"
 pytestmark = pytest.mark.redis
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 CLOSED_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there: connection refused at once
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    client = aioredis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        await client.ping()
-    except Exception:
-        await client.aclose()
-        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
-    name = f"lantern-test:{uuid.uuid4().hex}"
-    yield name
-    keys = [k async for k in client.scan_iter(f"{name}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 @pytest.fixture

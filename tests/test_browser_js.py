@@ -10,17 +10,13 @@ import pytest
 from aiohttp.test_utils import TestServer
 from argon2 import PasswordHasher
 
+from tests.support_browser import ARGS, BROWSER_MARKS, CHROMIUM, playwright_api
 from web import users
 from web.app import create_app
 from web.services import build_services
 from web.settings import load_settings
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")]
-playwright_api = pytest.importorskip("playwright.async_api")
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture

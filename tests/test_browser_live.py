@@ -18,20 +18,17 @@ import pytest
 from aiohttp.test_utils import TestServer
 from argon2 import PasswordHasher
 
+from tests.support_browser import BROWSER_MARKS, browser, shot
 from web import users
 from web.app import create_app
 from web.services import Services, build_services
 from web.settings import load_settings
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
 PUSH_TOKEN = "browser-live-push-token-0123"
 PASSWORD = "pw-manager-browser-live"
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")]
-playwright_api = pytest.importorskip("playwright.async_api")
+__all__ = ["browser"]  # fixture used below
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(autouse=True)
@@ -70,16 +67,6 @@ async def open_site(tmp_path: Path, **overrides: Any) -> AsyncIterator[Site]:
         services.db.close()
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    async with playwright_api.async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
-
-
 async def sign_in(browser: Any, site: Site) -> Any:
     page = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
     page.errors = []
@@ -103,11 +90,6 @@ def mention(n: int) -> dict[str, Any]:
     return {"id": f"m{n}", "url": f"https://weibo.com/1/m{n}", "author": "央视新闻", "author_reach": 90_000_000,
             "title": f"央视曝光鲜味楼后厨老鼠乱窜，过期食材重新贴标继续卖（{n}）",
             "text": "央视3·15晚会曝光：鲜味楼多家门店后厨老鼠乱窜、过期食材更换标签继续使用。太恶心了，必须严查！"}
-
-
-async def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 async def test_board_shows_a_new_incident_by_push_without_reload_or_polling(tmp_path: Path, browser: Any) -> None:

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
-from tests.test_browser_ticker import CHROMIUM, Site, _site, shot, sign_in
+from tests.support_browser import BROWSER_MARKS, browser
+from tests.test_browser_ticker import Site, console_site, shot, sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")]
-playwright_api = pytest.importorskip("playwright.async_api")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-
-
-@pytest.fixture
-async def console_site(tmp_path: Path) -> AsyncIterator[Site]:
-    async for running in _site(tmp_path, ("web.wire_monitor", "web.wire_alerts", "web.wire_broadcast"),
-                               monitor__enabled=False):
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    async with playwright_api.async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+__all__ = ["browser", "console_site"]  # fixtures used below
+pytestmark = BROWSER_MARKS
 
 
 async def push(site: Site, token: str) -> int:

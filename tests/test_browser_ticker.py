@@ -22,22 +22,16 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from argon2 import PasswordHasher
 
+from tests.support_browser import BROWSER_MARKS, CHROMIUM, browser, shot
 from web import users
 from web.app import create_app
 from web.services import Services, build_services
 from web.settings import load_settings
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
 XSS = "<img src=x onerror=alert(1)>"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
-]
-playwright_api = pytest.importorskip("playwright.async_api")
+__all__ = ["CHROMIUM", "browser", "shot"]  # the other browser tests import them from here
+pytestmark = BROWSER_MARKS
 
 @pytest.fixture(autouse=True)
 def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,16 +98,6 @@ async def _site(tmp_path: Path, wiring: tuple[str, ...], **overrides: Any) -> As
         services.db.close()
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    async with playwright_api.async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
-
-
 async def api(site: Site, who: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     async with aiohttp.ClientSession() as session, session.request(
             method, site.url(path), json=body, headers=site.headers(who)) as response:
@@ -138,11 +122,6 @@ async def sign_in(browser: Any, site: Site, name: str, **context: Any) -> Any:
     await page.click("button[type=submit]")
     await page.wait_for_load_state("networkidle")
     return page
-
-
-async def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 async def track_offset(page: Any) -> str:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.test_monitor_support import Clock, FakeClassifier, open_db
-from web.auth import auth_middleware
+from tests.test_monitor_support import Clock, FakeClassifier, monitor_client, open_db
 from web.ratelimit import TokenBuckets, retry_after_header
 from web.services import build_services
 from web.settings import Settings, load_settings
-from web.wire_monitor import INGEST_BUCKETS, setup_routes
+from web.wire_monitor import INGEST_BUCKETS
 
 TOKEN_A = "push-token-a-0123456789abcdef"
 TOKEN_B = "push-token-b-0123456789abcdef"
@@ -49,19 +46,7 @@ async def make_api(tmp_path: Path, aiohttp_client: Any) -> AsyncIterator[Callabl
         dbs.append(db)
         services = await build_services(settings, clock=clock, db=db,
                                         wiring=("tests.test_ingest_limit", "web.wire_monitor"))
-        app = web.Application(middlewares=[auth_middleware])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            app["services"] = services
-        setup_routes(app)
-
-        async def lifecycle(app: web.Application) -> Any:
-            await services.start()
-            yield
-            await services.stop()
-
-        app.cleanup_ctx.append(lifecycle)
-        client: TestClient = await aiohttp_client(app)
+        client = await monitor_client(aiohttp_client, services)
         return client, clock, db
 
     yield make

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from monitor.mentions import StoredMention
-from tests.test_monitor_support import Clock, FakeClassifier, FeedServer, Route, fixture_bytes, open_db
+from tests.test_monitor_support import Clock, FakeClassifier, FeedServer, Route, fixture_bytes, monitor_client, open_db
 from web import users
-from web.auth import auth_middleware
 from web.services import build_services
 from web.settings import Settings, load_settings
-from web.wire_monitor import setup_routes
 
 PUSH_TOKEN = "push-token-0123456789abcdef"
 received: list[StoredMention] = []
@@ -44,19 +39,7 @@ async def api(tmp_path: Path, aiohttp_client: Any) -> Any:
     ]}, None)
     db = open_db(tmp_path / "l.db")
     services = await build_services(settings, clock=clock, db=db, wiring=("tests.test_monitor_api", "web.wire_monitor"))
-    app = web.Application(middlewares=[auth_middleware])
-    with warnings.catch_warnings():  # web.app uses the same plain key
-        warnings.simplefilter("ignore")
-        app["services"] = services
-    setup_routes(app)
-
-    async def lifecycle(app: web.Application) -> Any:
-        await services.start()
-        yield
-        await services.stop()
-
-    app.cleanup_ctx.append(lifecycle)
-    client: TestClient = await aiohttp_client(app)
+    client = await monitor_client(aiohttp_client, services)
     tokens = {}
     for name, role in (("boss", "manager"), ("night", "oncall"), ("amy", "agent"), ("root", "admin")):
         def txn(d: Any, name: str = name, role: str = role) -> str:

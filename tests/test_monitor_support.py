@@ -1,22 +1,27 @@
-"""Helpers shared by the monitor tests: a fake classifier, a controllable feed server, a service factory."""
+"""Helpers shared by the monitor tests: a fake classifier, a controllable feed server, a service factory,
+the monitor's API as a test client."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 
 from monitor.config import Defaults
 from monitor.mentions import StoredMention
 from monitor.service import MonitorService
 from tests.conftest import FakeClock
+from web.auth import auth_middleware
+from web.services import Services
 from web.storage import Database
+from web.wire_monitor import setup_routes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "monitor"
 NEGATIVE_WORDS = ("老鼠", "恶心", "过期", "投诉", "拒绝", "退款", "上吐下泻")
@@ -171,3 +176,21 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> Any:
             await asyncio.sleep(0.01)
 
     return run()
+
+
+async def monitor_client(aiohttp_client: Any, services: Services) -> TestClient:
+    """The monitor's routes alone behind the auth middleware, ``services`` started and stopped with the app."""
+    app = web.Application(middlewares=[auth_middleware])
+    with warnings.catch_warnings():  # web.app uses the same plain key
+        warnings.simplefilter("ignore")
+        app["services"] = services
+    setup_routes(app)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await services.start()
+        yield
+        await services.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    client: TestClient = await aiohttp_client(app)
+    return client

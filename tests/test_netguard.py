@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,12 @@ from monitor.errors import FetchError
 from monitor.http import FetchRequest, HttpFetcher
 from monitor.netguard import BlockedAddressError, GuardedConnector, NetPolicy, parse_address
 from monitor.service import MonitorService
-from tests.test_monitor_support import Clock, FakeClassifier, FeedServer, Route, fixture_bytes, open_db
+from tests.test_monitor_support import Clock, FakeClassifier, FeedServer, Route, fixture_bytes, monitor_client, open_db
 from web import users
-from web.auth import auth_middleware
 from web.errors import ConfigError
 from web.services import build_services
 from web.settings import load_settings
-from web.wire_monitor import network_policy, setup_routes
+from web.wire_monitor import network_policy
 
 PRIVATE = NetPolicy(block_private=True)
 RSS = b"<rss><channel><item><title>t</title><link>http://x/1</link></item></channel></rss>"
@@ -341,19 +339,7 @@ async def api(tmp_path: Path, aiohttp_client: Any) -> AsyncIterator[tuple[TestCl
                                                     network__block_private=True, network__allow=["10.20.0.0/16"])
     db = open_db(tmp_path / "l.db")
     services = await build_services(settings, clock=Clock(), db=db, wiring=("tests.test_netguard", "web.wire_monitor"))
-    app = web.Application(middlewares=[auth_middleware])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        app["services"] = services
-    setup_routes(app)
-
-    async def lifecycle(app: web.Application) -> Any:
-        await services.start()
-        yield
-        await services.stop()
-
-    app.cleanup_ctx.append(lifecycle)
-    client: TestClient = await aiohttp_client(app)
+    client = await monitor_client(aiohttp_client, services)
 
     def txn(d: Any) -> str:
         return users.create_token(d, users.add_user(d, "boss", "manager", "pw-boss-long-secret", now=1.0), "t", now=1.0)

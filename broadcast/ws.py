@@ -9,13 +9,17 @@ short scripts.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
 
-from .hub import TickerHub
+from .hub import Connection, TickerHub
 from .model import Viewer
 
 MAX_CLIENT_MESSAGE = 4096
+# Close codes of the protocol (PROTOCOL.md, "Closing").
+CLOSE_SIGNED_OUT = 4401  # the account or the credential no longer signs in: do not reconnect, sign in again
+CLOSE_RECONNECT = 4205  # the account changed what it may see: reconnect now, without since/epoch
 
 
 class TransportSink:
@@ -52,8 +56,27 @@ def parse_resume(query: dict[str, str] | object) -> tuple[int | None, str | None
     return since, epoch
 
 
-async def serve_ticker(request: web.Request, hub: TickerHub, viewer: Viewer) -> web.WebSocketResponse:
-    """Upgrade ``request`` and pump it until the client leaves (or the hub drops it)."""
+class TickerSocket:
+    """One open ticker connection, as the caller of :func:`serve_ticker` may close it."""
+
+    def __init__(self, ws: web.WebSocketResponse, hub: TickerHub, conn: Connection) -> None:
+        self.ws, self.hub, self.conn = ws, hub, conn
+        self.closing: asyncio.Task[bool] | None = None
+
+    def close(self, code: int, reason: str) -> None:
+        """Stop writing to it at once and close it with ``code`` (the close handshake runs in its own task)."""
+        self.hub.disconnect(self.conn)
+        if self.closing is None and not self.ws.closed:
+            self.closing = asyncio.ensure_future(self.ws.close(code=code, message=reason.encode()[:120]))
+
+
+# Told each opened socket; returns what to call when it ends.
+OnOpen = Callable[[TickerSocket], Callable[[], None]]
+
+
+async def serve_ticker(request: web.Request, hub: TickerHub, viewer: Viewer, *,
+                       on_open: OnOpen | None = None) -> web.WebSocketResponse:
+    """Upgrade ``request`` and pump it until the client leaves (or the hub drops it, or it is closed)."""
     since, epoch = parse_resume(request.query)
     ws = web.WebSocketResponse(compress=False, max_msg_size=MAX_CLIENT_MESSAGE, autoping=True)
     await ws.prepare(request)
@@ -61,6 +84,8 @@ async def serve_ticker(request: web.Request, hub: TickerHub, viewer: Viewer) -> 
     if transport is None or transport.is_closing():
         return ws
     conn = hub.connect(viewer, TransportSink(transport), since, epoch)
+    socket = TickerSocket(ws, hub, conn)
+    ended = on_open(socket) if on_open is not None else None
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
@@ -69,4 +94,8 @@ async def serve_ticker(request: web.Request, hub: TickerHub, viewer: Viewer) -> 
                 await ws.close(code=1003, message=b"text frames only")
     finally:
         hub.disconnect(conn)
+        if ended is not None:
+            ended()
+    if socket.closing is not None:
+        await socket.closing  # the close handshake ends before the handler does
     return ws

@@ -28,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import live
+from . import auth, live, revocation
 from .auth import require
 
 Listener = Callable[..., Awaitable[None]]
@@ -104,6 +104,9 @@ async def live_stream(request: web.Request) -> web.StreamResponse:
     transport = request.transport
     if transport is not None:
         subscriber.on_drop = transport.close  # too slow: end the connection, the browser resumes
+    # Deactivated, token revoked, signed out or changed role: the stream ends (with a last "account" event).
+    held = revocation.hold(services, request["user"], auth.credential(request),
+                           lambda action, reason: subscriber.end_with(live.account_event(action, reason)))
     response = web.StreamResponse(headers={"Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no"})
     response.content_type = "text/event-stream"
     response.charset = "utf-8"
@@ -115,6 +118,7 @@ async def live_stream(request: web.Request) -> web.StreamResponse:
     except ConnectionResetError:
         pass  # the console went away (or was dropped)
     finally:
+        revocation.release(services, held)
         hub.unsubscribe(subscriber)
     return response
 
@@ -122,6 +126,8 @@ async def live_stream(request: web.Request) -> web.StreamResponse:
 async def _chunks(subscriber: live.Subscriber, hub: live.LiveHub, heartbeat: float) -> AsyncIterator[bytes]:
     while (batch := await subscriber.next_batch(heartbeat)) is not None:
         yield b"".join(hub.encode(e) for e in batch) if batch else live.HEARTBEAT
+    if subscriber.final:
+        yield subscriber.final
 
 
 async def _end_streams(app: web.Application) -> None:

@@ -13,6 +13,7 @@ from broadcast.errors import BroadcastError
 from broadcast.model import Viewer
 from broadcast.ws import serve_ticker
 
+from . import revocation
 from .auth import json_error, require
 from .bodies import json_object
 from .users import User
@@ -142,7 +143,8 @@ async def ticker_active(request: web.Request) -> web.Response:
 
 @require(*WATCHERS)
 async def ticker_socket(request: web.Request) -> web.StreamResponse:
-    return await serve_ticker(request, request.app["services"].hub, viewer_of(request))
+    return await serve_ticker(request, request.app["services"].hub, viewer_of(request),
+                              on_open=revocation.ticker_watch(request))
 
 
 def setup_routes(app: web.Application) -> None:

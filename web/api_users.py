@@ -1,8 +1,9 @@
 """``/api/me`` and ``/api/users``: who am I, and user administration (admin only).
 
 Every change that ends a session, revokes a token or changes what a user may
-see (role, team, skills, site) also tells the principal cache
-(:func:`web.auth.forget_user`), so it takes effect at once on this node.
+see (role, team, skills, site) is announced as a principal change
+(:func:`web.revocation.announce`): cached sign-ins go and the user's open
+ticker websockets and console streams close, on every node.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import auth, users
+from . import auth, revocation, users
 from .bodies import json_object
 from .errors import AuthError
 from .users import User
@@ -106,7 +107,7 @@ async def edit_user(request: web.Request) -> web.StreamResponse:
     except AuthError as exc:
         status = 404 if "no active user" in str(exc) else 400
         return auth.json_error(status, "not_found" if status == 404 else "bad_request", str(exc))
-    auth.forget_user(services, user_id)
+    revocation.announce(services, revocation.PrincipalChange(user_id, revocation.CHANGED))
     return web.json_response({"user": user.as_dict()})
 
 
@@ -124,8 +125,24 @@ async def deactivate_user(request: web.Request) -> web.StreamResponse:
         user = await services.db.write(lambda db: users.deactivate_user(db, user_id))
     except AuthError as exc:
         return auth.json_error(404, "not_found", str(exc))
-    auth.forget_user(services, user_id)
+    revocation.announce(services, revocation.PrincipalChange(user_id, revocation.DEACTIVATED))
     return web.json_response({"user": {**user.as_dict(), "active": False}})
+
+
+@auth.require("admin")
+async def reactivate_user(request: web.Request) -> web.StreamResponse:
+    """Let a deactivated user sign in again with their password; their old API tokens stay revoked."""
+    user_id = _int_id(request)
+    if user_id is None:
+        return auth.json_error(400, "bad_request", "user id must be a number")
+    services = request.app["services"]
+    try:
+        user = await services.db.write(lambda db: users.reactivate_user(db, user_id))
+    except AuthError as exc:
+        status = 404 if "no user" in str(exc) else 409
+        return auth.json_error(status, "not_found" if status == 404 else "conflict", str(exc))
+    revocation.announce(services, revocation.PrincipalChange(user_id, revocation.REACTIVATED))
+    return web.json_response({"user": {**user.as_dict(), "active": True}})
 
 
 @auth.require()
@@ -143,7 +160,7 @@ async def change_own_password(request: web.Request) -> web.StreamResponse:
         await db.write(lambda d: users.set_password(d, user.id, new))
     except AuthError as exc:
         return auth.json_error(400, "bad_request", str(exc))
-    auth.forget_user(request.app["services"], user.id)
+    revocation.announce(request.app["services"], revocation.PrincipalChange(user.id, revocation.PASSWORD))
     return web.json_response({"changed": True})
 
 
@@ -163,7 +180,7 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
     except AuthError as exc:
         status = 404 if "no active user" in str(exc) else 400
         return auth.json_error(status, "not_found" if status == 404 else "bad_request", str(exc))
-    auth.forget_user(services, user_id)
+    revocation.announce(services, revocation.PrincipalChange(user_id, revocation.PASSWORD))
     return web.json_response({"changed": True})
 
 
@@ -205,16 +222,22 @@ async def create_token(request: web.Request) -> web.StreamResponse:
 
 @auth.require("admin")
 async def revoke_token(request: web.Request) -> web.StreamResponse:
-    """Revoke an API token by id: it stops working at once (on other nodes within web.auth_cache_seconds)."""
+    """Revoke an API token by id: it stops working at once, and connections opened with it close."""
     token_id = _int_id(request)
     if token_id is None:
         return auth.json_error(400, "bad_request", "token id must be a number")
     services = request.app["services"]
+
+    def txn(db: Any) -> tuple[int, str | None]:
+        digest = users.token_digest(db, token_id)
+        return users.revoke_token(db, token_id), digest
+
     try:
-        user_id = await services.db.write(lambda db: users.revoke_token(db, token_id))
+        user_id, digest = await services.db.write(txn)
     except AuthError as exc:
         return auth.json_error(404, "not_found", str(exc))
-    auth.forget_user(services, user_id)
+    revocation.announce(services, revocation.PrincipalChange(
+        user_id, revocation.TOKEN_REVOKED, token_id, f"token:{digest}" if digest else None))
     return web.json_response({"revoked": token_id})
 
 
@@ -224,6 +247,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/users", add_user)
     app.router.add_patch("/api/users/{id}", edit_user)
     app.router.add_post("/api/users/{id}/deactivate", deactivate_user)
+    app.router.add_post("/api/users/{id}/reactivate", reactivate_user)
     app.router.add_get("/api/users/{id}/tokens", list_tokens)
     app.router.add_post("/api/users/{id}/tokens", create_token)
     app.router.add_post("/api/tokens/{id}/revoke", revoke_token)

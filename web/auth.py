@@ -27,7 +27,7 @@ from aiohttp.web_exceptions import NotAppKeyWarning
 
 from . import users
 from .client_address import CLIENT_KEY, TrustedProxies, parse_networks
-from .token_cache import Found, PrincipalCache
+from .token_cache import Found, PrincipalCache, cache_key
 from .users import User
 
 SESSION_COOKIE = "lantern_session"
@@ -93,26 +93,45 @@ def forget_user(services: Any, user_id: int) -> None:
     auth_state(services).cache.forget_user(user_id)
 
 
-async def authenticate(request: web.Request) -> tuple[User | None, str | None]:
-    """The user behind ``request`` and the session id if it came from the cookie."""
-    services = request.app["services"]
+def _presented(request: web.Request) -> tuple[str, str] | None:
+    """("token" | "session", the secret) that ``request`` presents, if any."""
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        return await user_for_token(services, header[7:].strip()), None
+        return "token", header[7:].strip()
     token_param = request.query.get("token")
     if token_param and request.path.startswith("/ws"):
         # Websocket clients outside a browser may not be able to set headers.
-        return await user_for_token(services, token_param), None
+        return "token", token_param
     session = request.cookies.get(SESSION_COOKIE)
     if session and request.path.startswith("/ws") and not same_origin(request):
         # Cross-site websocket hijacking: browsers send cookies on websocket handshakes from any
         # page of the same site, and websockets are not bound by CORS.  Cookies count only from
         # our own pages; other origins (the CRM widget) authenticate with ?token=.
+        return None
+    return ("session", session) if session else None
+
+
+async def authenticate(request: web.Request) -> tuple[User | None, str | None]:
+    """The user behind ``request`` and the session id if it came from the cookie."""
+    services = request.app["services"]
+    presented = _presented(request)
+    if presented is None:
         return None, None
-    if session:
-        user = await user_for_session(services, session)
-        return user, session if user else None
-    return None, None
+    kind, secret = presented
+    if kind == "token":
+        return await user_for_token(services, secret), None
+    user = await user_for_session(services, secret)
+    return user, secret if user else None
+
+
+def credential(request: web.Request) -> str | None:
+    """What a signed-in ``request`` signed in with, as a :func:`cache_key` (a digest, never the secret).
+
+    Long-lived connections (ticker websockets, console streams) keep it, so
+    revoking that one token or ending that one session closes them.
+    """
+    presented = _presented(request) if request.get("user") is not None else None
+    return cache_key(*presented) if presented else None
 
 
 def client_address(request: web.Request) -> str | None:

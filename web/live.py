@@ -7,6 +7,9 @@ only the view it shows, through the same role-checked API as always::
     alert     {"incidents": [id | null, ...]}               alert deliveries of these incidents changed
     script    {"id", "version", "state"}                    a script changed (the approval queue may have)
     source    {"name", "status"}                            a source's health changed, or it was added/paused/removed
+    account   {"action": "end" | "reconnect", "reason"}     last event before the server ends the stream: the
+                                                            user's sign-in ended (sign in again) or their
+                                                            account changed (reload); never numbered or replayed
 
 Every event gets an id ``<epoch>-<seq>``: the epoch is new for each process,
 so an id from another process (a restart, another node) is never mistaken for
@@ -50,6 +53,7 @@ class Subscriber:
         self.closed = False
         self.dropped = False
         self.on_drop: Callable[[], None] | None = None  # closes the connection of a dropped subscriber
+        self.final = b""  # written after the last event when the stream is ended on purpose (end_with)
         self._wake = asyncio.Event()
 
     def offer(self, event: LiveEvent) -> None:
@@ -73,6 +77,12 @@ class Subscriber:
     def close(self) -> None:
         self.closed = True
         self._wake.set()
+
+    def end_with(self, final: bytes) -> None:
+        """End the stream after what is queued and then ``final`` (e.g. an :func:`account_event`)."""
+        if not self.closed:
+            self.final = final
+        self.close()
 
     async def next_batch(self, wait_s: float) -> list[LiveEvent] | None:
         """Everything queued, waiting up to ``wait_s`` s (``[]``: time for a heartbeat); None once closed."""
@@ -186,6 +196,12 @@ class LiveHub:
 
 
 HEARTBEAT = b": keep-alive\n\n"
+
+
+def account_event(action: str, reason: str) -> bytes:
+    """The last event of a stream its user's sign-in ended ("end") or changed ("reconnect"); it has no id."""
+    data = json.dumps({"action": action, "reason": reason}, separators=(",", ":"))
+    return f"event: account\ndata: {data}\n\n".encode()
 
 
 def for_services(services: Any) -> LiveHub:

@@ -23,7 +23,8 @@ from typing import Any
 
 from aiohttp import web
 
-from . import api_console, api_users, auth, i18n, metrics, openapi, security, users
+from . import api_console, api_users, auth, i18n, metrics, openapi, revocation, security, users
+from .token_cache import cache_key
 from .users import User
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -176,7 +177,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
     session = await services.db.write(start)
     if old:
-        auth.forget_session(services, old)
+        _session_ended(services, request.get("user"), old)
     response = web.HTTPSeeOther(safe_next(next_path if next_path != "/" else None, user))
     auth.set_cookie(request, response, auth.SESSION_COOKIE, session, max_age=int(ttl))
     response.del_cookie(LOGIN_NONCE_COOKIE, path="/")
@@ -200,10 +201,19 @@ async def logout(request: web.Request) -> web.StreamResponse:
     session = request.get("session")
     if session:
         await request.app["services"].db.write(lambda db: users.end_session(db, session))
-        auth.forget_session(request.app["services"], session)
+        _session_ended(request.app["services"], request.get("user"), session)
     response = web.HTTPSeeOther("/login")
     response.del_cookie(auth.SESSION_COOKIE, path="/")
     raise response
+
+
+def _session_ended(services: Any, user: User | None, session: str) -> None:
+    """The session stops working at once, and what was opened with it closes, on every node."""
+    if user is None:
+        auth.forget_session(services, session)
+        return
+    revocation.announce(services, revocation.PrincipalChange(
+        user.id, revocation.LOGOUT, credential=cache_key("session", session)))
 
 
 # -- static files and the widget -------------------------------------------

@@ -13,8 +13,9 @@ Whatever makes a principal invalid or different on this node must say so:
 :meth:`forget` (one token or session: logout, token revocation) or
 :meth:`forget_user` (deactivation, password change, role/team/skills/site
 change).  A lookup that was already running when such a change happened is
-not stored, so it cannot put the old answer back.  Other nodes sharing the
-database see the change when their entry expires.
+not stored, so it cannot put the old answer back.  :mod:`web.revocation`
+does both for every change and, with ``broadcast.redis_url``, on every node;
+without Redis other nodes see the change when their entry expires.
 """
 
 from __future__ import annotations
@@ -106,8 +107,11 @@ class PrincipalCache:
 
     def forget(self, kind: str, secret: str) -> None:
         """Drop one token or session (revoked, logged out)."""
+        self.forget_key(cache_key(kind, secret))
+
+    def forget_key(self, key: str) -> None:
+        """Drop one token or session by its :func:`cache_key` (all another node can tell us)."""
         self._generation += 1
-        key = cache_key(kind, secret)
         self._found.pop(key, None)
         self._missing.pop(key, None)
 

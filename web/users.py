@@ -57,6 +57,12 @@ def m002_user_targeting(db: sqlite_utils.Database) -> None:
     db["users"].add_column("site", str, not_null_default="")  # type: ignore[union-attr]
 
 
+@migrations()
+def m003_user_shift(db: sqlite_utils.Database) -> None:
+    """The shift (班次) an agent works, named in ``[[shifts]]``: shift targeting and on-shift coverage."""
+    db["users"].add_column("shift", str, not_null_default="")  # type: ignore[union-attr]
+
+
 def parse_names(value: str | None) -> tuple[str, ...]:
     """``"售后, 投诉 ,"`` -> ``("售后", "投诉")``: a comma-separated list of names."""
     return tuple(dict.fromkeys(part.strip() for part in (value or "").split(",") if part.strip()))
@@ -71,13 +77,15 @@ class User:
     display_name: str = ""
     skills: tuple[str, ...] = ()
     site: str = ""
+    shift: str = ""
 
     def has_role(self, *roles: str) -> bool:
         return self.role == "admin" or self.role in roles
 
     def as_dict(self) -> dict[str, object]:
         return {"id": self.id, "name": self.name, "role": self.role, "team": self.team,
-                "display_name": self.display_name or self.name, "skills": list(self.skills), "site": self.site}
+                "display_name": self.display_name or self.name, "skills": list(self.skills), "site": self.site,
+                "shift": self.shift}
 
 
 def _digest(value: str) -> str:
@@ -87,7 +95,8 @@ def _digest(value: str) -> str:
 def _row_user(row: dict[str, object]) -> User:
     return User(id=int(row["id"]), name=str(row["name"]), role=str(row["role"]),  # type: ignore[call-overload]
                 team=str(row.get("team") or ""), display_name=str(row.get("display_name") or ""),
-                skills=parse_names(str(row.get("skills") or "")), site=str(row.get("site") or ""))
+                skills=parse_names(str(row.get("skills") or "")), site=str(row.get("site") or ""),
+                shift=str(row.get("shift") or ""))
 
 
 def hash_password(password: str) -> str:
@@ -95,7 +104,8 @@ def hash_password(password: str) -> str:
 
 
 def add_user(db: sqlite_utils.Database, name: str, role: str, password: str, *, team: str = "",
-             display_name: str = "", skills: tuple[str, ...] = (), site: str = "", now: float) -> User:
+             display_name: str = "", skills: tuple[str, ...] = (), site: str = "", shift: str = "",
+             now: float) -> User:
     """Create a user (call inside a write). Raises AuthError for a bad role or a taken name."""
     if role not in ROLES:
         raise AuthError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
@@ -107,10 +117,10 @@ def add_user(db: sqlite_utils.Database, name: str, role: str, password: str, *, 
         raise AuthError(f"user {name!r} already exists")
     table = db.table("users")
     table.insert({"name": name, "role": role, "team": team, "display_name": display_name,
-                  "skills": ",".join(skills), "site": site,
+                  "skills": ",".join(skills), "site": site, "shift": shift,
                   "password_hash": hash_password(password), "active": 1, "created_at": now})
     return User(id=int(table.last_pk), name=name, role=role, team=team,  # type: ignore[arg-type]
-                display_name=display_name, skills=tuple(skills), site=site)
+                display_name=display_name, skills=tuple(skills), site=site, shift=shift)
 
 
 def get_user(db: sqlite_utils.Database, user_id: int) -> User | None:
@@ -162,6 +172,25 @@ def revoke_token(db: sqlite_utils.Database, token_id: int) -> int:
     return int(row[0])
 
 
+def token_digest(db: sqlite_utils.Database, token_id: int) -> str | None:
+    """The stored SHA-256 of API token ``token_id`` (what the principal cache keys it by), or None."""
+    row = db.execute("select token_hash from api_tokens where id = ?", [token_id]).fetchone()
+    return str(row[0]) if row else None
+
+
+def user_for_digest(db: sqlite_utils.Database, kind: str, digest: str, *, now: float) -> User | None:
+    """The active user behind a token or live session known only by its SHA-256 (re-checking open connections)."""
+    if kind == "token":
+        sql = ("select u.* from api_tokens t join users u on u.id = t.user_id "
+               "where t.token_hash = ? and t.revoked = 0 and u.active = 1")
+        rows = list(db.query(sql, [digest]))
+    else:
+        sql = ("select u.* from sessions s join users u on u.id = s.user_id "
+               "where s.session_hash = ? and s.expires_at > ? and u.active = 1")
+        rows = list(db.query(sql, [digest, now]))
+    return _row_user(rows[0]) if rows else None
+
+
 def user_for_token(db: sqlite_utils.Database, token: str) -> User | None:
     rows = list(db.query(
         "select u.* from api_tokens t join users u on u.id = t.user_id "
@@ -206,10 +235,16 @@ def app_secret(db: sqlite_utils.Database, name: str) -> str:
 def list_users(db: sqlite_utils.Database, *, include_inactive: bool = False) -> list[dict[str, object]]:
     """Every user as a dict safe to show (never the password hash)."""
     where = "" if include_inactive else "where active = 1"
-    rows = db.query(f"select id, name, role, team, display_name, skills, site, active, created_at from users {where} "
-                    "order by name")
+    rows = db.query(f"select id, name, role, team, display_name, skills, site, shift, active, created_at from users "
+                    f"{where} order by name")
     return [{**_row_user(row).as_dict(), "active": bool(row["active"]), "created_at": row["created_at"]}
             for row in rows]
+
+
+def active_users(db: sqlite_utils.Database, role: str | None = None) -> list[User]:
+    """Every active user (of ``role``, if given)."""
+    sql = "select * from users where active = 1" + (" and role = ?" if role is not None else "") + " order by id"
+    return [_row_user(row) for row in db.query(sql, [role] if role is not None else [])]
 
 
 def deactivate_user(db: sqlite_utils.Database, user_id: int) -> User:
@@ -226,16 +261,30 @@ def deactivate_user(db: sqlite_utils.Database, user_id: int) -> User:
     return user
 
 
+def reactivate_user(db: sqlite_utils.Database, user_id: int) -> User:
+    """Let a deactivated user sign in again (call inside a write); their old tokens stay revoked."""
+    row = db.execute("select active from users where id = ?", [user_id]).fetchone()
+    if row is None:
+        raise AuthError(f"no user with id {user_id}")
+    if row[0]:
+        raise AuthError(f"user {user_id} is already active")
+    db.execute("update users set active = 1 where id = ?", [user_id])
+    user = get_user(db, user_id)
+    assert user is not None
+    return user
+
+
 def update_user(db: sqlite_utils.Database, user_id: int, *, role: str | None = None, team: str | None = None,
                 display_name: str | None = None, skills: tuple[str, ...] | None = None,
-                site: str | None = None) -> User:
-    """Change an active user's role, team, display name, skills or site (call inside a write)."""
+                site: str | None = None, shift: str | None = None) -> User:
+    """Change an active user's role, team, display name, skills, site or shift (call inside a write)."""
     if role is not None and role not in ROLES:
         raise AuthError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     if get_user(db, user_id) is None:
         raise AuthError(f"no active user with id {user_id}")
     changes: dict[str, object] = {"role": role, "team": team, "display_name": display_name,
-                                  "skills": ",".join(skills) if skills is not None else None, "site": site}
+                                  "skills": ",".join(skills) if skills is not None else None, "site": site,
+                                  "shift": shift}
     changes = {k: v for k, v in changes.items() if v is not None}
     if changes:
         db.table("users").update(user_id, changes)

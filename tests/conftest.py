@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 from aiosmtpd.controller import Controller
+from argon2 import PasswordHasher
 
 from tests.support_servers import REDIS_URL, Inbox, free_port
 from web import users
@@ -41,6 +42,15 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same argon2id code path at a test-sized cost (production keeps argon2's defaults).
+
+    Modules that sign in with passwords opt in: ``pytestmark = pytest.mark.usefixtures("cheap_password_hashing")``.
+    """
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

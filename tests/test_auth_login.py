@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from argon2 import PasswordHasher
 from yarl import URL
 
 from tests.conftest import FakeClock
@@ -17,11 +16,7 @@ from web.app import create_app
 from web.services import build_services
 from web.settings import load_settings
 
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same argon2id code path at a test-sized cost (production keeps argon2's defaults)."""
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 PASSWORD = "correct horse battery"

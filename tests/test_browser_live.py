@@ -16,7 +16,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from argon2 import PasswordHasher
 
 from tests.support_browser import BROWSER_MARKS, browser, shot
 from web import users
@@ -28,12 +27,7 @@ PUSH_TOKEN = "browser-live-push-token-0123"
 PASSWORD = "pw-manager-browser-live"
 
 __all__ = ["browser"]  # fixture used below
-pytestmark = BROWSER_MARKS
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+pytestmark = [*BROWSER_MARKS, pytest.mark.usefixtures("cheap_password_hashing")]
 
 
 @dataclass

@@ -20,7 +20,6 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from argon2 import PasswordHasher
 
 from tests.support_browser import BROWSER_MARKS, CHROMIUM, browser, shot
 from web import users
@@ -31,13 +30,7 @@ from web.settings import load_settings
 XSS = "<img src=x onerror=alert(1)>"
 
 __all__ = ["CHROMIUM", "browser", "shot"]  # the other browser tests import them from here
-pytestmark = BROWSER_MARKS
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same argon2id code path at a test-sized cost (production keeps argon2's defaults)."""
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-
+pytestmark = [*BROWSER_MARKS, pytest.mark.usefixtures("cheap_password_hashing")]
 
 
 @dataclass

@@ -16,7 +16,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from argon2 import PasswordHasher
 
 from tests.conftest import Account, FakeClock, add_account
 from web import users
@@ -32,9 +31,7 @@ CRISIS = {"id": "w1", "url": "https://weibo.com/1/w1", "author": "央视新闻",
           "text": "央视3·15晚会曝光：鲜味楼多家门店后厨老鼠乱窜、过期食材更换标签继续使用。再也不会去了，必须严查！"}
 
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 @dataclass

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from argon2 import PasswordHasher
 
 from tests.conftest import FakeClock
 from web import metrics, users
@@ -19,11 +18,7 @@ from web.settings import load_settings
 
 NOW = 1_700_000_000.0
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same argon2id code path at a test-sized cost (production keeps argon2's defaults)."""
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 class Api:

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from argon2 import PasswordHasher
 
 from tests.conftest import FakeClock
 from web import users
@@ -30,9 +29,7 @@ PLANS = [{"name": "食品安全预案", "tiers": ["P1", "P2"], "categories": ["f
           "notify": {"roles": ["oncall"], "channels": ["desk"]}}]
 
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 class Api:

@@ -15,18 +15,13 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from argon2 import PasswordHasher
 
 from web import auth, users
 from web.app import create_app
 from web.services import WIRING, build_services
 from web.settings import load_settings
 
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same argon2id code path at a test-sized cost (production keeps argon2's defaults)."""
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 # Public on purpose: login itself, health checks, the widget script and static assets (no data in any);

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from argon2 import PasswordHasher
 
 from tests.support_browser import ARGS, BROWSER_MARKS, CHROMIUM, playwright_api
 from web import users
@@ -20,8 +19,7 @@ pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
-async def page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+async def page(tmp_path: Path, cheap_password_hashing: None) -> AsyncIterator[Any]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
     services = await build_services(settings, wiring=())
 

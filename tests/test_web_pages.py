@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, add_account
 from web import i18n, pages, users
 from web.app import create_app
 from web.services import build_services
@@ -91,14 +91,7 @@ async def test_widget_is_one_classic_script(client: TestClient) -> None:
 
 
 async def test_console_page_needs_a_console_role_and_ticker_any_user(client: TestClient) -> None:
-    services = client.server.app["services"]
-
-    def make(db: Any) -> str:
-        agent = users.add_user(db, "a1", "agent", "agent-password", now=1.0)
-        return users.create_token(db, agent, "t", now=1.0)
-
-    token = await services.db.write(make)
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = (await add_account(client.server.app["services"], "a1", "agent")).headers
     assert (await client.get("/console", headers=headers)).status == 403
     assert (await client.get("/ticker", headers=headers)).status == 200
 

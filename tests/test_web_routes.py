@@ -16,7 +16,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from web import auth, users
+from tests.conftest import add_account
+from web import auth
 from web.app import create_app
 from web.services import WIRING, build_services
 from web.settings import load_settings
@@ -94,14 +95,7 @@ async def test_anonymous_requests_are_refused_everywhere_protected(client: TestC
 
 
 async def test_agents_get_403_where_their_role_is_not_allowed(client: TestClient) -> None:
-    services = client.server.app["services"]
-
-    def make(db: Any) -> str:
-        agent = users.add_user(db, "agent7", "agent", "agent-password", now=1.0)
-        return users.create_token(db, agent, "t", now=1.0)
-
-    token = await services.db.write(make)
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = (await add_account(client.server.app["services"], "agent7", "agent")).headers
     checked = 0
     urls = concrete_urls(client.server.app)
     for method, path, handler in routes(client.server.app):

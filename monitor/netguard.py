@@ -118,13 +118,23 @@ def _judged(ip: Address) -> list[Address]:
     return [ip] if embedded is None else [ip, embedded]
 
 
-def parse_networks(values: Iterable[str], *, setting: str) -> tuple[Network, ...]:
+class NotANetworkError(ValueError):
+    """An entry of a network list that is neither an IP address nor a CIDR; ``value`` is that entry."""
+
+    def __init__(self, value: object, setting: str = "") -> None:
+        self.value = value
+        where = f"{setting}: " if setting else ""
+        super().__init__(f"{where}{value!r} 不是 IP 地址或 CIDR 网段 (not an IP address or CIDR)")
+
+
+def parse_networks(values: Iterable[str], *, setting: str = "") -> tuple[Network, ...]:
+    """``["10.0.0.0/8", "::1"]`` -> networks; :class:`NotANetworkError` for the first bad entry."""
     nets = []
     for value in values:
         try:
             nets.append(ipaddress.ip_network(str(value).strip(), strict=False))
         except ValueError:
-            raise ValueError(f"{setting}: {value!r} 不是 IP 地址或 CIDR 网段 (not an IP address or CIDR)") from None
+            raise NotANetworkError(value, setting) from None
     return tuple(nets)
 
 

@@ -18,20 +18,18 @@ from typing import Any
 
 from aiohttp.web_log import AccessLogger
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+from monitor import netguard
+from monitor.netguard import Address, Network
+
 CLIENT_KEY = "client_address"  # request key: the address the access log shows
 
 
 def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
-    """``["10.0.0.0/8", "::1"]`` -> networks; ValueError naming the first bad entry."""
-    networks = []
-    for value in values:
-        try:
-            networks.append(ipaddress.ip_network(str(value).strip(), strict=False))
-        except ValueError:
-            raise ValueError(f"{value!r} is not an IP address or CIDR network (e.g. 10.0.0.0/8)") from None
-    return tuple(networks)
+    """``["10.0.0.0/8", "::1"]`` -> networks; ValueError naming the first bad entry (the settings check)."""
+    try:
+        return netguard.parse_networks(values)
+    except netguard.NotANetworkError as exc:
+        raise ValueError(f"{exc.value!r} is not an IP address or CIDR network (e.g. 10.0.0.0/8)") from None
 
 
 def parse_address(value: str | None) -> Address | None:

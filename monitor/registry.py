@@ -39,6 +39,12 @@ def load_sources(db: sqlite_utils.Database) -> list[tuple[dict[str, Any], bool, 
             for r in db.query("SELECT config, paused, origin FROM sources ORDER BY created_at, name")]
 
 
+def load_source(db: sqlite_utils.Database, name: str) -> tuple[dict[str, Any], bool] | None:
+    """(stored config, paused) of one source, or None when there is no such source."""
+    row = db.execute("SELECT config, paused FROM sources WHERE name = ?", [name]).fetchone()
+    return (json.loads(row[0]), bool(row[1])) if row else None
+
+
 def save_source(db: sqlite_utils.Database, cfg: dict[str, Any], *, origin: str, paused: bool, now: float) -> None:
     row = db.execute("SELECT created_at, origin FROM sources WHERE name = ?", [cfg["name"]]).fetchone()
     db["sources"].upsert({  # type: ignore[union-attr]

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from . import registry
 from .config import Defaults, SourceConfig, merge_update, parse_config
 from .errors import SourceConfigError, SourceExistsError, UnknownSourceError
 from .health import SourceState, check_silence, status
@@ -38,6 +39,9 @@ MAX_INGEST_ITEMS = 500
 # Told (source name, status) when a source's health status changes or it is added, changed, paused, resumed or
 # removed; status is a health status (ok, error, failing, silent, pending), "paused" or "removed".
 SourceListener = Callable[[str, str], Awaitable[None]]
+# Told the name of a source whose stored settings this process changed (added, edited - a new push token too -,
+# paused, resumed, removed), so other processes on the same database can :meth:`MonitorService.reload_source` it.
+ConfigListener = Callable[[str], Awaitable[None]]
 
 
 class MonitorService:
@@ -67,6 +71,7 @@ class MonitorService:
         self._started = False
         self.lateness: deque[float] = deque(maxlen=100_000)  # seconds each scheduled poll started late
         self.listeners: list[SourceListener] = []
+        self.config_listeners: list[ConfigListener] = []
 
     # -- configuration ------------------------------------------------------
     def _parse(self, data: Mapping[str, Any], *, generate_token: bool = False) -> SourceConfig:
@@ -178,6 +183,58 @@ class MonitorService:
             except Exception:  # an observer must not break polling
                 log.exception("source listener %r failed", listener)
 
+    async def _changed(self, name: str) -> None:
+        for listener in self.config_listeners:
+            try:
+                await listener(name)
+            except Exception:  # the change is saved; telling others must not undo or fail it
+                log.exception("source config listener %r failed", listener)
+
+    async def reload_source(self, name: str) -> None:
+        """Another process changed source ``name`` in the database: take its stored settings, or its removal.
+
+        Listeners are not told: the process that made the change told them.
+        """
+        if not self._loaded:
+            await self._load()  # reads every source as stored now
+            return
+        row = await self.store.read(lambda db: registry.load_source(db, name))
+        if row is None:
+            if name in self._configs:
+                self.scheduler.remove(name)
+                async with self._locks[name]:
+                    self._configs.pop(name, None)
+                    self._states.pop(name, None)
+                self._locks.pop(name, None)
+            return
+        try:
+            config = self._parse(row[0]).with_enabled(not row[1])
+        except SourceConfigError as exc:
+            log.error("stored source %s is invalid and was not reloaded: %s", name, exc)
+            return
+        current = self._configs.get(name)
+        self._configs[name] = config
+        state = self._states.setdefault(name, SourceState(name))
+        self._locks.setdefault(name, asyncio.Lock())
+        if current is not None and (config.kind, config.url, config.options) != (current.kind, current.url,
+                                                                                  current.options):
+            state.etag = state.last_modified = state.cursor = None
+        if not self._started:
+            return
+        if not self.kinds[config.kind].scheduled:
+            self.scheduler.remove(name)
+        elif not self.scheduler.has(name):
+            self._schedule(config)
+        else:
+            self.scheduler.update(name, config.interval_s, config.jitter_s)
+            (self.scheduler.resume if config.enabled else self.scheduler.pause)(name)
+
+    async def reload_sources(self) -> None:
+        """Reload every source (changes of other processes may have been missed)."""
+        stored = {data.get("name") for data, _paused, _origin in await self.store.read(load_sources)}
+        for name in sorted({*self._configs, *(n for n in stored if isinstance(n, str))}):
+            await self.reload_source(name)
+
     async def check_health(self) -> None:
         """Silence alerts and near-duplicate index pruning (runs every minute)."""
         now = self.clock()
@@ -218,6 +275,7 @@ class MonitorService:
         self._locks[config.name] = asyncio.Lock()
         self._schedule(config)
         await self._tell(config.name)
+        await self._changed(config.name)
         shown = config.to_dict()
         if config.kind == "push" and not cfg.get("token"):
             shown["token"] = config.token  # generated: shown once, at creation only
@@ -245,6 +303,7 @@ class MonitorService:
         elif self._started:
             self.scheduler.remove(name)  # became a push source: nothing to poll
         await self._tell(name)
+        await self._changed(name)
         return config.to_dict()
 
     async def pause_source(self, name: str) -> None:
@@ -252,6 +311,7 @@ class MonitorService:
         await self._save(self._config(name).with_enabled(False), origin="api")
         self.scheduler.pause(name)
         await self._tell(name)
+        await self._changed(name)
 
     async def resume_source(self, name: str) -> None:
         await self._load()
@@ -261,6 +321,7 @@ class MonitorService:
             self._schedule(config)
         self.scheduler.resume(name)
         await self._tell(name)
+        await self._changed(name)
 
     async def remove_source(self, name: str) -> None:
         await self._load()
@@ -272,6 +333,7 @@ class MonitorService:
             self._states.pop(name, None)
         self._locks.pop(name, None)
         await self._tell(name)
+        await self._changed(name)
 
     async def list_sources(self) -> list[dict[str, Any]]:
         await self._load()

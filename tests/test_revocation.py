@@ -92,7 +92,9 @@ async def refused(site: Site, token: str) -> int:
     return 101
 
 
-async def start_site(tmp_path: Path, clock: FakeClock, wiring: tuple[str, ...], **overrides: Any) -> Site:
+async def start_site(tmp_path: Path, clock: FakeClock, wiring: tuple[str, ...], *, like: Site | None = None,
+                     **overrides: Any) -> Site:
+    """A node on ``tmp_path/l.db``; ``like``: another node on the same database (its users, not seeded again)."""
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), **overrides)
     services = await build_services(settings, clock=clock, wiring=wiring)
 
@@ -105,7 +107,7 @@ async def start_site(tmp_path: Path, clock: FakeClock, wiring: tuple[str, ...], 
         tokens["ag2"] = users.create_token(db, users.find_user(db, "ag"), "second", now=clock())  # type: ignore[arg-type]
         return tokens, ids
 
-    tokens, ids = await services.db.write(seed)
+    tokens, ids = (like.tokens, like.ids) if like is not None else await services.db.write(seed)
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
     return Site(services, server, aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)), tokens, ids)

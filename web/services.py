@@ -28,6 +28,7 @@ WIRING: tuple[str, ...] = (
     "web.wire_alerts",
     "web.wire_monitor",
     "web.api_live",
+    "web.revocation_redis",
 )
 
 Clock = Callable[[], float]

@@ -23,6 +23,7 @@ log = logging.getLogger("lantern.broadcast.hub")
 Clock = Callable[[], float]
 Receipt = tuple[str, int, int, int, str, float]
 MAX_RECEIPT_MEMORY = 512
+MAX_COPIES_PER_CONNECTION = 1000  # copies are counted each time; a runaway client cannot inflate them forever
 
 
 class Sink(Protocol):
@@ -47,6 +48,7 @@ class Connection:
     sink: Sink
     last_seen: float
     reported: set[tuple[str, int, int]] = field(default_factory=set)
+    copies: int = 0
 
 
 @dataclass
@@ -59,9 +61,9 @@ class HubStats:
 
 class TickerHub:
     def __init__(self, *, clock: Clock, history: int = 2000, withdrawn_s: float = 120.0,
-                 max_buffer: int = 1_000_000, ping_timeout_s: float = 75.0) -> None:
+                 max_buffer: int = 1_000_000, ping_timeout_s: float = 75.0, stale_after_s: float | None = None) -> None:
         self.clock = clock
-        self.core = TickerCore(history=history, withdrawn_s=withdrawn_s)
+        self.core = TickerCore(history=history, withdrawn_s=withdrawn_s, stale_after_s=stale_after_s)
         self.max_buffer = max_buffer
         self.ping_timeout_s = ping_timeout_s
         self.connections: set[Connection] = set()
@@ -105,7 +107,7 @@ class TickerHub:
             return
         if kind == "ping":
             self._write(conn, PONG_FRAME)
-        elif kind in ("displayed", "ack"):
+        elif kind in ("displayed", "ack", "copied"):
             self._receipt(conn, kind, message)
         elif kind != "pong":
             self.stats.bad_messages += 1
@@ -118,10 +120,15 @@ class TickerHub:
         entry = self.core.entries.get(script_id)
         if entry is None or not (1 <= version <= int(entry.item["version"])):
             return  # not something this client could have been shown
-        key = (kind, script_id, version)
-        if key in conn.reported or len(conn.reported) >= MAX_RECEIPT_MEMORY:
-            return
-        conn.reported.add(key)
+        if kind == "copied":  # every copy counts (the agent reused the script again)
+            if conn.copies >= MAX_COPIES_PER_CONNECTION:
+                return
+            conn.copies += 1
+        else:
+            key = (kind, script_id, version)
+            if key in conn.reported or len(conn.reported) >= MAX_RECEIPT_MEMORY:
+                return
+            conn.reported.add(key)
         self.receipts.append((kind, script_id, version, conn.viewer.user_id, conn.viewer.team, self.clock()))
 
     def drain_receipts(self) -> list[Receipt]:

@@ -14,26 +14,32 @@ PRIORITIES = ("critical", "high", "normal")
 PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
 MAX_TITLE = 120
 MAX_BODY = 4000
-_AUDIENCE_KEYS = ("teams", "skills", "sites")
+_AUDIENCE_KEYS = ("teams", "skills", "sites", "shifts")
 SUPERVISOR_ROLES = frozenset({"manager", "admin", "oncall"})
 
 
 @dataclass(frozen=True)
 class Audience:
-    """Who sees a script: everyone, or anyone in one of the teams / skill groups / sites."""
+    """Who sees a script: everyone, or anyone in one of the teams / skill groups / sites / shifts.
+
+    A shift targets the agents whose account belongs to it (``lantern user add
+    --shift``), whether or not the shift is on at the moment.
+    """
 
     teams: frozenset[str] = frozenset()
     skills: frozenset[str] = frozenset()
     sites: frozenset[str] = frozenset()
+    shifts: frozenset[str] = frozenset()
 
     @property
     def everyone(self) -> bool:
-        return not (self.teams or self.skills or self.sites)
+        return not (self.teams or self.skills or self.sites or self.shifts)
 
     def matches(self, viewer: Viewer) -> bool:
         if self.everyone or viewer.role in SUPERVISOR_ROLES:
             return True
-        return (viewer.team in self.teams) or bool(self.skills & viewer.skills) or bool(self.sites & viewer.sites)
+        return ((viewer.team in self.teams) or bool(self.skills & viewer.skills) or bool(self.sites & viewer.sites)
+                or (bool(viewer.shift) and viewer.shift in self.shifts))
 
     def as_dict(self) -> dict[str, Any]:
         if self.everyone:
@@ -46,8 +52,8 @@ class Audience:
         if raw is None or raw == "everyone" or raw == {}:
             return cls()
         if not isinstance(raw, Mapping):
-            raise InvalidScript("audience must be 'everyone' or an object with teams/skills/sites",
-                                "受众必须是 everyone，或包含 teams/skills/sites 的对象")
+            raise InvalidScript("audience must be 'everyone' or an object with teams/skills/sites/shifts",
+                                "受众必须是 everyone，或包含 teams/skills/sites/shifts 的对象")
         unknown = set(raw) - {"everyone", *_AUDIENCE_KEYS}
         if unknown:
             raise InvalidScript(f"unknown audience keys: {', '.join(sorted(unknown))}",
@@ -75,6 +81,7 @@ class Viewer:
     team: str = ""
     skills: frozenset[str] = field(default_factory=frozenset)
     sites: frozenset[str] = field(default_factory=frozenset)
+    shift: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,22 +94,39 @@ class Draft:
     audience: Audience
     incident_id: int | None
     expires_at: float | None
+    review_by: float | None = None  # the author's "review by" time; None: the priority's default applies
 
     def content_hash(self) -> str:
-        return content_hash(self.title, self.body, self.priority, self.audience, self.incident_id, self.expires_at)
+        return content_hash(self.title, self.body, self.priority, self.audience, self.incident_id, self.expires_at,
+                            self.review_by)
 
 
 def content_hash(title: str, body: str, priority: str, audience: Audience, incident_id: int | None,
-                 expires_at: float | None) -> str:
-    """SHA-256 over a canonical JSON of everything an agent is shown or targeted by."""
-    canonical = json.dumps({"title": title, "body": body, "priority": priority, "audience": audience.as_dict(),
-                            "incident_id": incident_id, "expires_at": expires_at},
-                           ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+                 expires_at: float | None, review_by: float | None = None) -> str:
+    """SHA-256 over a canonical JSON of everything an agent is shown or targeted by.
+
+    ``review_by`` is covered only when set, so versions written before it existed keep their hash.
+    """
+    fields: dict[str, Any] = {"title": title, "body": body, "priority": priority, "audience": audience.as_dict(),
+                              "incident_id": incident_id, "expires_at": expires_at}
+    if review_by is not None:
+        fields["review_by"] = review_by
+    canonical = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def _future_time(value: Any, name: str, name_zh: str, now: float) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidScript(f"{name} must be epoch seconds", f"{name_zh}必须是秒级时间戳")
+    if value <= now:
+        raise InvalidScript(f"{name} is in the past", f"{name_zh}已经过去")
+    return float(value)
+
+
 def validate(title: Any, body: Any, priority: Any = "normal", audience: Any = None, incident_id: Any = None,
-             expires_at: Any = None, *, now: float) -> Draft:
+             expires_at: Any = None, review_by: Any = None, *, now: float) -> Draft:
     """Check user input; raises InvalidScript with a bilingual message naming the field."""
     if not isinstance(title, str) or not title.strip():
         raise InvalidScript("title is required", "标题不能为空")
@@ -117,11 +141,7 @@ def validate(title: Any, body: Any, priority: Any = "normal", audience: Any = No
                             f"优先级必须是 {', '.join(PRIORITIES)} 之一")
     if incident_id is not None and (isinstance(incident_id, bool) or not isinstance(incident_id, int)):
         raise InvalidScript("incident_id must be an integer", "关联事件编号必须是整数")
-    if expires_at is not None:
-        if isinstance(expires_at, bool) or not isinstance(expires_at, int | float):
-            raise InvalidScript("expires_at must be epoch seconds", "过期时间必须是秒级时间戳")
-        if expires_at <= now:
-            raise InvalidScript("expires_at is in the past", "过期时间已经过去")
-        expires_at = float(expires_at)
     return Draft(title=title.strip(), body=body.replace("\r\n", "\n").strip(), priority=priority,
-                 audience=Audience.parse(audience), incident_id=incident_id, expires_at=expires_at)
+                 audience=Audience.parse(audience), incident_id=incident_id,
+                 expires_at=_future_time(expires_at, "expires_at", "过期时间", now),
+                 review_by=_future_time(review_by, "review_by", "复核期限", now))

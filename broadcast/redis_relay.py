@@ -207,7 +207,7 @@ class RedisRelay:
         """Publish who is connected here, so coverage on any node counts every node's agents."""
         assert self.redis is not None
         self._presence_at = asyncio.get_running_loop().time()
-        viewers = {v.user_id: [v.role, v.team, sorted(v.skills), sorted(v.sites)] for v in self.hub.viewers()}
+        viewers = {v.user_id: [v.role, v.team, sorted(v.skills), sorted(v.sites), v.shift] for v in self.hub.viewers()}
         await self.redis.set(f"{self.prefix}:presence:{self.client_name}", json.dumps(viewers, ensure_ascii=False),
                              ex=int(max(30, 3 * self.presence_interval_s)))
 
@@ -224,6 +224,8 @@ class RedisRelay:
             return local
         merged = {v.user_id: v for v in local}
         for report in reports:
-            for user_id, (role, team, skills, sites) in json.loads(report or "{}").items():
-                merged.setdefault(int(user_id), Viewer(int(user_id), role, team, frozenset(skills), frozenset(sites)))
+            for user_id, (role, team, skills, sites, *rest) in json.loads(report or "{}").items():
+                shift = str(rest[0]) if rest else ""  # nodes of an older version report no shift
+                merged.setdefault(int(user_id),
+                                  Viewer(int(user_id), role, team, frozenset(skills), frozenset(sites), shift))
         return list(merged.values())

@@ -94,7 +94,8 @@ def insert_version(db: sqlite_utils.Database, script_id: int, version: int, draf
                    at: float) -> dict[str, Any]:
     row: dict[str, Any] = {"script_id": script_id, "version": version, "title": draft.title, "body": draft.body,
            "priority": draft.priority, "audience": json.dumps(draft.audience.as_dict(), ensure_ascii=False),
-           "incident_id": draft.incident_id, "expires_at": draft.expires_at, "state": State.DRAFT.value,
+           "incident_id": draft.incident_id, "expires_at": draft.expires_at, "review_by": draft.review_by,
+           "state": State.DRAFT.value,
            "author_id": author.id, "author_name": author.name, "author_team": author.team,
            "content_hash": draft.content_hash(), "created_at": at}
     table = db.table("broadcast_versions")
@@ -118,18 +119,26 @@ def audience_of(row: dict[str, Any]) -> Audience:
     return Audience.parse(json.loads(row["audience"] or "null"))
 
 
+def review_by(row: dict[str, Any]) -> float | None:
+    """When agents should treat the version as possibly stale: fixed at publish (the author's time, else the
+    priority's default); before that, the author's time if any."""
+    due = row.get("review_due")
+    return float(due) if due is not None else row.get("review_by")
+
+
 def item(row: dict[str, Any]) -> dict[str, Any]:
     """A version as a ticker item (the websocket/protocol shape)."""
     return {"id": row["script_id"], "version": row["version"], "title": row["title"], "body": row["body"],
             "priority": row["priority"], "incident_id": row["incident_id"], "published_at": row["published_at"],
             "expires_at": row["expires_at"], "state": row["state"], "content_hash": row["content_hash"],
-            "audience": json.loads(row["audience"] or "null") or {"everyone": True}}
+            "audience": json.loads(row["audience"] or "null") or {"everyone": True}, "review_by": review_by(row)}
 
 
 def version_view(row: dict[str, Any], db: sqlite_utils.Database) -> dict[str, Any]:
     return {**item(row), "author": row["author_name"], "author_id": row["author_id"],
             "created_at": row["created_at"], "submitted_at": row["submitted_at"], "approved_at": row["approved_at"],
             "ended_at": row["ended_at"],
+            "review_by_default": row.get("review_by") is None and row.get("review_due") is not None,
             "approvals": [{k: a[k] for k in ("approver_name", "approver_team", "decision", "comment", "at")}
                           for a in approvals(db, row["script_id"], row["version"])]}
 
@@ -141,4 +150,4 @@ def active_rows(db: sqlite_utils.Database, now: float) -> list[dict[str, Any]]:
 
 def item_keys() -> tuple[str, ...]:
     return ("id", "version", "title", "body", "priority", "incident_id", "published_at", "expires_at", "state",
-            "content_hash", "audience")
+            "content_hash", "audience", "review_by")

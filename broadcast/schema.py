@@ -51,4 +51,18 @@ def m001_scripts(db: sqlite_utils.Database) -> None:
     )
 
 
+
+@migrations()
+def m002_copies_and_review(db: sqlite_utils.Database) -> None:
+    """Copy-to-reply usage per agent and version; a version's "review by" time (the author's, and the
+    effective one fixed at publish from the priority's default)."""
+    receipts = db["broadcast_receipts"]
+    receipts.add_column("copies", int, not_null_default=0)  # type: ignore[union-attr]
+    receipts.add_column("first_copied_at", float)  # type: ignore[union-attr]
+    receipts.add_column("last_copied_at", float)  # type: ignore[union-attr]
+    versions = db["broadcast_versions"]
+    versions.add_column("review_by", float)  # type: ignore[union-attr]
+    versions.add_column("review_due", float)  # type: ignore[union-attr]
+
+
 MIGRATIONS = (migrations,)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 import sqlite_utils
@@ -18,10 +18,14 @@ from .coverage import coverage_of
 from .errors import IllegalTransition, InvalidScript
 from .lifecycle import Action, ApprovalPolicy, Approver, State, check_approval
 from .model import Viewer, validate
+from .shifts import ShiftCalendar
 from .store import Store
 
 Clock = Callable[[], float]
-Receipt = tuple[str, int, int, int, str, float]  # kind, script_id, version, user_id, team, at
+Receipt = tuple[str, int, int, int, str, float]  # kind (displayed/ack/copied), script_id, version, user_id, team, at
+# Every active agent account as a viewer (run inside a Store read); web injects it, for on-shift coverage.
+Roster = Callable[[sqlite_utils.Database], Iterable[Viewer]]
+_EDITABLE = {"title", "body", "priority", "audience", "incident_id", "expires_at", "review_by"}
 # Told after every committed lifecycle change (draft, edit, submit, approve, reject, publish, retract, expire).
 Listener = Callable[[dict[str, Any]], Awaitable[None]]
 log = logging.getLogger("lantern.broadcast")
@@ -46,18 +50,23 @@ def as_actor(who: Any) -> Approver:
 
 class ScriptService:
     def __init__(self, store: Store, *, clock: Clock, policy: ApprovalPolicy | None = None,
-                 hub: Broadcaster | None = None) -> None:
+                 hub: Broadcaster | None = None, review_after_s: Mapping[str, float] | None = None,
+                 shifts: ShiftCalendar | None = None, roster: Roster | None = None) -> None:
         self.store = store
         self.clock = clock
         self.policy = policy or ApprovalPolicy.default()
         self.hub = hub
+        # Default "review by" of a published version per priority, in seconds after publishing (absent: none).
+        self.review_after_s = dict(review_after_s or {})
+        self.shifts = shifts or ShiftCalendar()
+        self.roster = roster
         self.listeners: builtins.list[Listener] = []
 
     # -- authoring ---------------------------------------------------------
     async def create_draft(self, author: Any, title: Any, body: Any, priority: Any = "normal", audience: Any = None,
-                           incident_id: Any = None, expires_at: Any = None) -> dict[str, Any]:
+                           incident_id: Any = None, expires_at: Any = None, review_by: Any = None) -> dict[str, Any]:
         actor, now = as_actor(author), self.clock()
-        draft = validate(title, body, priority, audience, incident_id, expires_at, now=now)
+        draft = validate(title, body, priority, audience, incident_id, expires_at, review_by, now=now)
 
         def txn(db: sqlite_utils.Database) -> dict[str, Any]:
             table = db.table("broadcast_scripts")
@@ -70,7 +79,7 @@ class ScriptService:
     async def edit(self, script_id: int, editor: Any, **fields: Any) -> dict[str, Any]:
         """A new version (a draft) from the current one with ``fields`` replaced; approval starts over."""
         actor, now = as_actor(editor), self.clock()
-        unknown = set(fields) - {"title", "body", "priority", "audience", "incident_id", "expires_at"}
+        unknown = set(fields) - _EDITABLE
         if unknown:
             names = ", ".join(sorted(unknown))
             raise InvalidScript(f"unknown fields: {names}", f"未知字段：{names}")
@@ -79,7 +88,9 @@ class ScriptService:
             current = repo.load_version(db, script_id)
             merged = {"title": current["title"], "body": current["body"], "priority": current["priority"],
                       "audience": repo.audience_of(current).as_dict(), "incident_id": current["incident_id"],
-                      "expires_at": current["expires_at"], **fields}
+                      "expires_at": current["expires_at"], "review_by": current["review_by"], **fields}
+            if "review_by" not in fields and merged["review_by"] is not None and merged["review_by"] <= now:
+                merged["review_by"] = None  # a passed review time is what the edit answers: the default applies
             draft = validate(now=now, **merged)
             if State(current["state"]) not in (State.PUBLISHED, *repo_final()):
                 repo.move(db, current, Action.SUPERSEDE, actor, now, by_version=current["version"] + 1)
@@ -146,12 +157,16 @@ class ScriptService:
             repo.require_current(row, script, version)
             if row["expires_at"] is not None and row["expires_at"] <= now:
                 raise IllegalTransition("this version has already expired", "此版本已过期")
+            if row["review_by"] is not None and row["review_by"] <= now:
+                raise IllegalTransition("this version's review-by time has passed; edit it first",
+                                        "此版本的复核期限已过，请先修改")
             kind = "publish"
             if script["live_version"] and script["live_version"] != row["version"]:
                 live = repo.load_version(db, script_id, script["live_version"])
                 repo.move(db, live, Action.SUPERSEDE, who, now, by_version=row["version"])
                 kind = "update"
             row = repo.move(db, row, Action.PUBLISH, who, now)
+            row = self._fix_review(db, row, now)
             return repo.version_view(row, db), kind
 
         view, kind = await self.store.write(txn)
@@ -248,33 +263,68 @@ class ScriptService:
         return await self.store.read(lambda db: [repo.item(r) for r in repo.active_rows(db, at)])
 
     async def coverage(self, script_id: int, version: int | None = None) -> dict[str, Any]:
+        """Who of the targeted agents displayed, acknowledged and copied a version.
+
+        Two denominators: the agents connected now, and - when shifts are configured - the agents whose
+        shift was on when the version was published (or now, for a version not published yet).
+        """
         viewers = await self.hub.all_viewers() if self.hub is not None else []
+        now = self.clock()
 
         def read(db: sqlite_utils.Database) -> dict[str, Any]:
             script = repo.load_script(db, script_id)
             row = repo.load_version(db, script_id, version or script["live_version"] or script["current_version"])
             receipts = list(db.query("select * from broadcast_receipts where script_id = ? and version = ?",
                                      [script_id, row["version"]]))
-            return coverage_of(repo.item(row), repo.audience_of(row), viewers, receipts)
+            item = repo.item(row)
+            on_shift: builtins.list[Viewer] | None = None
+            at = item["published_at"] if item["published_at"] is not None else now
+            shifts_on: builtins.list[str] = []
+            if self.shifts and self.roster is not None:
+                shifts_on = sorted(self.shifts.active(at))
+                on_shift = [v for v in self.roster(db) if v.shift and v.shift in shifts_on]
+            result = coverage_of(item, repo.audience_of(row), viewers, receipts, on_shift=on_shift)
+            per_version = db.query(
+                "select version, coalesce(sum(copies), 0) as copies, "
+                "coalesce(sum(case when copies > 0 then 1 else 0 end), 0) as copied_agents "
+                "from broadcast_receipts where script_id = ? group by version order by version", [script_id])
+            return {**result, "on_shift_at": at if on_shift is not None else None, "shifts_on": shifts_on,
+                    "copies_by_version": [dict(r) for r in per_version]}
 
         return await self.store.read(read)
 
     async def record_receipts(self, batch: Iterable[Receipt]) -> int:
+        """Store a batch of receipts: the first displayed/acked time, and every copy (count, first, last)."""
         rows = builtins.list(batch)
 
         def txn(db: sqlite_utils.Database) -> int:
             for kind, script_id, version, user_id, team, at in rows:
                 db.execute("insert or ignore into broadcast_receipts (script_id, version, user_id, team) "
                            "values (?, ?, ?, ?)", [script_id, version, user_id, team])
+                key = [script_id, version, user_id]
+                if kind == "copied":  # copying a script implies it was shown
+                    db.execute("update broadcast_receipts set copies = copies + 1, "
+                               "first_copied_at = min(coalesce(first_copied_at, ?), ?), "
+                               "last_copied_at = max(coalesce(last_copied_at, ?), ?), "
+                               "displayed_at = coalesce(displayed_at, ?) where script_id = ? and version = ? "
+                               "and user_id = ?", [at, at, at, at, at, *key])
+                    continue
                 column = "acked_at" if kind == "ack" else "displayed_at"
                 db.execute(f"update broadcast_receipts set {column} = coalesce({column}, ?), "
                            "displayed_at = coalesce(displayed_at, ?) where script_id = ? and version = ? "
-                           "and user_id = ?", [at, at, script_id, version, user_id])
+                           "and user_id = ?", [at, at, *key])
             return len(rows)
 
         return await self.store.write(txn) if rows else 0
 
     # -- helpers -----------------------------------------------------------------
+    def _fix_review(self, db: sqlite_utils.Database, row: dict[str, Any], now: float) -> dict[str, Any]:
+        """At publish: the version's review-by time is the author's, else now + the priority's default."""
+        after = self.review_after_s.get(row["priority"])
+        due = row["review_by"] if row["review_by"] is not None else (now + after if after else None)
+        db.table("broadcast_versions").update(row["id"], {"review_due": due})
+        return {**row, "review_due": due}
+
     async def _simple(self, script_id: int, version: int | None, action: Action, who: Approver) -> dict[str, Any]:
         now = self.clock()
 

@@ -66,8 +66,11 @@ def visible(item: dict[str, Any], now: float) -> bool:
 
 
 class TickerCore:
-    def __init__(self, *, epoch: str | None = None, history: int = 2000, withdrawn_s: float = 120.0) -> None:
+    def __init__(self, *, epoch: str | None = None, history: int = 2000, withdrawn_s: float = 120.0,
+                 stale_after_s: float | None = None) -> None:
         self.epoch = epoch or new_epoch()
+        # Told to clients in snapshot/resumed: warn the agent after this long without any message.
+        self.hints: dict[str, Any] = {} if stale_after_s is None else {"stale_after_s": stale_after_s}
         self.rev = 0
         self.entries: dict[int, Entry] = {}
         self.history: deque[Delta] = deque(maxlen=history)
@@ -119,12 +122,12 @@ class TickerCore:
         return [e.item for e in self.entries.values() if e.audience.matches(viewer) and visible(e.item, now)]
 
     def snapshot(self, viewer: Viewer, now: float) -> bytes:
-        key = (viewer.role in SUPERVISOR_ROLES, viewer.team, viewer.skills, viewer.sites)
+        key = (viewer.role in SUPERVISOR_ROLES, viewer.team, viewer.skills, viewer.sites, viewer.shift)
         cached = self._snapshots.get(key)
         if cached is not None and cached[0] == self.rev and cached[1] == self.epoch and now < cached[2]:
             return cached[3]
         payload = encode({"type": "snapshot", "epoch": self.epoch, "rev": self.rev,
-                          "items": self.items_for(viewer, now)})
+                          "items": self.items_for(viewer, now), **self.hints})
         if len(self._snapshots) > 1000:
             self._snapshots.clear()
         self._snapshots[key] = (self.rev, self.epoch, self._next_change(now), payload)
@@ -155,4 +158,4 @@ class TickerCore:
             if payload is not None:
                 missed.append(payload)
         missed.reverse()
-        return [*missed, encode({"type": "resumed", "epoch": self.epoch, "rev": self.rev})]
+        return [*missed, encode({"type": "resumed", "epoch": self.epoch, "rev": self.rev, **self.hints})]

@@ -23,15 +23,19 @@ MANAGERS = ("manager",)  # admin always passes
 WATCHERS = ("agent", "manager", "oncall")
 
 
-def viewer_of(request: web.Request) -> Viewer:
-    """The signed-in user as a ticker viewer.
+def viewer_for(user: User) -> Viewer:
+    """An account as a ticker viewer.
 
-    Team, skill groups and site come from the account (``lantern user add
-    --skills --site``), never from the client: a desktop cannot widen what it sees.
+    Team, skill groups, site and shift come from the account (``lantern user add
+    --skills --site --shift``), never from the client: a desktop cannot widen what it sees.
     """
-    user: User = request["user"]
     return Viewer(user_id=user.id, role=user.role, team=user.team, skills=frozenset(user.skills),
-                  sites=frozenset([user.site]) if user.site else frozenset())
+                  sites=frozenset([user.site]) if user.site else frozenset(), shift=user.shift)
+
+
+def viewer_of(request: web.Request) -> Viewer:
+    """The signed-in user as a ticker viewer."""
+    return viewer_for(request["user"])
 
 
 def broadcast_errors(handler: Handler) -> Handler:
@@ -80,7 +84,7 @@ async def create_script(request: web.Request) -> web.Response:
     body = await json_object(request)
     view = await request.app["services"].scripts.create_draft(
         request["user"], body.get("title"), body.get("body"), body.get("priority", "normal"), body.get("audience"),
-        body.get("incident_id"), body.get("expires_at"))
+        body.get("incident_id"), body.get("expires_at"), body.get("review_by"))
     return web.json_response(view, status=201)
 
 
@@ -94,7 +98,8 @@ async def get_script(request: web.Request) -> web.Response:
 @broadcast_errors
 async def edit_script(request: web.Request) -> web.Response:
     body = await json_object(request)
-    fields = {k: body[k] for k in ("title", "body", "priority", "audience", "incident_id", "expires_at") if k in body}
+    fields = {k: body[k] for k in ("title", "body", "priority", "audience", "incident_id", "expires_at", "review_by")
+              if k in body}
     return web.json_response(await request.app["services"].scripts.edit(_id(request), request["user"], **fields))
 
 
@@ -132,6 +137,13 @@ async def script_coverage(request: web.Request) -> web.Response:
     return web.json_response(await request.app["services"].scripts.coverage(_id(request), version))
 
 
+@require(*MANAGERS)
+async def list_shifts(request: web.Request) -> web.Response:
+    """The configured shifts (``[[shifts]]``) and whether each is on now: for targeting and user editing."""
+    services = request.app["services"]
+    return web.json_response({"items": services.extras["shifts"].as_dicts(services.clock())})
+
+
 @require()
 async def ticker_active(request: web.Request) -> web.Response:
     """The items a signed-in user's ticker shows now (including recently withdrawn ones)."""
@@ -157,4 +169,5 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/api/scripts/{id}/audit", script_audit)
     router.add_get("/api/scripts/{id}/coverage", script_coverage)
     router.add_get("/api/ticker/active", ticker_active)
+    router.add_get("/api/shifts", list_shifts)
     router.add_get("/ws/ticker", ticker_socket)

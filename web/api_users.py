@@ -15,11 +15,12 @@ from aiohttp import web
 from . import auth, revocation, users
 from .bodies import json_object
 from .errors import AuthError
+from .shifts import check_shift
 from .users import User
 
 _ADD_FIELDS = {"name", "role", "password", "team", "display_name"}
 _LIST_FIELDS = {"skills"}  # also accepted as a comma-separated string
-_EDIT_FIELDS = {"role", "team", "display_name", "skills", "site"}
+_EDIT_FIELDS = {"role", "team", "display_name", "skills", "site", "shift"}
 
 
 def _int_id(request: web.Request, key: str = "id") -> int | None:
@@ -58,7 +59,7 @@ async def list_users(request: web.Request) -> web.StreamResponse:
 
 @auth.require("admin")
 async def add_user(request: web.Request) -> web.StreamResponse:
-    """Create a user: ``{"name", "role", "password", "team"?, "display_name"?, "skills"?, "site"?}``."""
+    """Create a user: ``{"name", "role", "password", "team"?, "display_name"?, "skills"?, "site"?, "shift"?}``."""
     body = await json_object(request)
     unknown = set(body) - _ADD_FIELDS - _EDIT_FIELDS
     if unknown:
@@ -71,10 +72,11 @@ async def add_user(request: web.Request) -> web.StreamResponse:
     services = request.app["services"]
     now = services.clock()
     try:
+        shift = check_shift(services.settings, body.get("shift", ""))
         user = await services.db.write(lambda db: users.add_user(
             db, body.get("name", ""), body.get("role", ""), body.get("password", ""),
             team=body.get("team", ""), display_name=body.get("display_name", ""), skills=skills,
-            site=body.get("site", "").strip(), now=now))
+            site=body.get("site", "").strip(), shift=shift, now=now))
     except AuthError as exc:
         status = 409 if "already exists" in str(exc) else 400
         return auth.json_error(status, "conflict" if status == 409 else "bad_request", str(exc))
@@ -83,7 +85,7 @@ async def add_user(request: web.Request) -> web.StreamResponse:
 
 @auth.require("admin")
 async def edit_user(request: web.Request) -> web.StreamResponse:
-    """Change a user's role, team, display name, skills or site; applies at once to their tokens and sessions."""
+    """Change a user's role, team, display name, skills, site or shift; applies at once to their tokens and sessions."""
     user_id = _int_id(request)
     if user_id is None:
         return auth.json_error(400, "bad_request", "user id must be a number")
@@ -101,9 +103,10 @@ async def edit_user(request: web.Request) -> web.StreamResponse:
         return auth.json_error(400, "bad_request", "you cannot change your own role")
     services = request.app["services"]
     try:
+        shift = check_shift(services.settings, body["shift"]) if "shift" in body else None
         user = await services.db.write(lambda db: users.update_user(
             db, user_id, role=body.get("role"), team=body.get("team"), display_name=body.get("display_name"),
-            skills=skills, site=body["site"].strip() if "site" in body else None))
+            skills=skills, site=body["site"].strip() if "site" in body else None, shift=shift))
     except AuthError as exc:
         status = 404 if "no active user" in str(exc) else 400
         return auth.json_error(status, "not_found" if status == 404 else "bad_request", str(exc))

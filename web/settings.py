@@ -6,7 +6,7 @@ variables ``LANTERN_<SECTION>_<KEY>`` (e.g. ``LANTERN_SERVER_PORT=9000``).
 
 Besides scalar settings the TOML file may hold lists of tables that their
 owning package validates: ``[[sources]]`` (monitor), ``[[channels]]``,
-``[[routes]]`` and ``[[plans]]`` (alerting); and free-form tables handed to
+``[[routes]]`` and ``[[plans]]`` (alerting), ``[[shifts]]`` (broadcast); and free-form tables handed to
 their owner: ``[tier]`` (the classifier's severity policy).  Users live in the
 database (``lantern user add``), not in the file.
 """
@@ -95,7 +95,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("monitor.default_timeout_s", 20, "HTTP timeout of a source that does not set one, in seconds."),
     Setting("monitor.max_response_bytes", 5_000_000, "Largest response body accepted from a source."),
     Setting("monitor.per_host_concurrency", 2, "Concurrent requests allowed to one host."),
-    Setting("monitor.timezone", "Asia/Shanghai", "Time zone assumed for source times that carry none."),
+    Setting("monitor.timezone", "Asia/Shanghai",
+            "Time zone assumed for source times that carry none; also the local time of quiet hours, the digest "
+            "and [[shifts]]."),
     Setting("monitor.brands", [], "Brand and product names added to the tokenizer dictionary."),
     Setting("monitor.failure_alert_after", 3, "Consecutive failed polls of a source before a source-health alert."),
     Setting("monitor.silence_factor", 6.0, "Alert when a source brings nothing new for this many times its usual gap."),
@@ -172,6 +174,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("broadcast.max_buffer_bytes", 1_000_000,
             "Unsent bytes a slow ticker client may queue before it is dropped and made to resync."),
     Setting("broadcast.history", 2000, "Deltas kept for reconnecting clients; an older gap gets a fresh snapshot."),
+    Setting("broadcast.stale_after_s", 60.0,
+            "Seconds without any message from the server (scripts, pings) after which an agent's ticker warns "
+            "话术可能已过期，请刷新/联系主管 / scripts may be out of date. Must be longer than ping_interval_s.",
+            check=lambda seconds: seconds > 0 or _bad("must be more than 0")),
+    Setting("broadcast.review_hours", ["critical:4", "high:12", "normal:48"],
+            "Default \"review by\" of a published script, as PRIORITY:HOURS after publishing (a version may set "
+            "its own review_by); past it the agents' tickers warn that the script may be out of date. 0 or a "
+            "missing priority: no default."),
     # -- console --------------------------------------------------------
     Setting("console.live_heartbeat_s", 15.0,
             "Seconds between keep-alive comments on the console's live event stream (/api/live)."),
@@ -190,7 +200,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
-LIST_SECTIONS = ("sources", "channels", "routes", "plans")
+LIST_SECTIONS = ("sources", "channels", "routes", "plans", "shifts")
 # Free-form tables handed as they are to their owner: [tier] is the classifier's
 # TierPolicy (weights, thresholds, authority lists; see classifiers/tiers.py).
 TABLE_SECTIONS = ("tier",)
@@ -390,6 +400,16 @@ def render_toml() -> str:
         "## [[plans.scripts]]",
         '## title = "食品安全统一口径"',
         '## body = "您好，关于「{title}」，我们已第一时间核查……"',
+        "##",
+        "## Shifts (班次) of the agents, in monitor.timezone: accounts name one (lantern user add --shift),",
+        "## scripts may target them, coverage counts who was on shift. weekdays: the days a shift starts on",
+        "## (1 = Monday ... 7 = Sunday, or mon..sun; default every day); an end not after the start crosses",
+        "## midnight (Friday's 22:00-06:00 ends Saturday 06:00).",
+        "## [[shifts]]",
+        '## name = "早班"',
+        '## start = "08:00"',
+        '## end = "16:00"',
+        "## weekdays = [1, 2, 3, 4, 5]",
         "##",
         "## Severity policy of the classifier (weights, thresholds, authority lists):",
         "## [tier.sources]",

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlite_utils
 from aiohttp import web
 
 from broadcast.hub import TickerHub
 from broadcast.lifecycle import ApprovalPolicy
+from broadcast.model import PRIORITIES, Viewer
 from broadcast.runtime import Runtime
 from broadcast.schema import MIGRATIONS as _BROADCAST_MIGRATIONS
 from broadcast.service import ScriptService
 
-from . import api_scripts, metrics
+from . import api_scripts, metrics, users
+from .errors import ConfigError
+from .shifts import calendar_from
 
 MIGRATIONS = _BROADCAST_MIGRATIONS
 
@@ -22,15 +26,45 @@ def policy_from(settings: Any) -> ApprovalPolicy:
                            for p in ("normal", "high", "critical")})
 
 
+def review_after_from(settings: Any) -> dict[str, float]:
+    """``broadcast.review_hours = ["critical:4", ...]`` -> seconds per priority (0 hours: no default)."""
+    seconds: dict[str, float] = {}
+    for entry in settings["broadcast.review_hours"]:
+        priority, _, hours = str(entry).partition(":")
+        try:
+            value = float(hours)
+        except ValueError:
+            value = -1.0
+        if priority.strip() not in PRIORITIES or value < 0:
+            raise ConfigError(f"broadcast.review_hours: {entry!r} is not PRIORITY:HOURS "
+                              f"(priorities: {', '.join(PRIORITIES)}; hours 0 or more)")
+        if value > 0:
+            seconds[priority.strip()] = value * 3600
+    return seconds
+
+
+def agent_roster(db: sqlite_utils.Database) -> list[Viewer]:
+    """Every active agent account as a ticker viewer (team, skills, site, shift from the account)."""
+    return [api_scripts.viewer_for(user) for user in users.active_users(db, "agent")]
+
+
 async def wire(services: Any) -> None:
     settings = services.settings
     ping = float(settings["broadcast.ping_interval_s"])
+    stale_after = float(settings["broadcast.stale_after_s"])
+    if stale_after <= ping:
+        raise ConfigError(f"broadcast.stale_after_s ({stale_after:g}) must be longer than "
+                          f"broadcast.ping_interval_s ({ping:g}): a quiet, healthy ticker hears only pings")
+    shifts = calendar_from(settings)
     hub = TickerHub(clock=services.clock, history=int(settings["broadcast.history"]),
                     withdrawn_s=float(settings["broadcast.withdrawn_s"]),
-                    max_buffer=int(settings["broadcast.max_buffer_bytes"]), ping_timeout_s=3 * ping)
-    scripts = ScriptService(services.db, clock=services.clock, policy=policy_from(settings), hub=hub)
+                    max_buffer=int(settings["broadcast.max_buffer_bytes"]), ping_timeout_s=3 * ping,
+                    stale_after_s=stale_after)
+    scripts = ScriptService(services.db, clock=services.clock, policy=policy_from(settings), hub=hub,
+                            review_after_s=review_after_from(settings), shifts=shifts, roster=agent_roster)
     runtime = Runtime(scripts, hub, ping_interval_s=ping)
     services.hub, services.scripts = hub, scripts
+    services.extras["shifts"] = shifts
     broadcast_seconds = metrics.for_services(services).broadcast_seconds
     hub.on_fanout.append(lambda seconds, _written: broadcast_seconds.observe(seconds))
     services.extras["broadcast_runtime"] = runtime

@@ -1,4 +1,4 @@
-"""``lantern user add NAME --role ROLE [--team T]``."""
+"""``lantern user add NAME --role ROLE [--team T] [--skills A,B] [--site S] [--shift S]``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 
 from .. import users
 from ..errors import AuthError
+from ..shifts import check_shift
 from ._common import add_config_argument, settings_from, write_database
 
 
@@ -24,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--display-name", default="")
     add.add_argument("--skills", default="", help="agent skill groups, comma-separated (script targeting)")
     add.add_argument("--site", default="", help="agent site (script targeting)")
+    add.add_argument("--shift", default="", help="agent shift (班次), one of the [[shifts]] in the config "
+                                                 "(script targeting, on-shift coverage)")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from standard input instead of asking")
     add_config_argument(add)
@@ -43,13 +46,14 @@ def _password(args: argparse.Namespace) -> tuple[str, bool]:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    password, generated = _password(args)
     settings = settings_from(args)
+    shift = check_shift(settings, args.shift)  # before asking for a password
+    password, generated = _password(args)
 
     now = time.time()
     user = write_database(settings, lambda db: users.add_user(
         db, args.name, args.role, password, team=args.team, display_name=args.display_name,
-        skills=users.parse_names(args.skills), site=args.site.strip(), now=now))
+        skills=users.parse_names(args.skills), site=args.site.strip(), shift=shift, now=now))
     print(f"added {user.name} (role {user.role}{', team ' + user.team if user.team else ''})")
     if generated:
         print(f"password: {password}")

@@ -1,5 +1,7 @@
-// Alert deliveries, routing / plans / silences (admins edit routes and plans as JSON), users and their contacts.
+// Alert deliveries, routing / plans / silences (admins edit routes and plans as JSON), users (fields, state,
+// API tokens) and their contacts.
 import { api, button, flash, h, keyValues, listOf, me, t, table, time, unavailable } from "./dom.js";
+import { showTokenOnce } from "./console-sources.js";
 
 export async function alertsView(root, { incident, embedded } = {}) {
   let rows;
@@ -131,45 +133,163 @@ function silenceForm(after) {
   return form;
 }
 
-export async function usersView(root) {
+// The account fields an admin sets, in form order: the add form, the edit form and the table's columns are
+// built from this list, so one more entry adds a field everywhere (the server validates; PATCH /api/users/{id}).
+// kind: "role" (a select of the roles), "list" (comma-separated names, sent as a list), default a text input.
+export const USER_FIELDS = [
+  { name: "role", label: "users.role", kind: "role" },
+  { name: "display_name", label: "users.display" },
+  { name: "team", label: "users.team" },
+  { name: "skills", label: "users.skills", kind: "list", placeholder: "售后, 投诉" },
+  { name: "site", label: "users.site" },
+];
+const ROLES = ["agent", "manager", "oncall", "admin"];
+const names = (text) => text.split(/[,，]/).map((x) => x.trim()).filter(Boolean);
+
+function fieldInput(field, user) {
+  if (field.kind === "role") {
+    const select = h("select", { name: field.name }, ROLES.map((r) => h("option", { value: r }, t(`role.${r}`))));
+    select.value = (user && user.role) || "agent";
+    return select;
+  }
+  const value = user ? user[field.name] : "";
+  return h("input", { name: field.name, placeholder: field.placeholder || "",
+    value: Array.isArray(value) ? value.join(", ") : value == null ? "" : String(value) });
+}
+
+function fieldValue(field, input) {
+  return field.kind === "list" ? names(input.value) : input.value.trim();
+}
+
+function shown(field, user) {
+  const value = user[field.name];
+  if (field.kind === "role") return t(`role.${value}`);
+  return Array.isArray(value) ? value.join(", ") : value == null ? "" : String(value);
+}
+
+export async function usersView(root, { all = false } = {}) {
   if (me.role !== "admin") { root.replaceChildren(h("p", { class: "muted" }, t("common.unavailable"))); return; }
-  const list = listOf(await api("GET", "/api/users"), "items");
-  const input = (name, attrs = {}) => h("input", { name, ...attrs });
+  const list = listOf(await api("GET", `/api/users${all ? "?all=1" : ""}`), "items");
+  const reload = () => usersView(root, { all });
+  const panel = h("section", { class: "contacts-editor user-panel" });
+  const open = async (content) => {
+    panel.replaceChildren(content);
+    const first = panel.querySelector("input, select");
+    if (first) first.focus();
+  };
+  const showAll = h("input", { type: "checkbox", name: "all", checked: all,
+    onchange: () => usersView(root, { all: showAll.checked }) });
+  root.replaceChildren(h("h1", {}, t("nav.users")), addUserForm(reload),
+    h("label", { class: "inline-label show-inactive" }, showAll, ` ${t("users.show_inactive")}`),
+    table([t("users.name"), ...USER_FIELDS.map((f) => t(f.label)), t("users.state"), ""],
+      list.map((u) => [h("span", { "data-user": u.name }, u.name), ...USER_FIELDS.map((f) => shown(f, u)),
+        u.active === false ? h("span", { class: "user-state inactive" }, t("users.inactive"))
+          : h("span", { class: "user-state" }, t("users.active")),
+        h("div", { class: "row actions" },
+          u.active === false ? null : button(t("users.edit"), () => open(editUserForm(u, reload)), "edit-user"),
+          button(t("tokens.title_short"), async () => open(await tokensPanel(u)), "tokens"),
+          u.active === false ? null : button(t("users.contacts"), async () => open(await contactsForm(u))),
+          u.id === me.id ? null : u.active === false
+            ? button(t("users.reactivate"), async () => {
+              await api("POST", `/api/users/${u.id}/reactivate`);
+              flash(t("common.saved"));
+              await reload();
+            }, "reactivate")
+            : button(t("users.deactivate"), async () => {
+              if (!window.confirm(t("users.confirm_deactivate"))) return;
+              await api("POST", `/api/users/${u.id}/deactivate`);
+              flash(t("common.saved"));
+              await reload();
+            }, "danger deactivate"))])),
+    panel);
+}
+
+function addUserForm(after) {
+  const error = h("p", { class: "form-error", role: "alert" });
+  const inputs = USER_FIELDS.map((f) => [f, fieldInput(f, null)]);
+  const name = h("input", { name: "name", required: true, maxlength: 64 });
+  const password = h("input", { name: "password", type: "password", minlength: 8, required: true,
+    autocomplete: "new-password" });
   const form = h("form", { class: "row add-user" },
-    h("label", {}, t("users.name"), input("name", { required: true })),
-    h("label", {}, t("users.role"), h("select", { name: "role" },
-      ["agent", "manager", "oncall", "admin"].map((r) => h("option", { value: r }, t(`role.${r}`))))),
-    h("label", {}, t("users.team"), input("team")),
-    h("label", {}, t("users.display"), input("display_name")),
-    h("label", {}, t("users.password"), input("password", { type: "password", minlength: 8, required: true, autocomplete: "new-password" })),
-    h("button", { type: "submit", class: "primary" }, t("users.add")));
+    h("label", {}, t("users.name"), name),
+    inputs.map(([f, input]) => h("label", {}, t(f.label), input)),
+    h("label", {}, t("users.password"), password),
+    h("button", { type: "submit", class: "primary" }, t("users.add")), error);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const data = Object.fromEntries(new FormData(form).entries());
+    error.textContent = "";
+    const body = { name: name.value.trim(), password: password.value };
+    for (const [f, input] of inputs) body[f.name] = fieldValue(f, input);
     try {
-      await api("POST", "/api/users", data);
+      await api("POST", "/api/users", body);
       flash(t("common.saved"));
-      await usersView(root);
+      await after();
     } catch (err) {
-      flash(err.message, "error");
+      error.textContent = err.message || t("common.error");
     }
   });
-  const editor = h("section", { class: "contacts-editor" });
-  root.replaceChildren(h("h1", {}, t("nav.users")), form,
-    table([t("users.name"), t("users.display"), t("users.role"), t("users.team"), ""],
-      list.map((u) => [u.name, u.display_name, t(`role.${u.role}`), u.team || "",
-        h("div", { class: "row" },
-          button(t("users.contacts"), async () => {
-            editor.replaceChildren(await contactsForm(u));
-            editor.querySelector("input").focus();
-          }),
-          u.id === me.id ? null : button(t("users.deactivate"), async () => {
-            if (!window.confirm(t("users.confirm_deactivate"))) return;
-            await api("POST", `/api/users/${u.id}/deactivate`);
-            flash(t("common.saved"));
-            await usersView(root);
-          }, "danger"))])),
-    editor);
+  return form;
+}
+
+// One account's fields; saving applies at once: the user's open tickers reconnect into their new audience.
+function editUserForm(user, after) {
+  const error = h("p", { class: "form-error", role: "alert" });
+  const inputs = USER_FIELDS.map((f) => [f, fieldInput(f, user)]);
+  const form = h("form", { class: "edit-user-form" },
+    h("h2", {}, t("users.edit_title", { name: user.display_name || user.name })),
+    h("p", { class: "muted" }, t("users.edit_hint")),
+    h("div", { class: "row" }, inputs.map(([f, input]) => h("label", {}, t(f.label), input))),
+    h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, t("common.save"))), error);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    const body = Object.fromEntries(inputs.map(([f, input]) => [f.name, fieldValue(f, input)]));
+    try {
+      await api("PATCH", `/api/users/${user.id}`, body);
+      flash(t("common.saved"));
+      await after();
+    } catch (err) {
+      error.textContent = err.message || t("common.error");
+    }
+  });
+  return form;
+}
+
+// A user's API tokens: list, create (the token is shown once, in the push-token dialog), revoke.
+async function tokensPanel(user) {
+  const rows = listOf(await api("GET", `/api/users/${user.id}/tokens`), "items");
+  const name = user.display_name || user.name;
+  const section = h("section", { class: "tokens-panel" });
+  const again = async () => section.replaceWith(await tokensPanel(user));
+  const error = h("p", { class: "form-error", role: "alert" });
+  const label = h("input", { name: "label", maxlength: 100, placeholder: t("tokens.label_hint") });
+  const create = h("form", { class: "row create-token" }, h("label", {}, t("tokens.label"), label),
+    h("button", { type: "submit", class: "primary" }, t("tokens.create")), error);
+  create.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    try {
+      const made = await api("POST", `/api/users/${user.id}/tokens`, { label: label.value.trim() || "api" });
+      showTokenOnce(name, made.token, { title: t("tokens.shown_title", { name }), usage: t("tokens.usage") });
+      await again();
+    } catch (err) {
+      error.textContent = err.message || t("common.error");
+    }
+  });
+  section.append(h("h2", {}, t("tokens.heading", { name })),
+    rows.length ? table([t("tokens.label"), t("tokens.created"), t("tokens.last_used"), t("users.state"), ""],
+      rows.map((x) => [h("span", { "data-token-id": x.id }, x.label), time(x.created_at), time(x.last_used_at),
+        x.revoked ? h("span", { class: "token-state revoked" }, t("tokens.revoked"))
+          : h("span", { class: "token-state" }, t("tokens.valid")),
+        x.revoked ? "" : button(t("tokens.revoke"), async () => {
+          if (!window.confirm(t("tokens.confirm_revoke", { label: x.label }))) return;
+          await api("POST", `/api/tokens/${x.id}/revoke`);
+          flash(t("common.saved"));
+          await again();
+        }, "danger revoke-token")]))
+      : h("p", { class: "muted" }, t("tokens.none")),
+    user.active === false ? null : create);
+  return section;
 }
 
 // One person's alert contacts; the server validates (e-mail, mainland mobile, IM ids) and names the field.

@@ -118,6 +118,14 @@ export class Live {
     on("ready", (data) => { this.polling = data.polling !== false; this.setMode("live"); });
     on("resync", (data) => { this.polling = data.polling !== false; this.setMode("live"); this.refreshAll(); });
     for (const kind of KINDS) on(kind, (data) => this.dispatch(kind, data));
+    // The server ends the stream because this sign-in ended (deactivated, token revoked, signed out) or the
+    // account changed (role, team, skills, site): sign in again, or reload into what the account is now.
+    on("account", (data) => {
+      source.close();
+      this.source = null;
+      if (data.action === "end") location.assign(`/login?next=${encodeURIComponent(location.pathname + location.hash)}`);
+      else location.reload();
+    });
     source.onerror = () => {
       if (source !== this.source) return;
       if (source.readyState === EventSource.CLOSED) {

@@ -53,7 +53,9 @@ function sourceForm({ current, adding, onSubmit, onCancel }) {
 }
 
 // The token of push source `name`, once: with a copy button and a warning that it cannot be shown again.
-export function showTokenOnce(name, token) {
+// The users page shows a user's new API token through the same dialog, with its own title and usage line.
+export function showTokenOnce(name, token, { title = t("sources.token_title", { name }),
+  usage = t("sources.token_usage") } = {}) {
   const value = h("input", { class: "token-value", readonly: true, value: token, spellcheck: "false",
     autocomplete: "off", "aria-label": t("sources.token") });
   const copied = h("span", { class: "muted small", role: "status" });
@@ -67,10 +69,10 @@ export function showTokenOnce(name, token) {
     copied.textContent = t("sources.token_copied");
   }, "copy-token");
   const dialog = h("dialog", { class: "token-once", "aria-labelledby": "token-once-title" },
-    h("h2", { id: "token-once-title" }, t("sources.token_title", { name })),
+    h("h2", { id: "token-once-title" }, title),
     h("p", { class: "form-error token-warning", role: "alert" }, t("sources.token_warning")),
     h("div", { class: "row" }, value, copy, copied),
-    h("p", { class: "muted small" }, t("sources.token_usage")),
+    h("p", { class: "muted small" }, usage),
     h("div", { class: "row" }, h("button", { type: "button", class: "primary close-token",
       onclick: () => dialog.close() }, t("sources.token_done"))));
   // Closing (button or Esc) drops the token from the page for good.

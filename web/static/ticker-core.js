@@ -7,6 +7,11 @@ const PRIORITY_ORDER = { critical: 0, high: 1, normal: 2, low: 3 };
 const SPEED_PX_S = 90; // crawl speed
 const FLIP_MS = 6000; // reduced-motion: one item at a time, this long each
 const PING_TIMEOUT_MS = 45000; // no message for this long: the connection is dead
+const STALE_AFTER_MS = 60000; // no message for this long: warn the agent (until the server says, stale_after_s)
+const MAX_PENDING_COPIES = 100; // copies made while disconnected, reported once the socket is back
+// Close codes (broadcast/PROTOCOL.md, "Closing").
+const CLOSE_SIGNED_OUT = 4401; // the account or credential no longer signs in: stop, do not reconnect
+const CLOSE_RECONNECT = 4205; // the account changed: reconnect now, without since/epoch (a fresh snapshot)
 
 // Builds an element without innerHTML: every child that is not a node becomes a text node.
 // The one element helper of the console, the ticker page and the widget.
@@ -30,6 +35,11 @@ export function backoffDelay(attempt, random = Math.random) {
   // 0.5 s, 1 s, 2 s ... capped at 30 s, with ±20 % jitter so a whole floor does not reconnect at once.
   const base = Math.min(30000, 500 * 2 ** Math.min(attempt, 10));
   return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+export function isOverdue(item, now = Date.now() / 1000) {
+  // A shown script past its "review by" time may be out of date (broadcast/PROTOCOL.md, item.review_by).
+  return item.state !== "retracted" && item.review_by != null && item.review_by <= now;
 }
 
 export function isVisible(item, now = Date.now() / 1000) {
@@ -84,7 +94,9 @@ export class TickerModel {
 }
 
 export class Ticker {
-  // options: {root, doc, wsUrl, strings, reducedMotion (bool|undefined), WebSocket, shortcuts}
+  // options: {root, doc, wsUrl, strings, reducedMotion (bool|undefined), WebSocket, shortcuts,
+  //           onSignedOut (called once the server said the sign-in ended), checkSignedIn (async; false when a
+  //           refused connection means the sign-in is gone rather than the server being away)}
   constructor(options) {
     this.doc = options.doc || document;
     this.win = this.doc.defaultView || window;
@@ -95,6 +107,9 @@ export class Ticker {
     this.model = new TickerModel();
     this.shortcuts = options.shortcuts ?? true; // Space on the page body pauses (off inside the widget)
     this.onRender = options.onRender || null; // called after each render (the /ticker page lists the scripts)
+    this.onSignedOut = options.onSignedOut || null;
+    this.checkSignedIn = options.checkSignedIn || null;
+    this.signedOut = false;
     this.paused = false;
     this.connected = false;
     this.attempt = 0;
@@ -105,6 +120,10 @@ export class Ticker {
     this.displayed = new Set();
     this.acked = new Set();
     this.openId = null;
+    this.lastHeard = Date.now(); // last message (or open) from the server
+    this.staleAfterMs = STALE_AFTER_MS;
+    this.overdueKey = "";
+    this.pendingCopies = [];
     const query = this.win.matchMedia ? this.win.matchMedia("(prefers-reduced-motion: reduce)") : null;
     this.reducedMotion = options.reducedMotion ?? (query ? query.matches : false);
     if (query && options.reducedMotion === undefined && query.addEventListener) {
@@ -115,7 +134,7 @@ export class Ticker {
     this.connect();
     this.frame = this.frame.bind(this);
     this.win.requestAnimationFrame(this.frame);
-    this.pruneTimer = setInterval(() => { if (this.model.prune()) this.render(); }, 1000);
+    this.pruneTimer = setInterval(() => { if (this.model.prune()) this.render(); this.checkStale(); }, 1000);
   }
 
   t(key) { return this.s[key] || key; }
@@ -125,6 +144,11 @@ export class Ticker {
     this.status = el(d, "div", { class: "lt-status", role: "alert", hidden: true },
       el(d, "strong", {}, this.t("ticker.disconnected")), " ",
       el(d, "span", { class: "lt-status-detail" }, this.t("ticker.reconnecting")));
+    // Scripts may be out of date: the server has been silent too long, or a script is past its review time.
+    this.stale = el(d, "div", { class: "lt-stale", role: "alert", hidden: true },
+      el(d, "strong", {}, this.t("ticker.stale")), " ",
+      el(d, "span", { class: "lt-stale-detail" }), " ",
+      el(d, "button", { type: "button", class: "lt-refresh", onclick: () => this.refreshNow() }, this.t("ticker.refresh")));
     this.pauseButton = el(d, "button", { type: "button", class: "lt-pause", "aria-pressed": "false",
       title: this.t("ticker.shortcut"), onclick: () => this.setPaused(!this.paused) }, this.t("ticker.pause"));
     this.pinned = el(d, "div", { class: "lt-pinned", "aria-label": this.t("ticker.pinned") });
@@ -134,7 +158,7 @@ export class Ticker {
     this.bar = el(d, "div", { class: "lt-bar" }, this.pauseButton, this.pinned, this.viewport, this.empty);
     this.detail = el(d, "section", { class: "lt-detail", hidden: true, "aria-live": "polite" });
     this.root.classList.add("lt-root");
-    this.root.append(this.status, this.bar, this.detail);
+    this.root.append(this.status, this.stale, this.bar, this.detail);
     this.root.addEventListener("keydown", (e) => this.onKey(e));
     // The crawl holds still while the pointer is over it or an item has keyboard focus, so an item
     // can be read and clicked; the pause button stops it for good.
@@ -163,6 +187,7 @@ export class Ticker {
 
   // -- websocket --------------------------------------------------------------
   connect() {
+    if (this.signedOut) return;
     let ws;
     try {
       ws = new this.WS(this.resumeUrl());
@@ -171,9 +196,26 @@ export class Ticker {
       return;
     }
     this.ws = ws;
-    ws.onopen = () => { this.attempt = 0; this.setConnected(true); this.touch(); };
+    let opened = false;
+    ws.onopen = () => { opened = true; this.attempt = 0; this.setConnected(true); this.touch(); };
     ws.onmessage = (event) => { this.touch(); this.onMessage(event.data); };
-    ws.onclose = () => { if (this.ws === ws) { this.ws = null; this.setConnected(false); this.scheduleReconnect(); } };
+    ws.onclose = (event) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.setConnected(false);
+      if (event.code === CLOSE_SIGNED_OUT) { this.signOut(); return; }
+      if (event.code === CLOSE_RECONNECT) { // come back as a new connection: the snapshot of the new audience
+        this.model.rev = null;
+        this.model.epoch = null;
+        this.attempt = 0;
+      }
+      if (!opened && this.checkSignedIn) { // refused before opening: signed out, or the server is away?
+        this.checkSignedIn().then((ok) => (ok === false ? this.signOut() : this.scheduleReconnect()),
+          () => this.scheduleReconnect());
+        return;
+      }
+      this.scheduleReconnect();
+    };
     ws.onerror = () => { try { ws.close(); } catch (err) { /* already closed */ } };
   }
 
@@ -187,14 +229,31 @@ export class Ticker {
   }
 
   touch() {
+    this.lastHeard = Date.now();
     clearTimeout(this.deadTimer);
     this.deadTimer = setTimeout(() => { if (this.ws) this.ws.close(); }, PING_TIMEOUT_MS);
   }
 
   scheduleReconnect() {
     clearTimeout(this.reconnectTimer);
+    if (this.signedOut) return;
     const delay = backoffDelay(this.attempt++);
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  // The sign-in ended (deactivated, token revoked, signed out): no scripts, no reconnecting, say so.
+  signOut() {
+    if (this.signedOut) return;
+    this.signedOut = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.deadTimer);
+    this.model = new TickerModel();
+    this.render();
+    this.status.querySelector("strong").textContent = this.t("ticker.signed_out");
+    this.status.querySelector(".lt-status-detail").textContent = this.t("ticker.sign_in_again");
+    this.status.hidden = false;
+    this.root.classList.add("lt-is-signed-out");
+    if (this.onSignedOut) this.onSignedOut(this);
   }
 
   setConnected(connected) {
@@ -210,8 +269,41 @@ export class Ticker {
   onMessage(data) {
     let msg;
     try { msg = JSON.parse(data); } catch (err) { return; }
-    if (msg.type === "ping") { this.send({ type: "pong", rev: this.model.rev }); return; }
+    if (msg.type === "ping") { this.send({ type: "pong", rev: this.model.rev }); this.checkStale(); return; }
+    if (msg.type === "snapshot" || msg.type === "resumed") {
+      if (typeof msg.stale_after_s === "number" && msg.stale_after_s > 0) this.staleAfterMs = msg.stale_after_s * 1000;
+      for (const copied of this.pendingCopies.splice(0)) this.send(copied); // the server knows us again
+    }
     if (this.model.apply(msg)) this.render();
+    this.checkStale();
+  }
+
+  // -- staleness ------------------------------------------------------------------
+  // Warns (zh-CN/English) when nothing came from the server for longer than staleAfterMs, or a shown script
+  // is past its review_by time; marks those scripts in the crawl.  Runs every second and on every message.
+  checkStale(now = Date.now()) {
+    const overdue = this.model.sorted(now / 1000).filter((item) => isOverdue(item, now / 1000));
+    const key = overdue.map((item) => `${item.id}:${item.version}`).join(",");
+    if (key !== this.overdueKey) { this.overdueKey = key; this.render(); }
+    const silentMs = now - this.lastHeard;
+    const silent = silentMs > this.staleAfterMs;
+    const show = (silent || overdue.length > 0) && !this.signedOut;
+    const reasons = [];
+    if (silent) reasons.push(this.t("ticker.stale_silent").replace("{s}", String(Math.floor(silentMs / 1000))));
+    if (overdue.length) reasons.push(`${this.t("ticker.stale_review")}${overdue.map((i) => `「${i.title || ""}」`).join("")}`);
+    const detail = this.stale.querySelector(".lt-stale-detail");
+    if (detail.textContent !== reasons.join("；")) detail.textContent = reasons.join("；");
+    this.stale.hidden = !show;
+    this.stale.dataset.reason = [silent ? "silent" : "", overdue.length ? "review" : ""].filter(Boolean).join(" ");
+    this.root.classList.toggle("lt-is-outdated", show);
+    return show;
+  }
+
+  refreshNow() {
+    // Reconnect at once: a fresh snapshot (or the missed deltas) and a new heartbeat.
+    this.attempt = 0;
+    clearTimeout(this.reconnectTimer);
+    if (this.ws) { try { this.ws.close(); } catch (err) { /* already closed */ } } else this.connect();
   }
 
   // -- rendering ----------------------------------------------------------------
@@ -221,11 +313,13 @@ export class Ticker {
       return el(d, "span", { class: "lt-item lt-withdrawn", "data-id": item.id, "data-version": item.version },
         el(d, "span", { class: "lt-prio" }, this.t("ticker.withdrawn")), " ", el(d, "s", { class: "lt-title" }, item.title || ""));
     }
+    const overdue = isOverdue(item);
     return el(d, "button", {
-      type: "button", class: `lt-item lt-${item.priority || "normal"} ${extraClass || ""}`,
+      type: "button", class: `lt-item lt-${item.priority || "normal"} ${extraClass || ""}${overdue ? " lt-overdue" : ""}`,
       "data-id": item.id, "data-version": item.version, "aria-expanded": String(this.openId === String(item.id)),
       onclick: () => this.openDetail(String(item.id)),
     }, el(d, "span", { class: "lt-prio" }, this.t(`priority.${item.priority || "normal"}`)), " ",
+    overdue ? el(d, "span", { class: "lt-review" }, this.t("ticker.review_overdue")) : null, overdue ? " " : null,
     el(d, "span", { class: "lt-title" }, item.title || ""), " ",
     el(d, "span", { class: "lt-body" }, item.body || ""));
   }
@@ -347,6 +441,14 @@ export class Ticker {
       this.doc.execCommand("copy");
       area.remove();
     }
+    this.reportCopy(item);
     button.textContent = this.t("ticker.copied");
+  }
+
+  reportCopy(item) {
+    // Every copy counts (copy-to-reply usage); made while disconnected, it is sent once the server is back.
+    const copied = { type: "copied", id: item.id, version: item.version };
+    if (this.ws && this.ws.readyState === 1) this.send(copied);
+    else if (this.pendingCopies.length < MAX_PENDING_COPIES) this.pendingCopies.push(copied);
   }
 }

@@ -40,4 +40,7 @@ window.lanternTicker = new Ticker({
   strings,
   reducedMotion: motion === "reduced" ? true : undefined,
   onRender: showList,
+  // Signed out on the server (deactivated, token revoked, logged out elsewhere): say so, then the login page.
+  onSignedOut: () => setTimeout(() => location.assign(`/login?next=${encodeURIComponent("/ticker")}`), 1500),
+  checkSignedIn: async () => (await fetch("/api/me", { credentials: "same-origin" })).status !== 401,
 });

@@ -142,6 +142,7 @@ export const USER_FIELDS = [
   { name: "team", label: "users.team" },
   { name: "skills", label: "users.skills", kind: "list", placeholder: "售后, 投诉" },
   { name: "site", label: "users.site" },
+  { name: "shift", label: "users.shift", placeholder: "早班" },
 ];
 const ROLES = ["agent", "manager", "oncall", "admin"];
 const names = (text) => text.split(/[,，]/).map((x) => x.trim()).filter(Boolean);

@@ -90,7 +90,10 @@ export async function scriptView(root, id) {
   const incident = h("input", { name: "incident_id", inputmode: "numeric", value: script && script.incident_id ? script.incident_id : "" });
   const teams = h("input", { name: "teams", placeholder: "queue-a, queue-b",
     value: script && script.audience && script.audience.teams ? script.audience.teams.join(", ") : "" });
+  const shifts = h("input", { name: "shifts", placeholder: "早班, 夜班",
+    value: script && script.audience && script.audience.shifts ? script.audience.shifts.join(", ") : "" });
   const minutes = h("input", { name: "expires", type: "number", min: 1, value: "" });
+  const reviewHours = h("input", { name: "review_hours", type: "number", min: 0.25, step: 0.25, value: "" });
   const previewBox = h("div", { class: "preview-box", "aria-label": t("scripts.preview") });
   const update = () => previewBox.replaceChildren(preview(title.value, body.value, priority.value));
   for (const input of [title, body, priority]) input.addEventListener("input", update);
@@ -99,9 +102,11 @@ export async function scriptView(root, id) {
   const fields = () => {
     const out = { title: title.value, body: body.value, priority: priority.value };
     const names = teams.value.split(/[,，\s]+/).filter(Boolean);
-    out.audience = names.length ? { teams: names } : "everyone";
+    const shiftNames = shifts.value.split(/[,，\s]+/).filter(Boolean);
+    out.audience = names.length || shiftNames.length ? { teams: names, shifts: shiftNames } : "everyone";
     if (incident.value.trim()) out.incident_id = Number(incident.value) || incident.value.trim();
     if (minutes.value) out.expires_at = Date.now() / 1000 + Number(minutes.value) * 60;
+    if (reviewHours.value) out.review_by = Date.now() / 1000 + Number(reviewHours.value) * 3600;
     return out;
   };
   const save = async () => {
@@ -119,7 +124,10 @@ export async function scriptView(root, id) {
     h("label", {}, t("scripts.title"), title),
     h("label", {}, t("scripts.body"), body),
     h("div", { class: "row" }, h("label", {}, t("scripts.priority"), priority), h("label", {}, t("scripts.incident"), incident),
-      h("label", {}, t("users.team"), teams), h("label", {}, t("scripts.expires"), minutes)),
+      h("label", {}, t("users.team"), teams), h("label", {}, t("scripts.shifts"), shifts),
+      h("label", {}, t("scripts.expires"), minutes), h("label", {}, t("scripts.review_hours"), reviewHours)),
+    script && script.review_by ? h("p", { class: "muted small review-by" },
+      `${t("scripts.review_by")}: ${time(script.review_by)}${script.review_by_default ? ` ${t("scripts.review_default")}` : ""}`) : null,
     h("h3", {}, t("scripts.preview")), previewBox,
     h("div", { class: "actions" },
       button(t("scripts.save"), save, "primary save"),
@@ -142,11 +150,22 @@ async function coverageBlock(script) {
     const c = await api("GET", `/api/scripts/${sid(script.id)}/coverage`);
     const pct = (v) => (v === null || v === undefined ? "—" : `${Math.round(v)}%`);
     const secs = (lat) => (lat && lat.median_s != null ? `${lat.median_s} s / p90 ${lat.p90_s} s` : "—");
-    const row = (label, b) => [label, String(b.connected ?? 0),
+    // "On shift" counts the targeted agents whose shift was on at publish (null: no [[shifts]] configured).
+    const onShift = (b) => (b.on_shift == null ? "—"
+      : `${b.on_shift} · ${t("coverage.seen")} ${pct(b.displayed_on_shift_pct)} · ${t("coverage.acked")} ${pct(b.acked_on_shift_pct)}`);
+    const copies = (b) => t("coverage.copies_fmt", { copies: b.copies ?? 0, agents: b.copied_agents ?? 0 });
+    const row = (label, b) => [label, String(b.connected ?? 0), onShift(b),
       `${b.displayed_connected ?? 0} (${pct(b.displayed_pct)}) · ${secs(b.display_latency)}`,
-      `${b.acked_connected ?? 0} (${pct(b.acked_pct)}) · ${secs(b.ack_latency)}`];
+      `${b.acked_connected ?? 0} (${pct(b.acked_pct)}) · ${secs(b.ack_latency)}`, copies(b)];
     const rows = [row(`v${c.version}`, c), ...Object.entries(c.by_team || {}).map(([team, b]) => row(team || "—", b))];
-    return table([t("users.team"), t("coverage.agents"), t("coverage.seen"), t("coverage.acked")], rows);
+    const versions = c.copies_by_version || [];
+    return h("div", { class: "coverage" },
+      table([t("users.team"), t("coverage.agents"), t("coverage.on_shift"), t("coverage.seen"), t("coverage.acked"),
+        t("coverage.copied")], rows),
+      c.on_shift_at != null ? h("p", { class: "muted small shifts-on" },
+        t("coverage.shifts_on", { shifts: (c.shifts_on || []).join("、") || "—" })) : null,
+      versions.length ? h("p", { class: "muted small copies-by-version" }, `${t("coverage.by_version")}: `,
+        versions.map((v) => `v${v.version} ${t("coverage.copies_fmt", { copies: v.copies, agents: v.copied_agents })}`).join(" · ")) : null);
   } catch (err) {
     return unavailable(err);
   }

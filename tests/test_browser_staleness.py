@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from tests.support_browser import BROWSER_MARKS, browser, shot
 from tests.test_browser_ticker import Site, _site, api, sign_in
@@ -134,3 +136,35 @@ async def test_a_script_past_its_review_time_is_marked_and_warned_about(quick_si
     await warning.wait_for(state="hidden")
     assert await agent.locator(".lt-item.lt-overdue").count() == 0
     assert agent.dialogs == []
+
+
+async def test_a_copy_in_the_crm_widget_is_counted(quick_site: Site, browser: Any) -> None:
+    site = quick_site
+    script = await publish(site, "CRM 提示", "请安抚客户情绪")
+    crm_html = (f'<!doctype html><html><body><h1>CRM</h1><script src="{site.url("/widget.js")}" '
+                f'data-token="{site.tokens["agent1"]}"></script></body></html>')
+
+    async def crm(request: web.Request) -> web.Response:
+        return web.Response(text=crm_html, content_type="text/html")
+
+    crm_app = web.Application()
+    crm_app.router.add_get("/", crm)
+    crm_server = TestServer(crm_app, host="127.0.0.1")
+    await crm_server.start_server()
+    try:
+        context = await browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+        page = await context.new_page()
+        await page.goto(str(crm_server.make_url("/")))
+        item = page.locator(f".lantern-widget .lt-item[data-id='{script['id']}']")
+        await item.wait_for(state="visible")
+        await page.locator(".lantern-widget .lt-pause").click()
+        await item.click()
+        await page.locator(".lantern-widget .lt-detail .lt-copy").click()
+        await page.locator(".lantern-widget .lt-detail .lt-copy", has_text="已复制").wait_for()
+        for _ in range(50):
+            if await copies(site, script["id"]) == 1:
+                break
+            await page.wait_for_timeout(100)
+        assert await copies(site, script["id"]) == 1
+    finally:
+        await crm_server.close()

@@ -26,7 +26,8 @@ _USER = {"type": "object", "properties": {
                                                                     "enum": ["admin", "manager", "agent",
                                                                              "oncall"]},
     "team": {"type": "string"}, "display_name": {"type": "string"},
-    "skills": {"type": "array", "items": {"type": "string"}}, "site": {"type": "string"}}}
+    "skills": {"type": "array", "items": {"type": "string"}}, "site": {"type": "string"},
+    "shift": {"type": "string"}}}
 _ERROR = {"type": "object", "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
           "required": ["error", "message"]}
 
@@ -35,12 +36,14 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/users"): {"type": "object", "required": ["name", "role", "password"], "properties": {
         "name": {"type": "string"}, "role": {"type": "string"}, "password": {"type": "string", "minLength": 8},
         "team": {"type": "string"}, "display_name": {"type": "string"},
-        "skills": {"type": "array", "items": {"type": "string"}}, "site": {"type": "string"}}},
+        "skills": {"type": "array", "items": {"type": "string"}}, "site": {"type": "string"},
+        "shift": {"type": "string", "description": "one of the [[shifts]] names, or empty"}}},
     ("POST", "/api/scripts"): {"type": "object", "required": ["title", "body"], "properties": {
         "title": {"type": "string"}, "body": {"type": "string"},
         "priority": {"type": "string", "enum": ["critical", "high", "normal", "low"]},
         "incident_id": {"type": ["integer", "string", "null"]},
-        "expires_in_s": {"type": "number"}}},
+        "expires_in_s": {"type": "number"},
+        "review_by": {"type": ["number", "null"], "description": "epoch seconds; default by priority"}}},
     ("POST", "/api/scripts/{id}/reject"): {"type": "object", "properties": {"comment": {"type": "string"}}},
     ("POST", "/api/scripts/{id}/approve"): {"type": "object", "properties": {"comment": {"type": "string"}}},
     ("POST", "/api/incidents/{id}/retier"): {"type": "object", "required": ["tier"],
@@ -58,7 +61,7 @@ BODIES.update({
     ("PATCH", "/api/users/{id}"): {"type": "object", "properties": {
         "role": {"enum": ["admin", "manager", "agent", "oncall"]}, "team": {"type": "string"},
         "display_name": {"type": "string"}, "skills": {"type": "array", "items": {"type": "string"}},
-        "site": {"type": "string"}}},
+        "site": {"type": "string"}, "shift": {"type": "string"}}},
     ("POST", "/api/users/{id}/tokens"): {"type": "object", "properties": {"label": {"type": "string",
                                                                                     "maxLength": 100}}},
     ("POST", "/api/silences"): {"type": "object", "required": ["ends_at"], "properties": {
@@ -74,7 +77,8 @@ BODIES.update({
                                                        "properties": {"done": {"type": "boolean"}}},
     ("PUT", "/api/scripts/{id}"): {"type": "object", "properties": {
         "title": {"type": "string"}, "body": {"type": "string"}, "priority": {"enum": ["critical", "high", "normal"]},
-        "audience": {}, "incident_id": {}, "expires_at": {"type": ["number", "null"]}}},
+        "audience": {}, "incident_id": {}, "expires_at": {"type": ["number", "null"]},
+        "review_by": {"type": ["number", "null"]}}},
 })
 # Summaries for handlers that carry no docstring of their own.
 SUMMARIES: dict[tuple[str, str], str] = {
@@ -103,7 +107,8 @@ SUMMARIES: dict[tuple[str, str], str] = {
     ("PUT", "/api/scripts/{id}"): "Edit a script (a new draft version)",
     ("POST", "/api/scripts/{id}/{action}"): "Submit, approve, reject, publish or retract a script",
     ("GET", "/api/scripts/{id}/audit"): "A script's hash-chained audit trail",
-    ("GET", "/api/scripts/{id}/coverage"): "Which connected agents displayed and acknowledged a version",
+    ("GET", "/api/scripts/{id}/coverage"): "Which connected and on-shift agents displayed, acknowledged and copied "
+                                           "a version",
     ("GET", "/ws/ticker"): "The agents' ticker websocket (protocol: broadcast/PROTOCOL.md)",
     ("GET", "/healthz"): "Liveness and database check",
 }

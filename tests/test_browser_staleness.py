@@ -57,7 +57,7 @@ async def test_copies_are_reported_and_the_warning_appears_when_the_server_is_go
     # Copy from the crawl's detail and from the list below it: two copies.
     await item.click()
     await agent.locator(".lt-detail .lt-copy").click()
-    assert await agent.locator(".lt-detail .lt-copy").text_content() == "已复制"
+    await agent.locator(".lt-detail .lt-copy", has_text="已复制").wait_for()  # the copy is asynchronous
     await agent.locator("#lantern-active .active-copy").click()
     await agent.wait_for_function("() => document.querySelector('#lantern-active .active-copy')"
                                   ".textContent === '已复制'")

@@ -123,8 +123,23 @@ async def test_node_that_lost_redis_recovers_by_snapshot(tmp_path: Any, prefix: 
             # Cut node B's subscription, then publish on A while B cannot hear it.
             b_pubsub = [c for c in await admin.client_list(_type="pubsub") if c.get("name") == b.relay.client_name]
             assert len(b_pubsub) == 1
+            # Hold B's resubscription until A has published, so B really misses the publish however slow
+            # this machine is (otherwise B may be back within its 50 ms retry and hear it live).
+            gate, session = asyncio.Event(), b.relay._session
+
+            async def gated_session() -> None:
+                await gate.wait()
+                await session()
+
+            b.relay._session = gated_session  # type: ignore[method-assign]
             await admin.client_kill_filter(_id=b_pubsub[0]["id"])
+            for _ in range(500):
+                if not b.relay.connected.is_set():
+                    break
+                await asyncio.sleep(0.01)
+            assert not b.relay.connected.is_set()
             sid = await publish(http, a, "断线期间发布")
+            gate.set()
             recovered = await receive(ws, "snapshot", "publish")
             assert recovered["type"] == "snapshot"
             assert sid in {item["id"] for item in recovered["items"]}

@@ -87,6 +87,11 @@ class RedisRelay:
         self.hub.relay = None
         if self._task is not None:
             self._task.cancel()
+            while not self._task.done():
+                # redis-py can swallow a cancellation that lands inside a command (it surfaces as a
+                # ConnectionError, which _run retries): ask again until the task has really ended.
+                await asyncio.wait({self._task}, timeout=max(self.retry_s, 0.05))
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self.redis is not None:

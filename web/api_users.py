@@ -23,11 +23,9 @@ _LIST_FIELDS = {"skills"}  # also accepted as a comma-separated string
 _EDIT_FIELDS = {"role", "team", "display_name", "skills", "site", "shift"}
 
 
-def _int_id(request: web.Request, key: str = "id") -> int | None:
-    try:
-        return int(request.match_info[key])
-    except ValueError:
-        return None
+def _path_id(request: web.Request) -> int:
+    """The ``{id}`` of the path; the routes only match digits, so this always parses."""
+    return int(request.match_info["id"])
 
 
 def _names(value: Any) -> tuple[str, ...] | None:
@@ -86,9 +84,7 @@ async def add_user(request: web.Request) -> web.StreamResponse:
 @auth.require("admin")
 async def edit_user(request: web.Request) -> web.StreamResponse:
     """Change a user's role, team, display name, skills, site or shift; applies at once to their tokens and sessions."""
-    user_id = _int_id(request)
-    if user_id is None:
-        return auth.json_error(400, "bad_request", "user id must be a number")
+    user_id = _path_id(request)
     body = await json_object(request)
     unknown = set(body) - _EDIT_FIELDS
     if unknown:
@@ -117,9 +113,7 @@ async def edit_user(request: web.Request) -> web.StreamResponse:
 @auth.require("admin")
 async def deactivate_user(request: web.Request) -> web.StreamResponse:
     """Deactivate a user: their sessions end and API tokens stop working at once."""
-    user_id = _int_id(request)
-    if user_id is None:
-        return auth.json_error(400, "bad_request", "user id must be a number")
+    user_id = _path_id(request)
     me_: User = request["user"]
     if user_id == me_.id:
         return auth.json_error(400, "bad_request", "you cannot deactivate yourself")
@@ -135,9 +129,7 @@ async def deactivate_user(request: web.Request) -> web.StreamResponse:
 @auth.require("admin")
 async def reactivate_user(request: web.Request) -> web.StreamResponse:
     """Let a deactivated user sign in again with their password; their old API tokens stay revoked."""
-    user_id = _int_id(request)
-    if user_id is None:
-        return auth.json_error(400, "bad_request", "user id must be a number")
+    user_id = _path_id(request)
     services = request.app["services"]
     try:
         user = await services.db.write(lambda db: users.reactivate_user(db, user_id))
@@ -170,9 +162,7 @@ async def change_own_password(request: web.Request) -> web.StreamResponse:
 @auth.require("admin")
 async def reset_password(request: web.Request) -> web.StreamResponse:
     """Set another user's password (``{"password"}``); their sessions end, their API tokens stay."""
-    user_id = _int_id(request)
-    if user_id is None:
-        return auth.json_error(400, "bad_request", "user id must be a number")
+    user_id = _path_id(request)
     body = await json_object(request)
     password = body.get("password")
     if not isinstance(password, str):
@@ -190,9 +180,7 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
 @auth.require("admin")
 async def list_tokens(request: web.Request) -> web.StreamResponse:
     """A user's API tokens: id, label, created, revoked (never the token itself)."""
-    user_id = _int_id(request)
-    if user_id is None:
-        return auth.json_error(400, "bad_request", "user id must be a number")
+    user_id = _path_id(request)
     rows = await request.app["services"].db.read(lambda db: users.list_tokens(db, user_id))
     return web.json_response({"items": rows})
 
@@ -200,9 +188,7 @@ async def list_tokens(request: web.Request) -> web.StreamResponse:
 @auth.require("admin")
 async def create_token(request: web.Request) -> web.StreamResponse:
     """A new API token for an active user (``{"label"?}``); the token is in this answer only, never again."""
-    user_id = _int_id(request)
-    if user_id is None:
-        return auth.json_error(400, "bad_request", "user id must be a number")
+    user_id = _path_id(request)
     body = await json_object(request)
     label = body.get("label", "api")
     if set(body) - {"label"} or not isinstance(label, str) or len(label) > 100:
@@ -226,9 +212,7 @@ async def create_token(request: web.Request) -> web.StreamResponse:
 @auth.require("admin")
 async def revoke_token(request: web.Request) -> web.StreamResponse:
     """Revoke an API token by id: it stops working at once, and connections opened with it close."""
-    token_id = _int_id(request)
-    if token_id is None:
-        return auth.json_error(400, "bad_request", "token id must be a number")
+    token_id = _path_id(request)
     services = request.app["services"]
 
     def txn(db: Any) -> tuple[int, str | None]:
@@ -248,11 +232,11 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/me", me)
     app.router.add_get("/api/users", list_users)
     app.router.add_post("/api/users", add_user)
-    app.router.add_patch("/api/users/{id}", edit_user)
-    app.router.add_post("/api/users/{id}/deactivate", deactivate_user)
-    app.router.add_post("/api/users/{id}/reactivate", reactivate_user)
-    app.router.add_get("/api/users/{id}/tokens", list_tokens)
-    app.router.add_post("/api/users/{id}/tokens", create_token)
-    app.router.add_post("/api/tokens/{id}/revoke", revoke_token)
-    app.router.add_post("/api/users/{id}/password", reset_password)
+    app.router.add_patch("/api/users/{id:\\d+}", edit_user)
+    app.router.add_post("/api/users/{id:\\d+}/deactivate", deactivate_user)
+    app.router.add_post("/api/users/{id:\\d+}/reactivate", reactivate_user)
+    app.router.add_get("/api/users/{id:\\d+}/tokens", list_tokens)
+    app.router.add_post("/api/users/{id:\\d+}/tokens", create_token)
+    app.router.add_post("/api/tokens/{id:\\d+}/revoke", revoke_token)
+    app.router.add_post("/api/users/{id:\\d+}/password", reset_password)
     app.router.add_post("/api/me/password", change_own_password)

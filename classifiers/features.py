@@ -110,6 +110,21 @@ def _word_hash(token: str, n: int) -> int:
     return zlib.crc32(token.encode("utf-8"), n * 0x1000193)
 
 
+class _WordHashes(dict[str, int]):
+    """``_word_hash(key, n)`` memoised (words and word n-grams repeat across texts); bounded."""
+
+    def __init__(self, n: int, limit: int = 1 << 18) -> None:
+        super().__init__()
+        self.n = n
+        self.limit = limit
+
+    def __missing__(self, key: str) -> int:
+        if len(self) >= self.limit:
+            self.clear()
+        value = self[key] = _word_hash(key, self.n)
+        return value
+
+
 class Featurizer:
     """Turns texts into a sparse, weighted, L2-normalised matrix."""
 
@@ -124,6 +139,7 @@ class Featurizer:
         self.spec = spec
         self.idf = idf
         self.tokenize = tokenize
+        self._word_hashes = [_WordHashes(n) for n in range(1, spec.word_max_n + 1)]
 
     def counts(self, texts: Sequence[str], *, normalized: bool = False) -> sp.csr_matrix:
         """Raw hashed term counts, one row per text."""
@@ -143,17 +159,19 @@ class Featurizer:
             cols.append((h & mask).astype(np.int64))
             rows.append(doc_of[s])
         if spec.word_max_n and self.tokenize is not None:
-            wrows: list[int] = []
             wcols: list[int] = []
-            fmask = spec.n_features - 1
-            for i, text in enumerate(norm):
+            per_doc: list[int] = []
+            for text in norm:
                 toks = [t for t in self.tokenize(text) if not t.isspace()]
-                for n in range(1, spec.word_max_n + 1):
-                    for j in range(len(toks) - n + 1):
-                        wcols.append(_word_hash("\x01".join(toks[j : j + n]), n) & fmask)
-                        wrows.append(i)
-            cols.append(np.asarray(wcols, dtype=np.int64))
-            rows.append(np.asarray(wrows, dtype=np.int64))
+                before = len(wcols)
+                for n, cache in enumerate(self._word_hashes, start=1):
+                    # n-grams joined as "a\x01b"; zip stops at the shortest slice (strict=False on purpose)
+                    shifted = (toks[k:] for k in range(n))
+                    grams = toks if n == 1 else map("\x01".join, zip(*shifted, strict=False))
+                    wcols.extend(map(cache.__getitem__, grams))
+                per_doc.append(len(wcols) - before)
+            cols.append(np.asarray(wcols, dtype=np.int64) & (spec.n_features - 1))
+            rows.append(np.repeat(np.arange(n_docs, dtype=np.int64), per_doc))
         col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
         row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         data = np.ones(len(col), dtype=np.float32)

@@ -37,7 +37,7 @@ from classifiers import Signals
 
 from .mentions import Mention, StoredMention, content_hash
 from .normalize import normalise_url
-from .simhash import NearDuplicateIndex, fingerprint
+from .simhash import NearDuplicateIndex, fingerprints
 from .store import Store
 
 log = logging.getLogger("lantern.monitor")
@@ -114,13 +114,9 @@ class Pipeline:
 
     # -- store ---------------------------------------------------------------
     def prepare(self, mentions: Sequence[Mention]) -> list[Prepared]:
-        out = []
-        for m in mentions:
-            content = m.content
-            value, length = fingerprint(content)
-            out.append(Prepared(m, normalise_url(m.url), content_hash(content), value,
-                                length >= self.index.min_chars))
-        return out
+        contents = [m.content for m in mentions]
+        return [Prepared(m, normalise_url(m.url), content_hash(content), value, length >= self.index.min_chars)
+                for m, content, (value, length) in zip(mentions, contents, fingerprints(contents), strict=True)]
 
     def _store_sync(self, db: sqlite_utils.Database, items: list[Prepared], now: float,
                     state_row: dict[str, Any] | None) -> StoreOutcome:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +62,44 @@ def fingerprint(text: str) -> tuple[int, int]:
     votes = bits.sum(axis=0, dtype=np.int64) * 2 - len(hashes)
     value = int((_BIT_WEIGHTS[votes > 0]).sum(dtype=np.uint64))
     return (value - (1 << 64) if value >= (1 << 63) else value), len(norm)
+
+
+def fingerprints(texts: Sequence[str]) -> list[tuple[int, int]]:
+    """:func:`fingerprint` of each of ``texts``, computed for the whole batch in a few array operations."""
+    norms = [simhash_text(t) for t in texts]
+    out = [(0, 0)] * len(norms)
+    todo = [i for i, n in enumerate(norms) if n]
+    if not todo:
+        return out
+    long = [i for i in todo if len(norms[i]) >= 3]
+    short = [i for i in todo if len(norms[i]) < 3]
+    parts: list[np.ndarray] = []
+    counts: list[int] = []
+    if long:
+        cps = np.frombuffer("".join(norms[i] for i in long).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        lengths = np.array([len(norms[i]) for i in long], dtype=np.int64)
+        ends = np.cumsum(lengths)
+        # shingle starts that stay inside their own text: a text of length L has L - 2
+        keep = np.ones(len(cps) - 2, dtype=bool)
+        for cut in ends[:-1]:
+            keep[cut - 2:cut] = False
+        with np.errstate(over="ignore"):
+            parts.append((cps[:-2] * _P1 + cps[1:-1] * _P2 + cps[2:])[keep])
+        counts.extend((lengths - 2).tolist())
+    if short:
+        parts.append(np.array([(sum(map(ord, norms[i])) * 31 + len(norms[i])) & 0xFFFFFFFFFFFFFFFF for i in short],
+                              dtype=np.uint64))
+        counts.extend([1] * len(short))
+    with np.errstate(over="ignore"):
+        hashes = _mix(np.concatenate(parts))
+    bits = np.unpackbits(hashes.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
+    n = np.array(counts, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(n)[:-1]])
+    votes = np.add.reduceat(bits, starts, axis=0, dtype=np.int64) * 2 - n[:, None]
+    values = np.packbits(votes > 0, axis=1, bitorder="little").view("<u8").ravel()
+    for i, value in zip(long + short, values.tolist(), strict=True):
+        out[i] = (value - (1 << 64) if value >= (1 << 63) else value), len(norms[i])
+    return out
 
 
 def hamming(a: int, b: int) -> int:

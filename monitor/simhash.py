@@ -30,6 +30,9 @@ _M2 = np.uint64(0x94D049BB133111EB)
 _BIT_WEIGHTS = (np.uint64(1) << np.arange(64, dtype=np.uint64)).astype(np.uint64)
 
 
+_PENDING_SCAN = 32  # NearDuplicateIndex.find scans up to this many unflushed additions in Python
+
+
 def simhash_text(text: str) -> str:
     """The text SimHash is computed over: no links, @names, repost markers, punctuation or spaces."""
     return _NOISE.sub("", unicodedata.normalize("NFKC", text).lower())
@@ -168,13 +171,19 @@ class NearDuplicateIndex:
             self._hashes, self._ids, self._times = self._hashes[keep], self._ids[keep], self._times[keep]
 
     def find(self, value: int) -> Match | None:
-        self._flush()
-        if not len(self._ids):
-            return None
-        target = np.array([value], dtype=np.int64).view(np.uint64)[0]
-        distances = np.bitwise_count(self._hashes ^ target)
-        best = int(distances.min())
-        if best > self.max_distance:
-            return None
-        candidates = np.nonzero(distances == best)[0]
-        return Match(int(self._ids[candidates].min()), best)
+        # A few recent additions are scanned in Python rather than concatenated onto the arrays at every
+        # call (the writer alternates find and add for each stored mention).
+        if len(self._pending) >= _PENDING_SCAN:
+            self._flush()
+        best, best_id = self.max_distance + 1, -1
+        if len(self._ids):
+            target = np.array([value], dtype=np.int64).view(np.uint64)[0]
+            distances = np.bitwise_count(self._hashes ^ target)
+            nearest = int(distances.min())
+            if nearest <= self.max_distance:
+                best, best_id = nearest, int(self._ids[np.nonzero(distances == nearest)[0]].min())
+        for h, mention_id, _ in self._pending:
+            d = hamming(h, value)
+            if d < best or (d == best and mention_id < best_id):
+                best, best_id = d, mention_id
+        return Match(best_id, best) if best <= self.max_distance else None

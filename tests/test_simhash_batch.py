@@ -19,3 +19,27 @@ def test_batch_shingles_do_not_cross_text_boundaries() -> None:
     # Joined, "abcdef" would share shingles across the boundary; apart, each text is hashed on its own.
     assert fingerprints(["abc", "def"]) == [fingerprint("abc"), fingerprint("def")]
     assert fingerprints(["abc", "def"])[0] != fingerprint("abcdef")[0]
+
+
+def test_find_sees_unflushed_additions_like_flushed_ones() -> None:
+    import random
+
+    from monitor.simhash import NearDuplicateIndex, hamming
+
+    rng = random.Random(5)
+    index = NearDuplicateIndex(max_distance=6)
+    added: list[tuple[int, int]] = []
+    base = rng.getrandbits(64)
+    for i in range(300):
+        value = base ^ sum(1 << rng.randrange(64) for _ in range(rng.randint(0, 8)))
+        value = value - (1 << 64) if value >= (1 << 63) else value
+        expected = None
+        if added:
+            best = min(hamming(v, value) for _, v in added)
+            if best <= 6:
+                expected = (min(mid for mid, v in added if hamming(v, value) == best), best)
+        match = index.find(value)
+        assert (None if match is None else (match.original_id, match.distance)) == expected
+        mention_id = rng.choice([1000 - i, 1000 + i])  # ids not always increasing: ties resolve to the lowest
+        index.add(mention_id, value, 0.0)
+        added.append((mention_id, value))

@@ -35,7 +35,7 @@ class Node:
 
 
 async def start_node(tmp_path: Any, name: str, prefix: str, clock: FakeClock, db: str = "",
-                     url: str = REDIS_URL) -> Node:
+                     url: str = REDIS_URL, wait: bool = True) -> Node:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / f"{db or name}.db"),
                                                     broadcast__redis_url=url, broadcast__redis_prefix=prefix)
     services = await build_services(settings, clock=clock, wiring=("web.wire_broadcast",))
@@ -45,6 +45,8 @@ async def start_node(tmp_path: Any, name: str, prefix: str, clock: FakeClock, db
         ("wang", "manager", "pr"), ("li", "manager", "service"), ("zhang", "agent", "hotline"))]
     node = Node(services, server, *accounts)
     node.relay.retry_s = 0.05
+    if wait:  # subscribed before any client connects, or a slow start serves a local-only epoch
+        await asyncio.wait_for(node.relay.connected.wait(), timeout=10)
     return node
 
 

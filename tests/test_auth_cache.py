@@ -353,3 +353,13 @@ async def test_another_node_sees_a_revocation_within_the_ttl(node: Node, tmp_pat
     finally:
         await stop_node(other)
         other_services.db.close()
+
+
+async def test_a_token_that_is_not_utf8_is_refused_not_an_error(node: Node) -> None:
+    reader, writer = await asyncio.open_connection(node.server.host, node.server.port)
+    writer.write(b"GET /api/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer lt_\xff\xfe\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    await writer.wait_closed()
+    assert status_line.split()[1] == b"401"

@@ -20,12 +20,11 @@ without Redis other nodes see the change when their entry expires.
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from .users import User
+from .users import User, secret_digest
 
 Clock = Callable[[], float]
 # What a lookup found: the user (None: nobody) and, for sessions, when the session itself ends.
@@ -40,7 +39,7 @@ class _Entry:
 
 def cache_key(kind: str, secret: str) -> str:
     """``kind`` ("token" or "session") and the SHA-256 of ``secret``: never the secret itself."""
-    return kind + ":" + hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+    return kind + ":" + secret_digest(secret)
 
 
 class PrincipalCache:

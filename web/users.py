@@ -88,8 +88,12 @@ class User:
                 "shift": self.shift}
 
 
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+def secret_digest(value: str) -> str:
+    """The SHA-256 stored for a token or session (what the principal cache keys it by).
+
+    Header bytes that are not UTF-8 arrive as lone surrogates; they hash too (and match nothing).
+    """
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _row_user(row: dict[str, object]) -> User:
@@ -150,7 +154,7 @@ _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 def create_token(db: sqlite_utils.Database, user: User, label: str, *, now: float) -> str:
     """A new API token for ``user``; only its hash is stored, so show it once."""
     token = "lt_" + secrets.token_urlsafe(32)
-    db.table("api_tokens").insert({"user_id": user.id, "token_hash": _digest(token), "label": label,
+    db.table("api_tokens").insert({"user_id": user.id, "token_hash": secret_digest(token), "label": label,
                                    "created_at": now, "revoked": 0})
     return token
 
@@ -178,29 +182,37 @@ def token_digest(db: sqlite_utils.Database, token_id: int) -> str | None:
     return str(row[0]) if row else None
 
 
+_TOKEN_USER = ("select u.* from api_tokens t join users u on u.id = t.user_id "  # noqa: S105 - SQL
+               "where t.token_hash = ? and t.revoked = 0 and u.active = 1")
+_SESSION_USER = ("select u.*, s.expires_at as session_expires_at from sessions s join users u on u.id = s.user_id "
+                 "where s.session_hash = ? and s.expires_at > ? and u.active = 1")
+
+
+def _token_user(db: sqlite_utils.Database, digest: str) -> User | None:
+    rows = list(db.query(_TOKEN_USER, [digest]))
+    return _row_user(rows[0]) if rows else None
+
+
+def _session_user(db: sqlite_utils.Database, digest: str, now: float) -> tuple[User, float] | None:
+    rows = list(db.query(_SESSION_USER, [digest, now]))
+    return (_row_user(rows[0]), float(rows[0]["session_expires_at"])) if rows else None
+
+
 def user_for_digest(db: sqlite_utils.Database, kind: str, digest: str, *, now: float) -> User | None:
     """The active user behind a token or live session known only by its SHA-256 (re-checking open connections)."""
     if kind == "token":
-        sql = ("select u.* from api_tokens t join users u on u.id = t.user_id "
-               "where t.token_hash = ? and t.revoked = 0 and u.active = 1")
-        rows = list(db.query(sql, [digest]))
-    else:
-        sql = ("select u.* from sessions s join users u on u.id = s.user_id "
-               "where s.session_hash = ? and s.expires_at > ? and u.active = 1")
-        rows = list(db.query(sql, [digest, now]))
-    return _row_user(rows[0]) if rows else None
+        return _token_user(db, digest)
+    found = _session_user(db, digest, now)
+    return found[0] if found else None
 
 
 def user_for_token(db: sqlite_utils.Database, token: str) -> User | None:
-    rows = list(db.query(
-        "select u.* from api_tokens t join users u on u.id = t.user_id "
-        "where t.token_hash = ? and t.revoked = 0 and u.active = 1", [_digest(token)]))
-    return _row_user(rows[0]) if rows else None
+    return _token_user(db, secret_digest(token))
 
 
 def create_session(db: sqlite_utils.Database, user: User, *, now: float, ttl_s: float) -> str:
     session = secrets.token_urlsafe(32)
-    db.table("sessions").insert({"user_id": user.id, "session_hash": _digest(session),
+    db.table("sessions").insert({"user_id": user.id, "session_hash": secret_digest(session),
                                  "created_at": now, "expires_at": now + ttl_s})
     return session
 
@@ -212,14 +224,11 @@ def user_for_session(db: sqlite_utils.Database, session: str, *, now: float) -> 
 
 def session_user(db: sqlite_utils.Database, session: str, *, now: float) -> tuple[User, float] | None:
     """The user of a live session and when the session expires."""
-    rows = list(db.query(
-        "select u.*, s.expires_at as session_expires_at from sessions s join users u on u.id = s.user_id "
-        "where s.session_hash = ? and s.expires_at > ? and u.active = 1", [_digest(session), now]))
-    return (_row_user(rows[0]), float(rows[0]["session_expires_at"])) if rows else None
+    return _session_user(db, secret_digest(session), now)
 
 
 def end_session(db: sqlite_utils.Database, session: str) -> None:
-    db.execute("delete from sessions where session_hash = ?", [_digest(session)])
+    db.execute("delete from sessions where session_hash = ?", [secret_digest(session)])
 
 
 def app_secret(db: sqlite_utils.Database, name: str) -> str:

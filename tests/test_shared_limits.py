@@ -81,6 +81,14 @@ async def test_per_second_limits_are_shared_too(nodes: Callable[..., RedisLimits
     assert await b.acquire(T0 + 1.2, "P1") is not None  # the next second
 
 
+async def test_the_local_count_beside_a_shared_budget_stays_one_minute_long(
+        nodes: Callable[..., RedisLimits]) -> None:
+    budget = SharedBudget(20, None, limits=nodes(), key="channel:ding")
+    for i in range(180):  # half an hour of sends, one every 10 s, all allowed by Redis
+        assert await budget.acquire(T0 + i * 10, "P1") is not None
+    assert len(budget._sent) == 6  # only the last minute's sends are kept in process, not all 180
+
+
 async def test_unreachable_redis_falls_back_to_the_local_budget_logged_once(
         nodes: Callable[..., RedisLimits], caplog: pytest.LogCaptureFixture) -> None:
     budget = SharedBudget(20, None, limits=nodes(CLOSED_URL), key="channel:ding")

@@ -57,6 +57,7 @@ class Budget:
         return True
 
     def take(self, now: float) -> None:
+        self._trim(now)  # SharedBudget takes without asking allows(): the local count must not grow forever
         self._sent.append(now)
 
     def seed(self, times: list[float]) -> None:

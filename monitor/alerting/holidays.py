@@ -93,10 +93,6 @@ class RestDays:
     def is_rest_day(self, now: float | None = None) -> bool:
         return self.today(now).rest
 
-    def check(self, now: float | None = None) -> None:
-        """Raise :class:`CalendarError` unless the current year is covered."""
-        self.today(now)
-
     def expiry_warning(self, now: float | None = None) -> str:
         """A warning when the data ends within :data:`WARN_DAYS` days of the local date at ``now``, else ""."""
         first, last = self.data.years

@@ -4,6 +4,7 @@
 // A push source's token is the exception: the API returns it once (creation, rotation) and this page
 // shows it once, in a dialog that forgets it when closed.
 import { api, button, flash, h, listOf, me, t, table, time } from "./dom.js";
+import { copyText } from "./ticker-core.js";
 
 const KINDS = ["rss", "json", "html", "push"];
 
@@ -60,12 +61,7 @@ export function showTokenOnce(name, token, { title = t("sources.token_title", { 
     autocomplete: "off", "aria-label": t("sources.token") });
   const copied = h("span", { class: "muted small", role: "status" });
   const copy = button(t("sources.token_copy"), async () => {
-    try {
-      await navigator.clipboard.writeText(token);
-    } catch (err) {
-      value.select();
-      document.execCommand("copy");
-    }
+    await copyText(document, token, dialog);
     copied.textContent = t("sources.token_copied");
   }, "copy-token");
   const dialog = h("dialog", { class: "token-once", "aria-labelledby": "token-once-title" },

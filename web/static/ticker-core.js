@@ -31,6 +31,22 @@ export function el(doc, tag, attrs, ...children) {
   return node;
 }
 
+// Puts `text` on the clipboard; without the Clipboard API (or its permission), through a textarea briefly
+// added to `parent` (inside an open modal dialog, the dialog itself).  The ticker, the widget and the
+// console's token dialog copy through here.
+export async function copyText(doc, text, parent) {
+  try {
+    await (doc.defaultView || window).navigator.clipboard.writeText(text);
+  } catch (err) {
+    const area = el(doc, "textarea", { class: "lt-offscreen" });
+    area.value = text;
+    parent.append(area);
+    area.select();
+    doc.execCommand("copy");
+    area.remove();
+  }
+}
+
 export function backoffDelay(attempt, random = Math.random) {
   // 0.5 s, 1 s, 2 s ... capped at 30 s, with ±20 % jitter so a whole floor does not reconnect at once.
   const base = Math.min(30000, 500 * 2 ** Math.min(attempt, 10));
@@ -430,17 +446,7 @@ export class Ticker {
   }
 
   async copy(item, button) {
-    const text = item.body || "";
-    try {
-      await this.win.navigator.clipboard.writeText(text);
-    } catch (err) {
-      const area = el(this.doc, "textarea", { class: "lt-offscreen" });
-      area.value = text;
-      this.root.append(area);
-      area.select();
-      this.doc.execCommand("copy");
-      area.remove();
-    }
+    await copyText(this.doc, item.body || "", this.root);
     this.reportCopy(item);
     button.textContent = this.t("ticker.copied");
   }

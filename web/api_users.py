@@ -215,16 +215,12 @@ async def revoke_token(request: web.Request) -> web.StreamResponse:
     token_id = _path_id(request)
     services = request.app["services"]
 
-    def txn(db: Any) -> tuple[int, str | None]:
-        digest = users.token_digest(db, token_id)
-        return users.revoke_token(db, token_id), digest
-
     try:
-        user_id, digest = await services.db.write(txn)
+        user_id, digest = await services.db.write(lambda db: users.revoke_token(db, token_id))
     except AuthError as exc:
         return auth.json_error(404, "not_found", str(exc))
-    revocation.announce(services, revocation.PrincipalChange(
-        user_id, revocation.TOKEN_REVOKED, token_id, f"token:{digest}" if digest else None))
+    revocation.announce(services, revocation.PrincipalChange(user_id, revocation.TOKEN_REVOKED, token_id,
+                                                             f"token:{digest}"))
     return web.json_response({"revoked": token_id})
 
 

@@ -167,19 +167,16 @@ def list_tokens(db: sqlite_utils.Database, user_id: int) -> list[dict[str, objec
              "last_used_at": r["last_used_at"], "revoked": bool(r["revoked"])} for r in rows]
 
 
-def revoke_token(db: sqlite_utils.Database, token_id: int) -> int:
-    """Revoke one API token (call inside a write); returns its user's id. AuthError if there is none."""
-    row = db.execute("select user_id from api_tokens where id = ?", [token_id]).fetchone()
+def revoke_token(db: sqlite_utils.Database, token_id: int) -> tuple[int, str]:
+    """Revoke one API token (call inside a write): its user's id and its stored SHA-256 (the principal cache's key).
+
+    AuthError if there is no such token.
+    """
+    row = db.execute("select user_id, token_hash from api_tokens where id = ?", [token_id]).fetchone()
     if row is None:
         raise AuthError(f"no API token with id {token_id}")
     db.execute("update api_tokens set revoked = 1 where id = ?", [token_id])
-    return int(row[0])
-
-
-def token_digest(db: sqlite_utils.Database, token_id: int) -> str | None:
-    """The stored SHA-256 of API token ``token_id`` (what the principal cache keys it by), or None."""
-    row = db.execute("select token_hash from api_tokens where id = ?", [token_id]).fetchone()
-    return str(row[0]) if row else None
+    return int(row[0]), str(row[1])
 
 
 _TOKEN_USER = ("select u.* from api_tokens t join users u on u.id = t.user_id "  # noqa: S105 - SQL

@@ -38,6 +38,7 @@ def test_file_then_environment(tmp_path: Path) -> None:
         ("[server]\nprot = 1\n", "unknown setting server.prot"),
         ("[server\n", "not valid TOML"),
         ("sources = 3\n", "must be a list of tables"),
+        ("[console]\nlive_heartbeat_s = 0\n", "console.live_heartbeat_s: must be more than 0"),
     ],
 )
 def test_bad_files_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:

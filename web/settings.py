@@ -184,7 +184,8 @@ SETTINGS: tuple[Setting, ...] = (
             "missing priority: no default."),
     # -- console --------------------------------------------------------
     Setting("console.live_heartbeat_s", 15.0,
-            "Seconds between keep-alive comments on the console's live event stream (/api/live)."),
+            "Seconds between keep-alive comments on the console's live event stream (/api/live).",
+            check=lambda seconds: seconds > 0 or _bad("must be more than 0")),
     Setting("console.live_history", 1000,
             "Console events kept in memory so a reconnecting console resumes (Last-Event-ID); older: full refresh."),
     Setting("console.live_queue", 256,

@@ -298,6 +298,7 @@ async def test_copy_of_shift_targeted_script_counts_for_its_team(env: Env) -> No
     ({"broadcast__stale_after_s": 20}, {}, "must be longer than broadcast.ping_interval_s"),
     ({"broadcast__review_hours": ["urgent:2"]}, {}, "is not PRIORITY:HOURS"),
     ({"broadcast__review_hours": ["high:soon"]}, {}, "is not PRIORITY:HOURS"),
+    ({"broadcast__review_hours": ["high:nan"]}, {}, "is not PRIORITY:HOURS"),
     ({}, {"shifts": [{"name": "夜班", "start": "22:00"}]}, "[[shifts]] '夜班': end is required"),
     ({"monitor__timezone": "Mars/Olympus"}, {"shifts": SHIFTS}, "unknown time zone"),
 ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import sqlite_utils
@@ -35,7 +36,7 @@ def review_after_from(settings: Any) -> dict[str, float]:
             value = float(hours)
         except ValueError:
             value = -1.0
-        if priority.strip() not in PRIORITIES or value < 0:
+        if priority.strip() not in PRIORITIES or not 0 <= value < math.inf:  # nan and inf too
             raise ConfigError(f"broadcast.review_hours: {entry!r} is not PRIORITY:HOURS "
                               f"(priorities: {', '.join(PRIORITIES)}; hours 0 or more)")
         if value > 0:

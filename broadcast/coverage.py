@@ -29,24 +29,30 @@ def _latency(receipts: Sequence[dict[str, Any]], column: str, published_at: floa
     return {"median_s": round(statistics.median(delays), 3), "p90_s": round(p90, 3)}
 
 
+def _on_shift_block(shift: set[int] | None, displayed: set[int], acked: set[int]) -> dict[str, Any]:
+    """The on-shift denominator; every figure None when no shifts are configured."""
+    if shift is None:
+        return dict.fromkeys(("on_shift", "displayed_on_shift", "displayed_on_shift_pct", "acked_on_shift",
+                              "acked_on_shift_pct"))
+    return {"on_shift": len(shift),
+            "displayed_on_shift": len(displayed & shift),
+            "displayed_on_shift_pct": _pct(len(displayed & shift), len(shift)),
+            "acked_on_shift": len(acked & shift),
+            "acked_on_shift_pct": _pct(len(acked & shift), len(shift))}
+
+
 def _block(connected: set[int], receipts: Sequence[dict[str, Any]], published_at: float | None,
            on_shift: set[int] | None) -> dict[str, Any]:
     displayed = {r["user_id"] for r in receipts if r.get("displayed_at") is not None}
     acked = {r["user_id"] for r in receipts if r.get("acked_at") is not None}
     copiers = [r for r in receipts if r.get("copies")]
-    shift = on_shift if on_shift is not None else set()
-    known = on_shift is not None
     return {
         "connected": len(connected),
         "displayed_connected": len(displayed & connected),
         "displayed_pct": _pct(len(displayed & connected), len(connected)),
         "acked_connected": len(acked & connected),
         "acked_pct": _pct(len(acked & connected), len(connected)),
-        "on_shift": len(shift) if known else None,
-        "displayed_on_shift": len(displayed & shift) if known else None,
-        "displayed_on_shift_pct": _pct(len(displayed & shift), len(shift)) if known else None,
-        "acked_on_shift": len(acked & shift) if known else None,
-        "acked_on_shift_pct": _pct(len(acked & shift), len(shift)) if known else None,
+        **_on_shift_block(on_shift, displayed, acked),
         "displayed_total": len(displayed),
         "acked_total": len(acked),
         "copies": sum(int(r["copies"]) for r in copiers),

@@ -21,6 +21,8 @@ from monitor.errors import FetchError
 from monitor.http import FetchRequest, HttpFetcher
 from monitor.netguard import BlockedAddressError, GuardedConnector, NetPolicy, parse_address
 from monitor.service import MonitorService
+from tests.fixtures.alerts.helpers import Clock as AlertClock
+from tests.fixtures.alerts.helpers import make_services, settings_for
 from tests.test_monitor_support import Clock, FakeClassifier, FeedServer, Route, fixture_bytes, monitor_client, open_db
 from web import users
 from web.errors import ConfigError
@@ -260,12 +262,14 @@ async def test_refused_source_is_a_health_error_not_a_crash(tmp_path: Path) -> N
 class Receiver:
     def __init__(self) -> None:
         self.hits = 0
+        self.peers: list[Any] = []  # each post's client (address, port): one per connection used
         app = web.Application()
         app.router.add_post("/hook", self._hook)
         self.server = TestServer(app, host="127.0.0.1")
 
     async def _hook(self, request: web.Request) -> web.Response:
         self.hits += 1
+        self.peers.append(request.transport.get_extra_info("peername") if request.transport else None)
         return web.json_response({"ok": True})
 
     async def __aenter__(self) -> Receiver:
@@ -277,6 +281,23 @@ class Receiver:
 
 
 MESSAGE = Message(title="t", text="x", tier="P1", kind="opened")
+
+
+async def test_the_alert_engine_posts_through_its_own_guarded_session(tmp_path: Path) -> None:
+    async with Receiver() as rx:
+        url = str(rx.server.make_url("/hook"))
+        settings = settings_for(tmp_path, channels=[{"name": "hook", "kind": "webhook", "url": url}])
+        services = await make_services(settings, AlertClock())
+        try:
+            engine = services.alerts
+            http = engine._session()
+            assert isinstance(http.connector, GuardedConnector)
+            assert http.connector.policy == network_policy(settings)
+            for _ in range(3):
+                await engine.channels["hook"].send(MESSAGE, http)
+        finally:
+            await services.stop()
+        assert rx.hits == 3 and len(set(rx.peers)) == 1  # one kept-alive connection, not a session per alert
 
 
 async def test_channel_post_to_a_refused_address_is_a_permanent_failure() -> None:

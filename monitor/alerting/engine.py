@@ -18,10 +18,11 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import sqlite_utils
 
-from monitor.channels.base import Channel, Message
+from monitor.channels.base import Channel, Message, open_session
 from monitor.incidents import store_ops
 from monitor.incidents.errors import UnknownIncidentError
 from monitor.incidents.model import IncidentChange
+from monitor.netguard import NetPolicy
 from monitor.shared_limits import RedisLimits
 from monitor.store import Store
 
@@ -270,7 +271,9 @@ class AlertEngine:
     # -- lifecycle -----------------------------------------------------------------------
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession(trust_env=False)
+            # Guarded with the channels' address policy, so post() can use it instead of a session per alert.
+            policies = {c.network for c in self.channels.values()}
+            self._http = open_session(policies.pop() if len(policies) == 1 else NetPolicy())
         return self._http
 
     async def start(self) -> None:

@@ -27,7 +27,6 @@ _P1 = np.uint64(0x9E3779B97F4A7C15)
 _P2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-_BIT_WEIGHTS = (np.uint64(1) << np.arange(64, dtype=np.uint64)).astype(np.uint64)
 
 
 _PENDING_SCAN = 32  # NearDuplicateIndex.find scans up to this many unflushed additions in Python
@@ -51,20 +50,7 @@ def simhash(text: str) -> int:
 
 def fingerprint(text: str) -> tuple[int, int]:
     """(SimHash, number of significant characters) of ``text``."""
-    norm = simhash_text(text)
-    if not norm:
-        return 0, 0
-    cps = np.frombuffer(norm.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    with np.errstate(over="ignore"):
-        if len(cps) >= 3:
-            shingles = cps[:-2] * _P1 + cps[1:-1] * _P2 + cps[2:]
-        else:
-            shingles = np.array([int(cps.sum()) * 31 + len(cps)], dtype=np.uint64)
-        hashes = _mix(shingles)
-    bits = np.unpackbits(hashes.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
-    votes = bits.sum(axis=0, dtype=np.int64) * 2 - len(hashes)
-    value = int((_BIT_WEIGHTS[votes > 0]).sum(dtype=np.uint64))
-    return (value - (1 << 64) if value >= (1 << 63) else value), len(norm)
+    return fingerprints([text])[0]
 
 
 def fingerprints(texts: Sequence[str]) -> list[tuple[int, int]]:

@@ -118,6 +118,10 @@ def _judged(ip: Address) -> list[Address]:
     return [ip] if embedded is None else [ip, embedded]
 
 
+def _within(ip: Address, nets: Iterable[Network]) -> bool:
+    return any(ip.version == n.version and ip in n for n in nets)
+
+
 class NotANetworkError(ValueError):
     """An entry of a network list that is neither an IP address nor a CIDR; ``value`` is that entry."""
 
@@ -169,16 +173,14 @@ class NetPolicy:
         """The rule refusing ``ip``, or None if it may be connected to."""
         judged = _judged(ip)
         for rule, nets in ALWAYS_BLOCKED:
-            if any(a.version == n.version and a in n for a in judged for n in nets):
+            if any(_within(a, nets) for a in judged):
                 return rule
-        if any(a.version == n.version and a in n for a in judged for n in self.deny):
+        if any(_within(a, self.deny) for a in judged):
             return "deny"
         if not self.block_private:
             return None
-        for a in judged:
-            allowed = any(a.version == n.version and a in n for n in self.allow)
-            if not allowed and any(a.version == n.version and a in n for n in PRIVATE):
-                return "private"
+        if any(_within(a, PRIVATE) and not _within(a, self.allow) for a in judged):
+            return "private"
         return None
 
     def check(self, host: str, address: str) -> None:

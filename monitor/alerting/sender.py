@@ -80,8 +80,9 @@ class Sender:
 
         A channel whose previous batch is still in flight (a slow or hanging
         robot) is skipped, so it never holds up the others.  With ``wait``
-        (tests, shutdown) earlier batches are awaited first and this batch is
-        awaited too; the timer loop passes ``wait=False``.
+        (tests, shutdown) earlier batches are awaited first, and this batch and
+        any batch the timer loop started meanwhile are awaited too; the timer
+        loop passes ``wait=False``.
         """
         if wait:
             pending = [t for t in self._inflight.values() if not t.done()]
@@ -94,16 +95,20 @@ class Sender:
         for row in rows:
             by_channel[row["channel"]].append(row)
         report = SendReport()
-        started = []
+        started, busy = [], []
         for name, items in by_channel.items():
             running = self._inflight.get(name)
             if running is not None and not running.done():
+                busy.append(running)  # a batch started meanwhile (the timer loop) already holds these rows
                 continue
             task = asyncio.create_task(self._channel(name, items, now, http, report), name=f"lantern-send-{name}")
             self._inflight[name] = task
             started.append(task)
-        if wait and started:
-            await asyncio.gather(*started)
+        if wait:
+            if busy:
+                await asyncio.gather(*busy, return_exceptions=True)
+            if started:
+                await asyncio.gather(*started)
         return report
 
     async def close(self) -> None:

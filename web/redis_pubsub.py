@@ -56,6 +56,7 @@ class PubSubChannel(ABC):
         self.redis: aioredis.Redis | None = None
         self._send_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False  # the loops end at their next turn even if redis-py swallowed the cancellation
 
     # -- what a fan-out says -------------------------------------------------------
     @abstractmethod
@@ -72,6 +73,7 @@ class PubSubChannel(ABC):
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
+        self._stopping = False
         self.redis = aioredis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5,
                                        retry=Retry(NoBackoff(), 0), decode_responses=True,
                                        client_name=self.client_name)
@@ -81,6 +83,7 @@ class PubSubChannel(ABC):
             await asyncio.wait_for(self.connected.wait(), timeout=3)
 
     async def stop(self) -> None:
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -108,10 +111,10 @@ class PubSubChannel(ABC):
         self.overflowed()
 
     async def _send(self) -> None:
-        while True:
+        while not self._stopping:
             await self._send_wake.wait()
             self._send_wake.clear()
-            while self.outbox:
+            while self.outbox and not self._stopping:
                 assert self.redis is not None
                 message = self.outbox.popleft()
                 try:
@@ -125,7 +128,7 @@ class PubSubChannel(ABC):
 
     # -- receiving -------------------------------------------------------------------
     async def _receive(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self._session()
             except (RedisError, OSError) as exc:
@@ -144,7 +147,7 @@ class PubSubChannel(ABC):
             if self.sessions > 1:
                 await self._catch_up()
             self.connected.set()
-            while True:
+            while not self._stopping:
                 message = await pubsub.get_message(timeout=self.check_s)
                 if message is None:
                     await pubsub.ping()  # a quiet channel: make sure the connection still lives

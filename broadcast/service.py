@@ -17,7 +17,7 @@ from . import repo
 from .coverage import coverage_of
 from .errors import IllegalTransition, InvalidScript
 from .lifecycle import Action, ApprovalPolicy, Approver, State, check_approval
-from .model import Viewer, validate
+from .model import Draft, Viewer, validate
 from .shifts import ShiftCalendar
 from .store import Store
 
@@ -66,7 +66,8 @@ class ScriptService:
     async def create_draft(self, author: Any, title: Any, body: Any, priority: Any = "normal", audience: Any = None,
                            incident_id: Any = None, expires_at: Any = None, review_by: Any = None) -> dict[str, Any]:
         actor, now = as_actor(author), self.clock()
-        draft = validate(title, body, priority, audience, incident_id, expires_at, review_by, now=now)
+        draft = self._known_shifts(validate(title, body, priority, audience, incident_id, expires_at, review_by,
+                                            now=now))
 
         def txn(db: sqlite_utils.Database) -> dict[str, Any]:
             table = db.table("broadcast_scripts")
@@ -75,6 +76,15 @@ class ScriptService:
             return repo.version_view(row, db)
 
         return await self._changed(await self.store.write(txn))
+
+    def _known_shifts(self, draft: Draft) -> Draft:
+        """Refuse an audience naming a shift that ``[[shifts]]`` does not define: it would reach nobody."""
+        unknown = sorted(draft.audience.shifts - set(self.shifts.names))
+        if unknown:
+            names, defined = ", ".join(unknown), ", ".join(self.shifts.names) or "-"
+            raise InvalidScript(f"unknown shifts in audience: {names} (defined: {defined})",
+                                f"受众中的班次未定义：{names}（已定义：{defined}）")
+        return draft
 
     async def edit(self, script_id: int, editor: Any, **fields: Any) -> dict[str, Any]:
         """A new version (a draft) from the current one with ``fields`` replaced; approval starts over."""
@@ -91,7 +101,7 @@ class ScriptService:
                       "expires_at": current["expires_at"], "review_by": current["review_by"], **fields}
             if "review_by" not in fields and merged["review_by"] is not None and merged["review_by"] <= now:
                 merged["review_by"] = None  # a passed review time is what the edit answers: the default applies
-            draft = validate(now=now, **merged)
+            draft = self._known_shifts(validate(now=now, **merged))
             if State(current["state"]) not in (State.PUBLISHED, *repo_final()):
                 repo.move(db, current, Action.SUPERSEDE, actor, now, by_version=current["version"] + 1)
             row = repo.insert_version(db, script_id, current["version"] + 1, draft, actor, now)

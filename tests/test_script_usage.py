@@ -182,6 +182,10 @@ async def test_shift_targeting_comes_from_the_account(env: Env) -> None:
     bad = await env.call("POST", "/api/scripts", env.wang, 400,
                          json={"title": "t", "body": "b", "audience": {"shifts": [""]}})
     assert "shifts" in bad["message_en"]
+    typo = await env.call("POST", "/api/scripts", env.wang, 400,
+                          json={"title": "t", "body": "b", "audience": {"shifts": ["夜斑"]}})
+    assert "unknown shifts in audience: 夜斑" in typo["message_en"] and "夜班" in typo["message_en"]
+    assert "班次未定义" in typo["message"]
     for ws in (night, morning, claimer):
         await ws.close()
 

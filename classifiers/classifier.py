@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .categories import CATEGORIES, CategoryMatcher, Lexicon, light_normalize
 from .features import normalize
 from .model import SentimentModel, shipped_model_dir, sigmoid
-from .tiers import TierPolicy
+from .tiers import TierBreakdown, TierPolicy
 from .tokenize import Tokenizer
 
 if TYPE_CHECKING:
@@ -141,4 +141,10 @@ class Classifier:
         score, reasons = self.tier_policy.score(negative_probability, categories, signals)
         tier = self.tier_policy.tier_of(score)
         return tier, (*reasons, f"评分 {score:.0f} → {tier}")
+
+    def explain_tier(
+        self, negative_probability: float, categories: Sequence[str], signals: Signals | None
+    ) -> TierBreakdown:
+        """The tier with every signal's points, for showing why an incident has its tier."""
+        return self.tier_policy.breakdown(negative_probability, categories, signals)
 

@@ -63,6 +63,35 @@ def _default_sources() -> dict[str, tuple[str, ...]]:
 
 
 @dataclass(frozen=True)
+class TierPart:
+    """One signal of the score: ``signal`` is negativity|category|authority|reach|volume|velocity."""
+
+    signal: str
+    points: float
+    label: str  # zh-CN reason, e.g. "央视来源"
+    value: Any = None  # the input: probability, category codes, authority code, followers, count, ratio
+    detail: str | None = None  # authority: the source-list entry that matched (e.g. "央视")
+
+    def as_dict(self) -> dict[str, Any]:
+        value = list(self.value) if isinstance(self.value, tuple) else self.value
+        return {"signal": self.signal, "points": round(self.points, 1), "label": self.label, "value": value,
+                "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class TierBreakdown:
+    parts: tuple[TierPart, ...]
+    score: float
+    tier: str
+    exposure_factor: float  # 1, or non_risk_exposure_factor when the risk is below the gate
+    thresholds: Mapping[str, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tier": self.tier, "score": round(self.score, 1), "exposure_factor": self.exposure_factor,
+                "thresholds": dict(self.thresholds), "parts": [p.as_dict() for p in self.parts]}
+
+
+@dataclass(frozen=True)
 class TierPolicy:
     """Weights, thresholds and source lists of the tier formula (see module docstring)."""
 
@@ -143,24 +172,23 @@ class TierPolicy:
             return "verified", None
         return "ordinary", None
 
-    def score(
-        self, negative_probability: float, categories: Sequence[str], signals: Any
-    ) -> tuple[float, tuple[str, ...]]:
-        """The tier score and its reasons (zh-CN), strongest signals first."""
-        parts: list[tuple[float, str]] = []
+    def breakdown(self, negative_probability: float, categories: Sequence[str], signals: Any) -> TierBreakdown:
+        """Every signal with its points (after the exposure factor), the score and the tier."""
+        parts: list[TierPart] = []
         neg = self.negativity_points * max(0.0, (negative_probability - 0.5) / 0.5)
         if negative_probability >= 0.5:
-            parts.append((neg, f"负面 {negative_probability:.2f}"))
+            parts.append(TierPart("negativity", neg, f"负面 {negative_probability:.2f}",
+                                  round(negative_probability, 4)))
         cats = [c for c in categories if c in CATEGORIES]
         cat_pts = 0.0
         if cats:
             ranked = sorted(cats, key=lambda c: -self.category_points.get(c, 0.0))
             cat_pts = self.category_points.get(ranked[0], 0.0) + self.extra_category_points * (len(ranked) - 1)
             cat_pts = min(cat_pts, self.max_category_points)
-            parts.append((cat_pts, "、".join(CATEGORIES[c] for c in ranked)))
+            parts.append(TierPart("category", cat_pts, "、".join(CATEGORIES[c] for c in ranked), tuple(ranked)))
         risk = neg + cat_pts
 
-        exposure: list[tuple[float, str]] = []
+        exposure: list[TierPart] = []
         if signals is not None:
             authority = signals.source_authority
             entry: str | None = None
@@ -171,23 +199,34 @@ class TierPolicy:
             pts = self.authority_points.get(authority, 0.0)
             if pts > 0:
                 label = f"{entry}来源" if entry and authority != "verified" else AUTHORITY_LABELS[authority]
-                exposure.append((pts, label if label.endswith("来源") else f"{label}来源"))
+                exposure.append(TierPart("authority", pts, label if label.endswith("来源") else f"{label}来源",
+                                         authority, entry))
             if signals.author_reach:
                 decades = math.log10(max(1, signals.author_reach)) - self.reach_floor_log10
                 pts = min(self.max_reach_points, self.reach_points_per_decade * max(0.0, decades))
                 if pts > 0:
-                    exposure.append((pts, f"影响力 {_count(signals.author_reach)} 粉丝"))
+                    exposure.append(TierPart("reach", pts, f"影响力 {_count(signals.author_reach)} 粉丝",
+                                             int(signals.author_reach)))
             if signals.volume_1h:
                 pts = min(self.max_volume_points, self.volume_points_per_decade * math.log10(1 + signals.volume_1h))
-                exposure.append((pts, f"1 小时内 {signals.volume_1h} 条"))
+                exposure.append(TierPart("volume", pts, f"1 小时内 {signals.volume_1h} 条", int(signals.volume_1h)))
             if signals.velocity and signals.velocity > 1:
                 pts = min(self.max_velocity_points, self.velocity_points_per_doubling * math.log2(signals.velocity))
-                exposure.append((pts, f"增速 {signals.velocity:.1f} 倍"))
+                exposure.append(TierPart("velocity", pts, f"增速 {signals.velocity:.1f} 倍",
+                                         round(float(signals.velocity), 2)))
         factor = 1.0 if risk >= self.risk_gate else self.non_risk_exposure_factor
-        total = risk + factor * sum(p for p, _ in exposure)
-        parts.extend((p * factor, r) for p, r in exposure)
-        parts.sort(key=lambda pr: -pr[0])
-        return total, tuple(r for _, r in parts)
+        parts.extend(replace(p, points=p.points * factor) for p in exposure)
+        parts.sort(key=lambda p: -p.points)
+        total = sum(p.points for p in parts)
+        return TierBreakdown(tuple(parts), total, self.tier_of(total), factor,
+                             {"P1": self.p1, "P2": self.p2, "P3": self.p3})
+
+    def score(
+        self, negative_probability: float, categories: Sequence[str], signals: Any
+    ) -> tuple[float, tuple[str, ...]]:
+        """The tier score and its reasons (zh-CN), strongest signals first."""
+        result = self.breakdown(negative_probability, categories, signals)
+        return result.score, tuple(p.label for p in result.parts)
 
     def tier_of(self, score: float) -> str:
         if score >= self.p1:

@@ -46,7 +46,7 @@ async def test_same_story_across_sources_joins_one_incident(services: Any) -> No
     assert detail["sources"] == ["toutiao", "weibo"]
     assert {s["source"] for s in detail["top_sources"]} == {"toutiao", "weibo"}
     assert detail["sentiment_share"] == {"negative": 1.0}
-    assert detail["timeline"][0]["mentions"] == 2 and detail["timeline"][0]["negative"] == 2
+    assert detail["timeline"][-1]["mentions"] == 2 and detail["timeline"][-1]["negative"] == 2  # the last minute
     assert "terms" not in detail
 
 

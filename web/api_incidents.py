@@ -1,4 +1,4 @@
-"""HTTP API of incidents: list, detail, lifecycle steps, re-tier, checklist.
+"""HTTP API of incidents: list, detail, mentions (folded, paged), lifecycle steps, re-tier, checklist.
 
 Thin wrappers over :mod:`monitor.incidents`; the actor recorded for a step is
 ``user:<name>`` of the signed-in user.
@@ -11,8 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
+from classifiers.tiers import TierPolicy
 from monitor.alerting import outbox
-from monitor.incidents import queries
+from monitor.incidents import insight, queries, store_ops
 from monitor.incidents.errors import IllegalTransitionError, IncidentError, UnknownIncidentError
 
 from .auth import json_error, require
@@ -59,14 +60,39 @@ async def list_incidents(request: web.Request) -> web.Response:
     return web.json_response({"items": items})
 
 
+def authority_of(services: Any) -> insight.AuthorityOf:
+    """The configured tier policy's authority of an outlet/account name (the default policy without a classifier)."""
+    handle = getattr(services, "classifier", None)
+    if handle is not None and hasattr(handle, "authority_of"):
+        return handle.authority_of
+    policy = TierPolicy()
+    return lambda name: policy.authority_of(name)[0]
+
+
+def actor_names(db: Any, detail: dict[str, Any]) -> dict[str, str]:
+    """``user:NAME`` -> display name for every person the detail mentions (history, checklist, events)."""
+    actors = {detail.get("acknowledged_by"), detail.get("resolved_by")}
+    actors |= {h["actor"] for h in detail["tier_history"]} | {e["actor"] for e in detail["events"]}
+    actors |= {c["done_by"] for c in detail["checklist"]}
+    names = sorted(a[5:] for a in actors if isinstance(a, str) and a.startswith("user:"))
+    if not names:
+        return {}
+    marks = ",".join("?" for _ in names)
+    rows = db.execute(f"select name, coalesce(nullif(display_name, ''), name) from users where name in ({marks})",
+                      names).fetchall()
+    return {f"user:{name}": display for name, display in rows}
+
+
 @require("manager", "oncall")
 async def get_incident(request: web.Request) -> web.Response:
     services = request.app["services"]
     incident_id = int(request.match_info["id"])
+    now, authority = services.clock(), authority_of(services)
 
     def read(db: Any) -> dict[str, Any]:
-        detail = queries.detail(db, incident_id)
+        detail = queries.detail(db, incident_id, now=now, authority_of=authority)
         detail["deliveries"] = outbox.list_deliveries(db, incident_id=incident_id)
+        detail["actors"] = actor_names(db, detail)
         return detail
 
     try:
@@ -75,6 +101,44 @@ async def get_incident(request: web.Request) -> web.Response:
         return incident_error(exc)
     detail["scripts"] = [await script_summary(services, s) for s in detail["script_ids"]]
     return web.json_response(detail)
+
+
+@require("manager", "oncall")
+async def list_mentions(request: web.Request) -> web.Response:
+    """One page of the incident's mentions, reposts folded (``?before=`` from ``next_before``, ``?limit=``)."""
+    services = request.app["services"]
+    incident_id = int(request.match_info["id"])
+    limit = query_int(request, "limit", 20, 200) or 20
+    before = query_int(request, "before", 0, 10**12) if request.query.get("before") else None
+    authority = authority_of(services)
+
+    def read(db: Any) -> dict[str, Any]:
+        store_ops.load(db, incident_id)  # 404 for an unknown incident
+        return insight.mention_page(db, incident_id, before=before, limit=limit, authority_of=authority)
+
+    try:
+        return web.json_response(await services.db.read(read))
+    except IncidentError as exc:
+        return incident_error(exc)
+
+
+@require("manager", "oncall")
+async def list_reposts(request: web.Request) -> web.Response:
+    """The reposts folded under one mention of the page (``?after=`` from ``next_after``, ``?limit=``)."""
+    services = request.app["services"]
+    incident_id, group = int(request.match_info["id"]), int(request.match_info["group"])
+    limit = query_int(request, "limit", 50, 200) or 50
+    after = query_int(request, "after", 0, 10**12) if request.query.get("after") else None
+    authority = authority_of(services)
+
+    def read(db: Any) -> dict[str, Any]:
+        store_ops.load(db, incident_id)
+        return insight.reposts(db, incident_id, group, after=after, limit=limit, authority_of=authority)
+
+    try:
+        return web.json_response(await services.db.read(read))
+    except IncidentError as exc:
+        return incident_error(exc)
 
 
 async def script_summary(services: Any, script_id: Any) -> dict[str, Any]:
@@ -131,5 +195,7 @@ async def check_item(request: web.Request) -> web.Response:
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/incidents", list_incidents)
     app.router.add_get(r"/api/incidents/{id:\d{1,12}}", get_incident)
+    app.router.add_get(r"/api/incidents/{id:\d{1,12}}/mentions", list_mentions)
+    app.router.add_get(r"/api/incidents/{id:\d{1,12}}/mentions/{group:\d{1,12}}/reposts", list_reposts)
     app.router.add_post(r"/api/incidents/{id:\d{1,12}}/{action:ack|mitigate|resolve|retier}", step)
     app.router.add_post(r"/api/incidents/{id:\d{1,12}}/checklist/{item:\d{1,12}}", check_item)

@@ -83,7 +83,8 @@ BODIES.update({
 # Summaries for handlers that carry no docstring of their own.
 SUMMARIES: dict[tuple[str, str], str] = {
     ("GET", "/api/incidents"): "Incidents, most severe and active first (?state=&tier=&limit=&offset=)",
-    ("GET", "/api/incidents/{id}"): "One incident: timeline, sources, sentiment, events, checklist, deliveries",
+    ("GET", "/api/incidents/{id}"): "One incident: why its tier (tier_why, tier_history), timeline, top authors "
+                                   "and sources, sentiment, events, checklist, scripts, deliveries",
     ("POST", "/api/incidents/{id}/{action}"): "Acknowledge, mitigate, resolve or re-tier an incident",
     ("POST", "/api/incidents/{id}/checklist/{item}"): "Tick or untick a contingency-plan checklist item",
     ("GET", "/api/alerts"): "Alert deliveries per recipient (?incident_id=&status=&mine=1)",

@@ -48,15 +48,25 @@ def people(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 
 def tier_model(classifier: Any) -> TierModel | None:
-    """Adapt ``classifier.tier(p, categories, Signals)`` (returns ``(tier, reasons)``) to the engine's shape."""
+    """Adapt the classifier's tier formula to the engine's shape.
+
+    With ``classifier.explain_tier`` (the real classifier) the model answers a
+    mapping: the tier, the score and each signal's points, which the engine
+    stores as the incident's tier reasons; otherwise ``classifier.tier(p,
+    categories, Signals)`` (returns ``(tier, reasons)``) gives the tier alone.
+    """
     method = getattr(classifier, "tier", None)
-    if method is None:
+    explain = getattr(classifier, "explain_tier", None)
+    if method is None and explain is None:
         return None
 
-    def model(negative: float, categories: Any, signals: dict[str, Any]) -> str | None:
-        result = method(negative, tuple(categories), Signals(
-            source_name=signals.get("source_name"), author_reach=signals.get("author_reach") or None,
-            volume_1h=signals.get("volume_1h"), velocity=signals.get("velocity")))
+    def model(negative: float, categories: Any, signals: dict[str, Any]) -> str | dict[str, Any] | None:
+        sig = Signals(source_name=signals.get("source_name"), author_reach=signals.get("author_reach") or None,
+                      volume_1h=signals.get("volume_1h"), velocity=signals.get("velocity"))
+        if explain is not None:
+            return dict(explain(negative, tuple(categories), sig).as_dict())
+        assert method is not None
+        result = method(negative, tuple(categories), sig)
         tier = result[0] if isinstance(result, tuple) else result
         return str(tier) if tier else None
 

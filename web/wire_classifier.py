@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from classifiers import Classification, Classifier, Signals, TierPolicy
+from classifiers.tiers import TierBreakdown
 
 from . import metrics
 from .errors import ConfigError
@@ -50,6 +51,14 @@ class ClassifierHandle:
     def tier(self, negative_probability: float, categories: Sequence[str],
              signals: Signals | None) -> tuple[str, tuple[str, ...]]:
         return self.current.tier(negative_probability, categories, signals)
+
+    def explain_tier(self, negative_probability: float, categories: Sequence[str],
+                     signals: Signals | None) -> TierBreakdown:
+        return self.current.explain_tier(negative_probability, categories, signals)
+
+    def authority_of(self, name: str | None) -> str:
+        """The authority code (central_media ... ordinary) the tier policy gives an outlet or account name."""
+        return self.current.tier_policy.authority_of(name)[0]
 
 
 def overlay_dir(settings: Any) -> Path:

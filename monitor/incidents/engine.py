@@ -7,7 +7,7 @@ its time from the injected clock.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,13 +17,14 @@ from monitor.mentions import StoredMention
 from monitor.store import Store
 
 from . import admission, grouping, store_ops, tiering
-from .model import TIERS, IncidentChange, State, check_tier, check_transition, most_severe, rank
+from .model import IncidentChange, State, check_tier, check_transition, most_severe, rank
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[list[IncidentChange]], Awaitable[None]]
-# (negative_probability, categories, signals) -> tier or None; signals: volume_1h, velocity, source_name, author_reach
-TierModel = Callable[[float, Sequence[str], dict[str, Any]], str | None]
+# (negative_probability, categories, signals) -> tier or None, or a mapping with "tier" and the score's signals
+# (stored as the incident's tier reasons, see tiering.explain); signals: volume_1h, velocity, source_name, author_reach
+TierModel = Callable[[float, Sequence[str], dict[str, Any]], str | Mapping[str, Any] | None]
 
 
 @dataclass
@@ -162,29 +163,38 @@ class IncidentEngine:
         before = store_ops.volume(db, incident_id, now - 7200, now - 3600)
         last, history = store_ops.source_hourly(db, inc["sources"], now, tiering.BASELINE_DAYS)
         spike = tiering.is_spike(last, history, sigma=cfg.spike_sigma, minimum=cfg.spike_min)
-        model = None
+        model, model_why = None, None
         if self.tier_model is not None:
             outlets = ",".join([*inc["sources"], *store_ops.outlets(db, incident_id)])
             signals = {"volume_1h": vol, "velocity": vol / max(1, before), "source_name": outlets,
                        "author_reach": inc["max_reach"]}
             try:
-                model = self.tier_model(inc["max_negative"] or 0.0, inc["categories"], signals)
+                model, model_why = tiering.model_verdict(
+                    self.tier_model(inc["max_negative"] or 0.0, inc["categories"], signals))
             except Exception:  # the model is optional; the volume rules still work without it
                 log.exception("tier model failed for incident %s", incident_id)
-        auto = tiering.combine(mention_tier=inc["mention_tier"], volume=tiering.volume_tier(vol, cfg.volume_tiers),
-                               model=model if model in TIERS else None, spike=spike)
-        auto = most_severe(auto, inc["tier_auto"]) or auto  # automatic tiers only climb
+        computed = tiering.combine(mention_tier=inc["mention_tier"],
+                                   volume=tiering.volume_tier(vol, cfg.volume_tiers), model=model, spike=spike)
+        auto = most_severe(computed, inc["tier_auto"]) or computed  # automatic tiers only climb
         tier = auto
         manual = inc["tier_manual"]
         if manual:
             tier = manual
             if rank(auto) < rank(inc["tier_auto"]) and rank(auto) < rank(manual):
                 tier, manual = auto, None  # grew beyond what a person decided: climb anyway
+        manual_why = (inc["tier_why"] or {}).get("manual") if manual else None
+        why = tiering.explain(tier=tier, auto=auto, held=inc["tier_auto"], mention_tier=inc["mention_tier"],
+                              volume_1h=vol, velocity=vol / max(1, before), volume_thresholds=cfg.volume_tiers,
+                              model=model_why, spike=spike, manual=manual_why)
         if tier != inc["tier"]:
             store_ops.event(db, incident_id, now, "retiered", "auto", tier=tier, previous=inc["tier"], volume_1h=vol,
                             spike=spike)
+        if not store_ops.has_tier_history(db, incident_id):
+            store_ops.tier_history(db, incident_id, now, tier, None, "auto", why=why)  # the tier it opened with
+        elif tier != inc["tier"]:
+            store_ops.tier_history(db, incident_id, now, tier, inc["tier"], "auto", why=why)
         store_ops.save(db, incident_id, {"tier": tier, "tier_auto": auto, "tier_manual": manual, "volume_1h": vol,
-                                         "spike": int(spike)})
+                                         "spike": int(spike), "tier_why": why})
         return tier
 
     # -- lifecycle -------------------------------------------------------------
@@ -226,8 +236,11 @@ class IncidentEngine:
             inc = store_ops.load(db, incident_id)
             if inc["state"] == State.RESOLVED.value:
                 check_transition(inc["state"], State.RESOLVED)
-            store_ops.save(db, incident_id, {"tier": tier, "tier_manual": tier, "updated_at": now})
+            why = {**(inc["tier_why"] or {}), "tier": tier,
+                   "manual": {"tier": tier, "actor": actor, "reason": reason, "at": now}}
+            store_ops.save(db, incident_id, {"tier": tier, "tier_manual": tier, "updated_at": now, "tier_why": why})
             store_ops.event(db, incident_id, now, "retiered", actor, tier=tier, previous=inc["tier"], reason=reason)
+            store_ops.tier_history(db, incident_id, now, tier, inc["tier"], actor, reason, why)
             return IncidentChange(incident_id, "retiered", tier, inc["tier"], actor=actor)
 
         change = await self.store.write(txn)

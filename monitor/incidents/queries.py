@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlite_utils
 
-from . import store_ops
+from . import insight, store_ops
 from .errors import UnknownIncidentError
 from .model import State, check_tier
 
@@ -37,21 +37,21 @@ def list_incidents(db: sqlite_utils.Database, *, state: str | None = None, tier:
     return [public(store_ops.decode(r)) for r in db.query(sql, [*args, limit, offset])]
 
 
-def detail(db: sqlite_utils.Database, incident_id: int) -> dict[str, Any]:
+def detail(db: sqlite_utils.Database, incident_id: int, *, now: float | None = None,
+           authority_of: insight.AuthorityOf | None = None) -> dict[str, Any]:
+    """The incident with what its page shows (see :mod:`.insight`); ``now`` ends an open incident's timeline."""
     inc = public(store_ops.load(db, incident_id))
-    arrival = "coalesce(published_at, fetched_at)"
-    inc["timeline"] = [
-        {"hour": int(hour) * 3600, "mentions": count, "negative": negative}
-        for hour, count, negative in db.execute(
-            f"select cast({arrival} / 3600 as integer) as hour, count(*), "
-            "sum(case when sentiment = 'negative' then 1 else 0 end) from mentions where incident_id = ? "
-            "group by hour order by hour", [incident_id]).fetchall()
-    ]
-    inc["top_sources"] = [
-        {"source": source, "mentions": count}
-        for source, count in db.execute("select source, count(*) as n from mentions where incident_id = ? "
-                                        "group by source order by n desc, source limit 5", [incident_id]).fetchall()
-    ]
+    authority = authority_of or insight.ordinary
+    window = insight.timeline(db, inc, now if now is not None else float(inc["updated_at"] or 0.0))
+    inc["timeline"] = window.pop("points")
+    inc["timeline_window"] = window
+    inc["top_sources"] = insight.top_sources(db, incident_id, authority)
+    inc["top_authors"] = insight.top_authors(db, incident_id, authority)
+    inc["tier_history"] = insight.tier_history(db, incident_id)
+    if inc.get("tier_why"):
+        for item in inc["tier_why"].get("inputs", []):
+            if item.get("signal") == "mention_tier":
+                item["mention"] = insight.strongest_mention(db, incident_id, item.get("tier"))
     counts = dict(db.execute("select coalesce(sentiment, 'unknown'), count(*) from mentions where incident_id = ? "
                              "group by 1", [incident_id]).fetchall())
     total = sum(counts.values())
@@ -63,7 +63,7 @@ def detail(db: sqlite_utils.Database, incident_id: int) -> dict[str, Any]:
     ]
     inc["checklist"] = [
         {**c, "done": bool(c["done"])}
-        for c in db.query("select id, plan, item, done, done_by, done_at from incident_checklist "
+        for c in db.query("select id, plan, position, item, done, done_by, done_at from incident_checklist "
                           "where incident_id = ? order by plan, position", [incident_id])
     ]
     inc["mentions"] = list(db.query(

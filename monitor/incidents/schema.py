@@ -3,10 +3,14 @@
 ``incidents``          one row per story; JSON columns hold lists
 ``incident_events``    the timeline: opened, retiered, acknowledged, plan started, ...
 ``incident_checklist`` checklist items attached by contingency plans
+``incident_tier_history`` every tier an incident had: when, who (``auto`` or ``user:NAME``), why
+``incidents.tier_why`` (JSON) explains the current tier: each signal and its points (see ``tiering.explain``)
 Mentions point at their incident through ``mentions.incident_id`` (monitor's table).
 """
 
 from __future__ import annotations
+
+import json
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -40,3 +44,23 @@ def m001_incidents(db: sqlite_utils.Database) -> None:
         pk="id", foreign_keys=[("incident_id", "incidents", "id")], defaults={"done": 0},
     )
     db["incident_checklist"].create_index(["incident_id"])  # type: ignore[union-attr]
+
+
+@migrations()
+def m002_tier_history(db: sqlite_utils.Database) -> None:
+    db["incidents"].add_column("tier_why", str)  # type: ignore[union-attr]
+    db["incident_tier_history"].create(  # type: ignore[union-attr]
+        {"id": int, "incident_id": int, "at": float, "tier": str, "previous": str, "actor": str, "reason": str,
+         "why": str},
+        pk="id", foreign_keys=[("incident_id", "incidents", "id")],
+    )
+    db["incident_tier_history"].create_index(["incident_id", "at"])  # type: ignore[union-attr]
+    # Incidents from before this table: their history from the event log (without the signals).
+    rows = db.execute("select incident_id, at, kind, actor, detail from incident_events "
+                      "where kind in ('opened', 'retiered') order by id").fetchall()
+    for incident_id, at, _kind, actor, detail in rows:
+        info = json.loads(detail or "{}")
+        db["incident_tier_history"].insert({  # type: ignore[union-attr]
+            "incident_id": incident_id, "at": at, "tier": info.get("tier"), "previous": info.get("previous"),
+            "actor": actor or "auto", "reason": info.get("reason") or "",
+            "why": None})

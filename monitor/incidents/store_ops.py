@@ -11,6 +11,7 @@ import sqlite_utils
 from .errors import UnknownIncidentError
 
 JSON_COLUMNS = ("categories", "sources", "terms", "plans", "script_ids", "reasons")
+JSON_OBJECT_COLUMNS = ("tier_why",)  # a JSON object, or NULL
 
 
 def decode(row: dict[str, Any]) -> dict[str, Any]:
@@ -18,6 +19,9 @@ def decode(row: dict[str, Any]) -> dict[str, Any]:
     for col in JSON_COLUMNS:
         if col in out:
             out[col] = json.loads(out[col] or "[]")
+    for col in JSON_OBJECT_COLUMNS:
+        if col in out:
+            out[col] = json.loads(out[col]) if out[col] else None
     return out
 
 
@@ -29,7 +33,8 @@ def load(db: sqlite_utils.Database, incident_id: int) -> dict[str, Any]:
 
 
 def save(db: sqlite_utils.Database, incident_id: int, values: dict[str, Any]) -> None:
-    encoded = {k: json.dumps(v, ensure_ascii=False) if k in JSON_COLUMNS else v for k, v in values.items()}
+    encoded = {k: json.dumps(v, ensure_ascii=False) if k in JSON_COLUMNS or (k in JSON_OBJECT_COLUMNS and v is not None)
+               else v for k, v in values.items()}
     db.table("incidents").update(incident_id, encoded)
 
 
@@ -103,3 +108,16 @@ def source_hourly(db: sqlite_utils.Database, sources: Sequence[str], now: float,
 
 def attach_mention(db: sqlite_utils.Database, mention_id: int, incident_id: int) -> None:
     db.execute("update mentions set incident_id = ? where id = ?", [incident_id, mention_id])
+
+
+def tier_history(db: sqlite_utils.Database, incident_id: int, at: float, tier: str, previous: str | None,
+                 actor: str, reason: str = "", why: dict[str, Any] | None = None) -> None:
+    """One row of the re-tier history (the opening tier has ``previous`` None)."""
+    db.table("incident_tier_history").insert({
+        "incident_id": incident_id, "at": at, "tier": tier, "previous": previous, "actor": actor, "reason": reason,
+        "why": json.dumps(why, ensure_ascii=False) if why is not None else None})
+
+
+def has_tier_history(db: sqlite_utils.Database, incident_id: int) -> bool:
+    return db.execute("select 1 from incident_tier_history where incident_id = ? limit 1",
+                      [incident_id]).fetchone() is not None

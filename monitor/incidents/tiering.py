@@ -9,7 +9,8 @@ k·sigma, as Huginn's peak detector does); a spike raises the tier by one.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .errors import InvalidTierError
 from .model import TIERS, bump, most_severe, rank
@@ -62,3 +63,36 @@ def combine(*, mention_tier: str | None, volume: str | None, model: str | None, 
 
 def climbs(new: str, old: str | None) -> bool:
     return rank(new) < rank(old)
+
+
+def model_verdict(result: object) -> tuple[str | None, dict[str, Any] | None]:
+    """A tier model's answer: a tier, or a mapping with ``tier`` and the score's signals."""
+    if isinstance(result, Mapping):
+        tier = result.get("tier")
+        return (str(tier) if tier in TIERS else None), dict(result)
+    return (str(result) if result in TIERS else None), None
+
+
+def explain(*, tier: str, auto: str, held: str | None, mention_tier: str | None, volume_1h: int,
+            velocity: float, volume_thresholds: dict[str, float], model: dict[str, Any] | None,
+            spike: bool, manual: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Why the incident has ``tier``: each input's own tier (the most severe decides), spike, hold, manual.
+
+    ``held`` is the automatic tier reached earlier when it is more severe than
+    what the signals give now (automatic tiers only climb).
+    """
+    vol_tier = volume_tier(volume_1h, volume_thresholds)
+    inputs: list[dict[str, Any]] = [
+        {"signal": "mention_tier", "tier": mention_tier},
+        {"signal": "volume_rule", "tier": vol_tier, "value": volume_1h, "thresholds": dict(volume_thresholds)},
+    ]
+    if model is not None:
+        inputs.append({"signal": "model", **model})
+    best = most_severe(*(i["tier"] for i in inputs))
+    for item in inputs:
+        item["decisive"] = best is not None and item["tier"] == best
+    return {"tier": tier, "auto": auto, "inputs": inputs, "spike": spike,
+            "held": held if held is not None and rank(held) < rank(combine(
+                mention_tier=mention_tier, volume=vol_tier, model=model.get("tier") if model else None,
+                spike=spike)) else None,
+            "volume_1h": volume_1h, "velocity": round(velocity, 2), "manual": manual}

@@ -25,7 +25,9 @@ OVERLAY_FILE = "overlay.json"
 class Signals:
     """Context from ``monitor``; every field optional."""
 
-    source_name: str | None = None
+    source_name: str | None = None  # the configured source (or an outlet name)
+    author: str | None = None  # the item's author / account (RSS <author>, dc:creator, a JSON field, push author)
+    channel: str | None = None  # the feed or channel title (RSS <channel><title>, Atom <feed><title>)
     source_authority: str | None = None  # central_media|provincial_media|industry_media|verified|ordinary
     author_reach: int | None = None
     volume_1h: int | None = None

@@ -10,6 +10,7 @@ The score is a sum of points, each with a reason::
     negativity = negativity_points * max(0, (p_neg - 0.5) / 0.5)     # 0 below 50 % negative
     category   = max(category_points[c]) + extra_category_points * (n_categories - 1), capped
     authority  = authority_points[source authority]                   # central > provincial > ...
+                 # the strongest of the author, the channel (feed) title and the source's name
     reach      = reach_points_per_decade * max(0, log10(author_reach) - reach_floor_log10), capped
     volume     = volume_points_per_decade * log10(1 + volume_1h), capped
     velocity   = velocity_points_per_doubling * log2(velocity) when velocity > 1, capped
@@ -172,6 +173,19 @@ class TierPolicy:
             return "verified", None
         return "ordinary", None
 
+    def authority_among(self, names: Sequence[str | None]) -> tuple[str, str | None]:
+        """The strongest authority any of ``names`` (author, channel title, source name) carries.
+
+        An RSS ``<author>`` of 央视新闻 counts as central media as much as a
+        source named 央视新闻; on a tie the first name wins (its entry names the reason).
+        """
+        best: tuple[str, str | None] = ("ordinary", None)
+        for name in names:
+            authority, entry = self.authority_of(name)
+            if self.authority_points.get(authority, 0.0) > self.authority_points.get(best[0], 0.0):
+                best = (authority, entry)
+        return best
+
     def breakdown(self, negative_probability: float, categories: Sequence[str], signals: Any) -> TierBreakdown:
         """Every signal with its points (after the exposure factor), the score and the tier."""
         parts: list[TierPart] = []
@@ -193,7 +207,8 @@ class TierPolicy:
             authority = signals.source_authority
             entry: str | None = None
             if authority is None:
-                authority, entry = self.authority_of(signals.source_name)
+                authority, entry = self.authority_among(
+                    (getattr(signals, "author", None), getattr(signals, "channel", None), signals.source_name))
             if authority not in AUTHORITIES:
                 raise ValueError(f"unknown source_authority {authority!r}; one of {', '.join(AUTHORITIES)}")
             pts = self.authority_points.get(authority, 0.0)

@@ -30,6 +30,7 @@ class Mention:
     published_at: datetime  # timezone-aware
     author: str = ""
     author_reach: int | None = None  # followers / circulation, if known
+    channel: str = ""  # the feed / page / channel title the item came in (RSS <channel><title>, ...)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -145,3 +146,9 @@ def m003_pending_index(db: sqlite_utils.Database) -> None:
     # Stored but not yet classified/announced: a partial index keeps the resume scan tiny.
     db.execute("CREATE INDEX IF NOT EXISTS idx_mentions_pending ON mentions (source, id) "
                "WHERE classified_at IS NULL OR notified_at IS NULL")
+
+
+@migrations()
+def m004_channel(db: sqlite_utils.Database) -> None:
+    # The feed or channel title (an RSS <channel><title> such as 央视新闻的微博): it counts for authority.
+    db["mentions"].add_column("channel", str)  # type: ignore[union-attr]

@@ -45,13 +45,15 @@ log = logging.getLogger("lantern.monitor")
 OnNewMentions = Callable[[list[StoredMention]], Awaitable[None]]
 _INSERT = (
     "INSERT INTO mentions (source, external_id, url, url_norm, content_hash, simhash, duplicate_of, author, "
-    "author_reach, published_at, fetched_at, title, text, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "author_reach, channel, published_at, fetched_at, title, text, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 
 def default_signals(mention: Mention) -> Signals:
-    """What the classifier may use besides the text."""
-    return Signals(source_name=mention.source, author_reach=mention.author_reach)
+    """What the classifier may use besides the text: the source's name, the author and the channel title
+    (each may name an outlet such as 央视新闻), and the author's reach."""
+    return Signals(source_name=mention.source, author=mention.author or None, channel=mention.channel or None,
+                   author_reach=mention.author_reach)
 
 
 @dataclass
@@ -149,7 +151,7 @@ class Pipeline:
                         duplicate_of = match.original_id
                 cur = conn.execute(_INSERT, (
                     m.source, m.external_id, m.url, p.url_norm, p.hash, p.simhash, duplicate_of, m.author,
-                    m.author_reach, m.published_at.timestamp(), now, m.title, m.text,
+                    m.author_reach, m.channel, m.published_at.timestamp(), now, m.title, m.text,
                     json.dumps(m.raw, ensure_ascii=False, default=str),
                 ))
                 mention_id = int(cur.lastrowid or 0)
@@ -241,7 +243,8 @@ class Pipeline:
         return Mention(source=row["source"], external_id=row["external_id"], url=row["url"] or "",
                        title=row["title"] or "", text=row["text"] or "",
                        published_at=datetime.fromtimestamp(row["published_at"] or row["fetched_at"], self.tz),
-                       author=row["author"] or "", author_reach=row["author_reach"], raw=raw)
+                       author=row["author"] or "", author_reach=row["author_reach"],
+                       channel=row.get("channel") or "", raw=raw)
 
 
 def _pending_rows(db: sqlite_utils.Database, source: str | None, limit: int) -> list[dict[str, Any]]:

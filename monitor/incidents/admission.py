@@ -54,7 +54,8 @@ def from_row(row: dict[str, Any]) -> StoredMention:
     mention = Mention(source=row["source"] or "", external_id=row.get("external_id") or str(row["id"]),
                       url=row.get("url") or "", title=row.get("title") or "", text=row.get("text") or "",
                       published_at=datetime.fromtimestamp(float(at), UTC), author=row.get("author") or "",
-                      author_reach=row.get("author_reach"), raw=raw if isinstance(raw, dict) else {})
+                      author_reach=row.get("author_reach"), channel=row.get("channel") or "",
+                      raw=raw if isinstance(raw, dict) else {})
     return StoredMention(id=int(row["id"]), mention=mention, sentiment=row.get("sentiment") or "neutral",
                          negative_probability=float(row.get("negative_probability") or 0.0),
                          categories=tuple(json.loads(row.get("categories") or "[]")), tier=row.get("tier") or "P4",

@@ -50,11 +50,17 @@ def open_candidates(db: sqlite_utils.Database, since: float) -> list[dict[str, A
     return [decode(r) for r in rows]
 
 
-def outlets(db: sqlite_utils.Database, incident_id: int, limit: int = 5) -> list[str]:
-    """The incident's authors with the widest reach (outlet names such as 央视财经, 新京报)."""
-    rows = db.execute("select author from mentions where incident_id = ? and coalesce(author, '') != '' "
-                      "group by author order by max(coalesce(author_reach, 0)) desc, author limit ?",
-                      [incident_id, limit]).fetchall()
+def outlets(db: sqlite_utils.Database, incident_id: int, limit: int = 100) -> list[str]:
+    """The incident's authors and channel titles (outlet names such as 央视财经, 新京报), widest reach first.
+
+    Every name counts for the incident's authority, so the limit is generous: an RSS item by 央视新闻
+    carries no follower count and must not fall behind a hundred reposters with one.
+    """
+    rows = db.execute("select name from (select author as name, author_reach as reach from mentions "
+                      "where incident_id = ? union all select channel, author_reach from mentions "
+                      "where incident_id = ?) where coalesce(name, '') != '' "
+                      "group by name order by max(coalesce(reach, 0)) desc, name limit ?",
+                      [incident_id, incident_id, limit]).fetchall()
     return [str(r[0]) for r in rows]
 
 

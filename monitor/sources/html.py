@@ -9,7 +9,8 @@ Options (selectors inside ``item`` are relative to one item)::
     text = "p.summary"         # default: the whole item's text
     author = "span.author"
 
-GBK/GB18030 pages are decoded from the HTTP charset, ``<meta charset>``, or
+The page's ``<title>`` is each mention's channel (it counts for authority,
+like the author).  GBK/GB18030 pages are decoded from the HTTP charset, ``<meta charset>``, or
 the source's ``encoding`` override.
 """
 
@@ -48,6 +49,7 @@ def parse_html(text: str, options: Mapping[str, Any], *, source: str, base_url: 
         raise ParseError(f"CSS 选择器无效：{options['item']!r} (invalid selector)") from exc
     if not items and tree.body is not None and not _text(tree.body):
         raise ParseError("页面为空或不是 HTML (empty page)")
+    channel = _text(tree.css_first("head title"))[:200]
     mentions: list[Mention] = []
     for item in items:
         try:
@@ -72,7 +74,7 @@ def parse_html(text: str, options: Mapping[str, Any], *, source: str, base_url: 
         mentions.append(Mention(
             source=source, external_id=(url or content_hash(f"{title}\n{body}"))[:500], url=url, title=title,
             text=body, published_at=published or datetime.fromtimestamp(now, tz), author=_text(author_node),
-            raw={"html": (item.html or "")[:20000]},
+            channel=channel, raw={"html": (item.html or "")[:20000]},
         ))
     return mentions, len(items)
 

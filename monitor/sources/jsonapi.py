@@ -6,6 +6,9 @@ Options::
     [sources.fields]               # mention field -> dotted path inside one item
     id = "mid"; url = "scheme"; title = "title"; text = "text"; author = "user.screen_name"
     author_reach = "user.followers_count"; published_at = "created_at"
+    channel = "source.name"        # the outlet / channel the item came from (counts for authority)
+    feed_title = "title"           # dotted path, in the whole document, of a channel title for every item
+                                   # (JSON Feed's "title"); an item's own channel field wins
     cursor_param = "cursor"        # query parameter carrying the cursor (enables pagination)
     next_cursor = "data.next_cursor"   # dotted path of the next cursor in the answer
     max_pages = 5                  # pages followed per poll
@@ -28,9 +31,9 @@ from ..mentions import Mention, content_hash
 from ..normalize import html_to_text, parse_time
 from .base import FetchState, Page, Source
 
-FIELDS = ("id", "url", "title", "text", "author", "author_reach", "published_at")
+FIELDS = ("id", "url", "title", "text", "author", "author_reach", "published_at", "channel")
 DEFAULT_FIELDS = {"id": "id", "url": "url", "title": "title", "text": "text", "author": "author",
-                  "author_reach": "author_reach", "published_at": "published_at"}
+                  "author_reach": "author_reach", "published_at": "published_at", "channel": "channel"}
 _MISSING = object()
 
 
@@ -53,6 +56,11 @@ def _str(value: Any) -> str:
     if value is _MISSING or value is None:
         return ""
     return value if isinstance(value, str) else str(value)
+
+
+def _text(value: Any) -> str:
+    """A name field (author, channel): strings and numbers only, never a nested object's repr."""
+    return html_to_text(_str(value))[:200] if isinstance(value, str | int) and not isinstance(value, bool) else ""
 
 
 def _reach(value: Any) -> int | None:
@@ -83,6 +91,7 @@ def parse_json(text: str, options: Mapping[str, Any], *, source: str, now: float
         where = items_path or "(根)"
         raise ParseError(f"JSON 中 {where} 处不是条目列表 (no item list at {where!r})")
     fields = {**DEFAULT_FIELDS, **options.get("fields", {})}
+    feed_title = _text(lookup(doc, options["feed_title"])) if options.get("feed_title") else ""
     mentions: list[Mention] = []
     for item in items:
         if not isinstance(item, Mapping):
@@ -98,8 +107,8 @@ def parse_json(text: str, options: Mapping[str, Any], *, source: str, now: float
         mentions.append(Mention(
             source=source, external_id=external_id[:500], url=url, title=title, text=text,
             published_at=published or datetime.fromtimestamp(now, tz),
-            author=_str(lookup(item, fields["author"])), author_reach=_reach(lookup(item, fields["author_reach"])),
-            raw=dict(item),
+            author=_text(lookup(item, fields["author"])), author_reach=_reach(lookup(item, fields["author_reach"])),
+            channel=_text(lookup(item, fields["channel"])) or feed_title, raw=dict(item),
         ))
     next_cursor = None
     if options.get("next_cursor"):
@@ -113,13 +122,14 @@ class JsonSource(Source):
 
     @classmethod
     def validate_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
-        known = {"items", "fields", "cursor_param", "next_cursor", "max_pages"}
+        known = {"items", "fields", "cursor_param", "next_cursor", "max_pages", "feed_title"}
         unknown = set(options) - known
         if unknown:
             raise SourceConfigError(f"unknown option(s) for kind json: {', '.join(sorted(unknown))}")
         out = dict(options)
-        if not isinstance(out.get("items", ""), str):
-            raise SourceConfigError("items must be a dotted path string")
+        for key in ("items", "feed_title"):
+            if not isinstance(out.get(key, ""), str):
+                raise SourceConfigError(f"{key} must be a dotted path string")
         fields = out.get("fields", {})
         if not isinstance(fields, Mapping) or not all(k in FIELDS and isinstance(v, str) for k, v in fields.items()):
             raise SourceConfigError(f"fields must map some of {', '.join(FIELDS)} to dotted paths")

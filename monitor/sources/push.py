@@ -3,7 +3,10 @@
 Nothing is polled.  Each item of a batch is a JSON object::
 
     {"id": "...", "url": "...", "title": "...", "text": "...", "author": "...",
-     "author_reach": 12000, "published_at": "2026-11-23T09:00:00+08:00"}
+     "author_reach": 12000, "published_at": "2026-11-23T09:00:00+08:00", "channel": "..."}
+
+``author`` (the account, e.g. 央视新闻) and ``channel`` (the outlet or feed the
+item came from) count for the tier's authority like the source's own name.
 
 ``text`` or ``title`` is required; ``id`` defaults to the URL, then to the
 content hash.  A bad item gets its own error and never rejects the others.
@@ -27,7 +30,7 @@ MAX_TEXT = 50_000
 def parse_push_item(item: Any, *, source: str, now: float, tz: tzinfo) -> Mention:
     if not isinstance(item, Mapping):
         raise IngestError("条目必须是 JSON 对象 (item must be an object)")
-    for key in ("id", "url", "title", "text", "author"):
+    for key in ("id", "url", "title", "text", "author", "channel"):
         if key in item and item[key] is not None and not isinstance(item[key], str | int):
             raise IngestError(f"{key} 必须是字符串 ({key} must be a string)")
     title = html_to_text(str(item.get("title") or ""))
@@ -49,8 +52,10 @@ def parse_push_item(item: Any, *, source: str, now: float, tz: tzinfo) -> Mentio
         raise IngestError("author_reach 必须是数字 (author_reach must be a number)")
     external_id = str(item.get("id") or url or content_hash(f"{title}\n{text}"))
     return Mention(source=source, external_id=external_id[:500], url=url, title=title, text=text,
-                   published_at=published or datetime.fromtimestamp(now, tz), author=str(item.get("author") or ""),
-                   author_reach=_reach(reach) if reach is not None else None, raw=dict(item))
+                   published_at=published or datetime.fromtimestamp(now, tz),
+                   author=html_to_text(str(item.get("author") or ""))[:200],
+                   author_reach=_reach(reach) if reach is not None else None,
+                   channel=html_to_text(str(item.get("channel") or ""))[:200], raw=dict(item))
 
 
 class PushSource(Source):

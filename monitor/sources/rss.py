@@ -5,7 +5,10 @@ including every malformed feed, goes through feedparser.
 
 RSSHub routes (``/weibo/keyword/…``, ``/weibo/user/…``, ``/zhihu/hot``,
 ``/sina/tousu/…``) are plain RSS 2.0 whose ``<description>`` is HTML; the
-text is extracted from it.  Options: none beyond the common ones.
+text is extracted from it.  Each mention keeps the item's author (``<author>``,
+``dc:creator``, Atom ``<author><name>``) and the feed's title as its channel:
+both count for the tier's authority (an item by 央视新闻 is central media).
+Options: none beyond the common ones.
 """
 
 from __future__ import annotations
@@ -52,6 +55,22 @@ def _describe(exc: BaseException | None) -> str:
     return f"{where}{getattr(exc, 'getMessage', lambda: str(exc))()}"
 
 
+_MAILBOX = re.compile(r"^\s*[^\s@()]+@[^\s()]+\s*\((?P<name>[^()]+)\)\s*$")
+
+
+def author_name(value: Any) -> str:
+    """The author's name: RSS 2.0 ``<author>`` is often ``mail@host (Name)``, RSSHub's is just the name."""
+    text = html_to_text(value if isinstance(value, str) else "")
+    m = _MAILBOX.match(text)
+    return m.group("name").strip() if m else text
+
+
+def _entry_author(entry: Any) -> str:
+    detail = _get(entry, "author_detail")
+    name = detail.get("name") if isinstance(detail, dict) else None
+    return author_name(name) if name else author_name(_get(entry, "author", ""))
+
+
 def _feedparser_entries(body: bytes, content_type: str) -> list[Any]:
     headers = {"content-type": content_type} if content_type else {}
     try:
@@ -63,6 +82,10 @@ def _feedparser_entries(body: bytes, content_type: str) -> list[Any]:
         if feed.get("bozo"):
             raise ParseError(f"订阅源 XML 格式错误（{_describe(feed.get('bozo_exception'))}）(malformed feed)")
         raise ParseError("返回的内容不是 RSS/Atom 订阅源 (not an RSS or Atom feed)")
+    channel = html_to_text(dict.get(feed.get("feed") or {}, "title", "") or "")
+    if channel:
+        for entry in entries:
+            entry["feed_title"] = channel  # not "channel": feedparser aliases it to "feed"
     return entries
 
 
@@ -91,8 +114,8 @@ def parse_feed(body: bytes, *, source: str, now: float, tz: tzinfo, content_type
         raw["summary"] = body_html[:20000]
         mentions.append(Mention(
             source=source, external_id=str(external_id)[:500], url=url, title=title, text=text,
-            published_at=_entry_time(entry, now=now, tz=tz), author=html_to_text(_get(entry, "author", "")),
-            raw=raw,
+            published_at=_entry_time(entry, now=now, tz=tz), author=_entry_author(entry)[:200],
+            channel=html_to_text(_get(entry, "feed_title", "") or "")[:200], raw=raw,
         ))
     return mentions, len(entries)
 

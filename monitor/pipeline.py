@@ -28,6 +28,7 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -197,11 +198,7 @@ class Pipeline:
                              json.dumps([str(c) for c in r.categories], ensure_ascii=False), str(r.tier),
                              json.dumps([str(x) for x in r.reasons], ensure_ascii=False), now, s.id))
 
-            def write(db: sqlite_utils.Database) -> None:
-                db.conn.executemany("UPDATE mentions SET sentiment=?, negative_probability=?, categories=?, tier=?, "
-                                    "reasons=?, classified_at=? WHERE id=?", rows)
-
-            await self.store.write(write)
+            await self.store.write(partial(_record_classes, rows=rows))
         batch = [StoredMention(
             id=s.id, mention=s.mention, sentiment=str(classified[s.id].sentiment),
             negative_probability=float(classified[s.id].negative_probability),
@@ -212,8 +209,7 @@ class Pipeline:
             await self.on_new_mentions(batch)
         ids = [(self.clock(), s.id) for s in stored]
         if ids:
-            await self.store.write(lambda db: db.conn.executemany(
-                "UPDATE mentions SET notified_at=? WHERE id=?", ids))
+            await self.store.write(partial(_mark_notified, ids=ids))
 
     async def resume(self, source: str | None = None, *, limit: int = 1000) -> int:
         """Classify and announce stored mentions a crash or a failure left behind; returns how many."""
@@ -245,6 +241,16 @@ class Pipeline:
                        published_at=datetime.fromtimestamp(row["published_at"] or row["fetched_at"], self.tz),
                        author=row["author"] or "", author_reach=row["author_reach"],
                        channel=row.get("channel") or "", raw=raw)
+
+
+def _record_classes(db: sqlite_utils.Database, *, rows: list[tuple[Any, ...]]) -> None:
+    # Returns nothing: the cursor stays on the writer thread (see web/storage.py, the storage contract).
+    db.conn.executemany("UPDATE mentions SET sentiment=?, negative_probability=?, categories=?, tier=?, "
+                        "reasons=?, classified_at=? WHERE id=?", rows).close()
+
+
+def _mark_notified(db: sqlite_utils.Database, *, ids: list[tuple[float, int]]) -> None:
+    db.conn.executemany("UPDATE mentions SET notified_at=? WHERE id=?", ids).close()
 
 
 def _pending_rows(db: sqlite_utils.Database, source: str | None, limit: int) -> list[dict[str, Any]]:

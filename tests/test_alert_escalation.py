@@ -133,7 +133,7 @@ async def test_restart_in_the_middle_of_an_escalation(tmp_path: Path, robot: Rob
     assert await rows(first, recipient="channel:hook") == [("channel:hook", "open", "queued")]
     # A crash while a console row was being "sent": it must not be lost either.
     await first.db.write(lambda db: db.execute(
-        "update alert_deliveries set status = 'sending' where recipient = 'user:wang'"))
+        "update alert_deliveries set status = 'sending' where recipient = 'user:wang'").rowcount)
     await first.alerts.stop()
     first.db.close()
 

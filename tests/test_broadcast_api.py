@@ -175,7 +175,7 @@ async def test_edit_makes_new_version_that_needs_approval_and_updates_tickers(en
     assert {e["content_hash"] for e in audit["entries"] if e["version"] == 2} == {edited["content_hash"]}
 
     await env.services.db.write(lambda db: db.execute(
-        "update broadcast_audit set actor = 'mallory' where action = 'approve' and version = 1"))
+        "update broadcast_audit set actor = 'mallory' where action = 'approve' and version = 1").rowcount)
     assert (await env.call("GET", f"/api/scripts/{sid}/audit", env.wang))["chain_intact"] is False
     await ws.close()
 

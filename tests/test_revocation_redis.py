@@ -147,7 +147,7 @@ async def test_a_node_that_lost_redis_rechecks_its_connections_when_it_is_back(n
     ours = [c for c in clients if c.get("name") == fanout_b.client_name]
     assert ours, json.dumps(clients)
     sessions = fanout_b.sessions
-    await b.services.db.write(lambda db: db.execute("update users set active = 0 where id = ?", [b.ids["ag"]]))
+    await b.services.db.write(lambda db: db.execute("update users set active = 0 where id = ?", [b.ids["ag"]]).rowcount)
     for client in ours:
         await admin.client_kill_filter(_id=client["id"])
     assert await closed_with(on_b) == (CLOSE_SIGNED_OUT, "recheck")

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import sqlite_utils
 from aiohttp import web
 from aiohttp.web_log import AccessLogger
 
@@ -185,9 +186,12 @@ async def get_routing(request: web.Request) -> web.Response:
 
 async def _save(services: Any, name: str, value: list[dict[str, Any]], actor: str) -> None:
     now = services.clock()
-    await services.db.write(lambda db: db.table("alert_config").upsert(
-        {"name": name, "value": json.dumps(value, ensure_ascii=False), "updated_at": now, "updated_by": actor},
-        pk="name"))
+    row = {"name": name, "value": json.dumps(value, ensure_ascii=False), "updated_at": now, "updated_by": actor}
+
+    def save(db: sqlite_utils.Database) -> None:
+        db.table("alert_config").upsert(row, pk="name")
+
+    await services.db.write(save)
 
 
 async def _replace(request: web.Request, name: str, parse: Callable[[list[Any], list[str]], Any]) -> Any:

@@ -9,6 +9,16 @@ block the writer.
 Packages do not import this module: ``monitor`` and ``broadcast`` declare the
 two methods they need as a ``Store`` protocol and ``web`` injects a
 :class:`Database`.
+
+**Contract: a read or write function returns data, never an object tied to
+its connection** (a cursor, a row, a connection, a ``sqlite_utils`` table or a
+lazy generator over a query).  Such an object reaches the event-loop thread
+as the result and is freed there while the owning thread re-runs the same
+cached statement: that is SQLite's ``InterfaceError: bad parameter or other
+API misuse`` (issue #11).  Both loops refuse such a result with
+:class:`ConnectionBoundResult` (a write is rolled back first), so a function
+that forgets ``.fetchall()`` / ``.rowcount`` fails at once, in tests, instead
+of now and then under load.
 """
 
 from __future__ import annotations
@@ -17,17 +27,38 @@ import asyncio
 import queue
 import sqlite3
 import threading
+import types
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlite_utils
+from sqlite_utils.db import Queryable
 from sqlite_utils.migrations import Migrations
 
 T = TypeVar("T")
 
 _STOP = object()
+_BOUND = (sqlite3.Cursor, sqlite3.Connection, sqlite3.Row, sqlite3.Blob, sqlite_utils.Database, Queryable,
+          types.GeneratorType)
+
+
+class ConnectionBoundResult(TypeError):
+    """A read or write function returned an object tied to its connection instead of data."""
+
+
+def check_result(fn: Any, result: Any) -> None:
+    """Raise :class:`ConnectionBoundResult` if ``result`` (or an item of a list, tuple, set or dict) is bound."""
+    found = result if isinstance(result, _BOUND) else None
+    if found is None and isinstance(result, list | tuple | set | frozenset | dict):
+        values = result.values() if isinstance(result, dict) else result
+        found = next((v for v in values if isinstance(v, _BOUND)), None)
+    if found is not None:
+        name = getattr(fn, "__qualname__", None) or type(fn).__name__
+        raise ConnectionBoundResult(
+            f"database function {name} returned a {type(found).__module__}.{type(found).__name__}; return data "
+            "instead (cursor.rowcount, cursor.fetchall(), list(db.query(...)), or None)")
 
 
 def connect(path: str | Path) -> sqlite_utils.Database:
@@ -72,13 +103,16 @@ class Database:
             db = self._writer_db
             if isinstance(fn, _Bare):
                 try:
-                    future.set_result(fn.fn(db))
+                    result = fn.fn(db)
+                    check_result(fn.fn, result)
+                    future.set_result(result)
                 except BaseException as exc:
                     future.set_exception(exc)
                 continue
             try:
                 db.conn.execute("BEGIN IMMEDIATE")
                 result = fn(db)
+                check_result(fn, result)  # before COMMIT: a refused write keeps nothing
                 db.conn.execute("COMMIT")
             except BaseException as exc:
                 if db.conn.in_transaction:
@@ -114,7 +148,9 @@ class Database:
 
     def read_sync(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         """Run a read-only ``fn`` on a reader connection of the calling thread."""
-        return fn(self._reader())
+        result = fn(self._reader())
+        check_result(fn, result)
+        return result
 
     async def read(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         """Run a read-only ``fn`` on a reader thread."""

@@ -175,9 +175,8 @@ class Sender:
         report.errors.append(error)
         log.warning("alert %s to %s via %s: %s (%s, attempt %d)", row["id"], row["recipient_label"], row["channel"],
                     error, status, attempts)
-        await self.store.write(lambda db: db.execute(
-            "update alert_deliveries set status = ?, attempts = ?, next_attempt_at = ?, last_error = ? where id = ?",
-            [status, attempts, next_at, error, row["id"]]))
+        await self.store.write(partial(_mark_attempt, delivery_id=row["id"], status=status, attempts=attempts,
+                                       next_at=next_at, error=error))
 
 
 def budget_for(name: str, channel: Channel, limits: RedisLimits | None) -> Budget:
@@ -196,6 +195,12 @@ def _claim(db: Any, *, delivery_id: int) -> bool:
     cursor = db.execute("update alert_deliveries set status = 'sending' where id = ? and status = 'queued'",
                         [delivery_id])
     return bool(cursor.rowcount)
+
+
+def _mark_attempt(db: Any, *, delivery_id: int, status: str, attempts: int, next_at: float | None,
+                  error: str) -> None:
+    db.execute("update alert_deliveries set status = ?, attempts = ?, next_attempt_at = ?, last_error = ? where id = ?",
+               [status, attempts, next_at, error, delivery_id])
 
 
 def _mark_sent(db: Any, *, delivery_id: int, now: float) -> None:

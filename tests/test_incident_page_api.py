@@ -49,7 +49,8 @@ async def env(tmp_path: Path, aiohttp_client: Any) -> AsyncIterator[dict[str, An
 async def mention(svc: Any, title: str = STORY, *, author: str | None = None, **kw: Any) -> Any:
     m = await store_mention(svc, title=title, categories=kw.pop("categories", ("food_safety",)), **kw)
     if author is not None:
-        await svc.db.write(lambda db: db.execute("update mentions set author = ? where id = ?", [author, m.id]).rowcount)
+        await svc.db.write(lambda db: db.execute("update mentions set author = ? where id = ?",
+                                                 [author, m.id]).rowcount)
     return m
 
 

@@ -90,6 +90,7 @@ async def test_why_this_tier_and_the_retier_history(env: dict[str, Any]) -> None
     assert parts["category"]["value"] == ["food_safety", "media_exposure"] and parts["category"]["points"] == 30.0
     assert parts["negativity"]["value"] == pytest.approx(0.9) and parts["volume"]["value"] == 2
     assert parts["velocity"]["value"] == 2.0 and parts["velocity"]["points"] == 7.0
+    assert (why["volume_1h"], why["previous_1h"], why["velocity"]) == (2, 0, 2.0)
     assert sum(p["points"] for p in model["parts"]) == pytest.approx(model["score"], abs=0.2)
     assert inputs["mention_tier"]["tier"] == "P2" and not inputs["mention_tier"]["decisive"]
     assert inputs["mention_tier"]["mention"]["author"] == "央视新闻"

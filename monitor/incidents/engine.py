@@ -184,7 +184,7 @@ class IncidentEngine:
                 tier, manual = auto, None  # grew beyond what a person decided: climb anyway
         manual_why = (inc["tier_why"] or {}).get("manual") if manual else None
         why = tiering.explain(tier=tier, auto=auto, held=inc["tier_auto"], mention_tier=inc["mention_tier"],
-                              volume_1h=vol, velocity=vol / max(1, before), volume_thresholds=cfg.volume_tiers,
+                              volume_1h=vol, previous_1h=before, volume_thresholds=cfg.volume_tiers,
                               model=model_why, spike=spike, manual=manual_why)
         if tier != inc["tier"]:
             store_ops.event(db, incident_id, now, "retiered", "auto", tier=tier, previous=inc["tier"], volume_1h=vol,

@@ -74,10 +74,11 @@ def model_verdict(result: object) -> tuple[str | None, dict[str, Any] | None]:
 
 
 def explain(*, tier: str, auto: str, held: str | None, mention_tier: str | None, volume_1h: int,
-            velocity: float, volume_thresholds: dict[str, float], model: dict[str, Any] | None,
+            previous_1h: int, volume_thresholds: dict[str, float], model: dict[str, Any] | None,
             spike: bool, manual: dict[str, Any] | None = None) -> dict[str, Any]:
     """Why the incident has ``tier``: each input's own tier (the most severe decides), spike, hold, manual.
 
+    ``previous_1h`` is the volume of the hour before the last (velocity = volume_1h / max(1, previous_1h)).
     ``held`` is the automatic tier reached earlier when it is more severe than
     what the signals give now (automatic tiers only climb).
     """
@@ -95,4 +96,5 @@ def explain(*, tier: str, auto: str, held: str | None, mention_tier: str | None,
             "held": held if held is not None and rank(held) < rank(combine(
                 mention_tier=mention_tier, volume=vol_tier, model=model.get("tier") if model else None,
                 spike=spike)) else None,
-            "volume_1h": volume_1h, "velocity": round(velocity, 2), "manual": manual}
+            "volume_1h": volume_1h, "previous_1h": previous_1h, "velocity": round(volume_1h / max(1, previous_1h), 2),
+            "manual": manual}

@@ -13,7 +13,9 @@ const who = (inc, actor) => (actor && inc.actors && inc.actors[actor]) || String
 const count = (n) => Number(n || 0).toLocaleString(lang);
 const fixed = (v, digits = 1) => (Number.isFinite(Number(v)) ? Number(v).toFixed(digits) : "");
 const authority = (code) => (code ? t(`authority.${code}`) : "");
-const categories = (codes) => (codes || []).map((c) => t(`category.${c}`)).join("、");
+const categories = (codes) => (codes || []).map((c) => t(`category.${c}`)).join(lang === "en" ? ", " : "、");
+const comma = () => (lang === "en" ? ", " : "，");
+const colon = () => (lang === "en" ? ": " : "：");
 
 function duration(seconds) {
   const minutes = Math.max(1, Math.round(seconds / 60));
@@ -64,7 +66,7 @@ function inputLine(item) {
   }
   if (item.signal === "mention_tier" && item.mention) {
     const m = item.mention;
-    extra.push(` — ${m.author || m.source || ""}：${String(m.title || m.text || "").slice(0, 60)}`);
+    extra.push(` — ${m.author || m.source || ""}${colon()}${String(m.title || m.text || "").slice(0, 60)}`);
   }
   return h("li", { class: `why-input${item.decisive ? " decisive" : ""}`, "data-signal": item.signal },
     line, ...extra, item.decisive ? h("span", { class: "tag" }, t("why.decisive")) : null);
@@ -108,13 +110,13 @@ function history(inc) {
   if (!rows.length) { section.append(h("p", { class: "muted" }, t("history.none"))); return section; }
   section.append(h("ol", { class: "history" }, rows.map((row) => {
     const model = ((row.why && row.why.inputs) || []).find((i) => i.signal === "model");
-    const top = model ? (model.parts || []).slice(0, 3).map((p) => `${t(`signal.${p.signal}`)} +${fixed(p.points, 0)}`).join("，") : "";
+    const top = model ? (model.parts || []).slice(0, 3).map((p) => `${t(`signal.${p.signal}`)} +${fixed(p.points, 0)}`).join(comma()) : "";
     const step = row.previous
       ? h("span", {}, h("span", { class: `tier-badge tier-${row.previous}` }, row.previous), " → ",
         h("span", { class: `tier-badge tier-${row.tier}` }, row.tier))
       : t("history.opened", { tier: row.tier });
     const by = row.actor === "auto" ? t("history.auto") : who(inc, row.actor);
-    const because = row.actor === "auto" ? (model ? `${t("why.input.model", { tier: model.tier })}，${fixed(model.score, 0)}：${top}` : "")
+    const because = row.actor === "auto" ? (model ? `${t("why.input.model", { tier: model.tier })}${comma()}${fixed(model.score, 0)}${colon()}${top}` : "")
       : row.reason || "";
     return h("li", {}, h("span", { class: "muted small" }, time(row.at)), " ", step, " · ", by,
       because ? h("span", { class: "small" }, ` · ${because}`) : null);

@@ -77,7 +77,7 @@ def timeline(db: sqlite_utils.Database, inc: dict[str, Any], now: float) -> dict
         "sum(case when sentiment = 'negative' then 1 else 0 end) from mentions where incident_id = ? "
         "group by slot", [end, origin, size, inc["id"]]).fetchall()
     for slot, mentions, negative in rows:
-        if 0 <= slot < count:
+        if slot is not None and 0 <= slot < count:  # None: a mention with no time at all
             points[slot].update(mentions=int(mentions), negative=int(negative or 0),
                                 negative_share=round((negative or 0) / mentions, 3) if mentions else None)
     return {"bucket_s": size, "start": origin, "end": origin + count * size, "points": points}

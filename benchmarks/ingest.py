@@ -91,7 +91,7 @@ async def throughput(n_feeds: int, per_feed: int, concurrency: int = 4) -> dict[
             # The path of one poll's page: parse -> brand query -> store -> classify -> announce.
             nonlocal stored
             async with gate:
-                mentions, _ = parse_feed(body, source=f"feed{i % 20}", now=time.time(), tz=service.tz)
+                mentions = parse_feed(body, source=f"feed{i % 20}", now=time.time(), tz=service.tz).mentions
                 outcome = await pipeline.store_page([m for m in mentions if query.matches(m.content)])
                 await pipeline.classify_and_announce(outcome.stored)
                 stored += len(outcome.stored)

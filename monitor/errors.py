@@ -7,11 +7,13 @@ Hierarchy::
     │   ├── QueryError                the brand query cannot be parsed (position and reason given)
     │   └── SourceExistsError         a source of that name already exists
     ├── UnknownSourceError            no source of that name
-    ├── IngestError                   a pushed item is not a valid mention
+    ├── ItemError                     one item (pushed or polled) is not a valid mention: only it is refused
+    │   └── IngestError               a pushed item is malformed (wrong type, unreadable field)
     └── SourceError                   expected failure of one poll; the source's health records it
         ├── FetchError                the network or the server failed (status, timeout, too large)
         │   └── RateLimitedError      429 / 503 with Retry-After: the next poll waits for it
         └── ParseError                the payload is malformed (XML, JSON, HTML) or has the wrong shape
+            └── ParseLimitError       the payload is over a parse limit (nesting depth, parse time)
 
 The incidents/alerting side has its own ``monitor/alerting/errors.py``.
 Messages are human readable (zh-CN first, English in parentheses where it
@@ -41,8 +43,12 @@ class UnknownSourceError(MonitorError):
     """No source of that name."""
 
 
-class IngestError(MonitorError):
-    """A pushed item is not a valid mention."""
+class ItemError(MonitorError):
+    """One item is not a valid mention; it is refused and reported, the others of its page are kept."""
+
+
+class IngestError(ItemError):
+    """A pushed item is malformed."""
 
 
 class SourceError(MonitorError):
@@ -67,3 +73,7 @@ class RateLimitedError(FetchError):
 
 class ParseError(SourceError):
     """The payload is malformed or does not have the configured shape."""
+
+
+class ParseLimitError(ParseError):
+    """The payload is over a parse limit (nesting depth, parse time): refused before it can stall anything."""

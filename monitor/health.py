@@ -10,6 +10,7 @@ item arrived for ``silence_factor`` times its usual gap between new items.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -36,6 +37,12 @@ class SourceState:
     next_attempt_at: float | None = None
     alert: str | None = None  # "failing" | "silent" while an alert is open
     last_lateness_s: float | None = None
+    warning: str | None = None  # what the last successful poll or push stored with a caveat (refused items...)
+    rejected: str | None = None  # JSON list of the most recently refused items: [{"item", "reason"}]
+    rejected_count: int = 0  # how many items that poll or push refused
+    rejected_at: float | None = None
+    encoding: str | None = None  # text encoding of the last page, and how it was chosen
+    encoding_source: str | None = None  # override | bom | http | xml | meta | utf-8 | detected | json
     arrivals: int = 0  # not persisted: arrivals learnt since start
 
     @classmethod
@@ -53,6 +60,7 @@ class SourceState:
         row = self.to_row()
         for key in ("name", "etag", "last_modified", "cursor"):
             row.pop(key)
+        row["rejected"] = json.loads(self.rejected) if self.rejected else []
         row["status"] = status(self)
         return row
 
@@ -64,7 +72,7 @@ def status(state: SourceState) -> str:
         return "error"
     if state.last_success_at is None:
         return "pending"
-    return "ok"
+    return "warning" if state.warning else "ok"
 
 
 @dataclass(frozen=True)
@@ -85,8 +93,16 @@ def backoff_delay(failures: int, interval_s: float, *, rng: random.Random | None
     return delay * (rng or random).uniform(0.8, 1.2)
 
 
-def record_success(state: SourceState, *, now: float, items_seen: int, new: int, duplicates: int) -> list[HealthEvent]:
+def record_success(state: SourceState, *, now: float, items_seen: int, new: int, duplicates: int,
+                   warning: str | None = None, rejected: list[dict[str, Any]] | None = None,
+                   max_rejected_shown: int = 20) -> list[HealthEvent]:
+    """A poll or push that stored what it could; ``warning`` and ``rejected`` say what it could not."""
     events: list[HealthEvent] = []
+    state.warning = warning
+    if rejected:
+        state.rejected = json.dumps(rejected[:max_rejected_shown], ensure_ascii=False)
+        state.rejected_count = len(rejected)
+        state.rejected_at = now
     if state.consecutive_failures:
         was_alerting = state.alert == "failing"
         events.append(HealthEvent("recovered", f"来源 {state.name} 已恢复（此前连续失败 "
@@ -115,6 +131,7 @@ def record_success(state: SourceState, *, now: float, items_seen: int, new: int,
 def record_failure(state: SourceState, *, now: float, error: str, interval_s: float, retry_after: float | None,
                    alert_after: int, rng: random.Random | None = None) -> list[HealthEvent]:
     state.consecutive_failures += 1
+    state.warning = None
     state.last_error = error
     state.last_error_at = now
     delay = backoff_delay(state.consecutive_failures, interval_s, rng=rng)

@@ -152,3 +152,13 @@ def m003_pending_index(db: sqlite_utils.Database) -> None:
 def m004_channel(db: sqlite_utils.Database) -> None:
     # The feed or channel title (an RSS <channel><title> such as 央视新闻的微博): it counts for authority.
     db["mentions"].add_column("channel", str)  # type: ignore[union-attr]
+
+
+@migrations()
+def m005_source_health_details(db: sqlite_utils.Database) -> None:
+    # What a poll stored with a caveat, which items it refused and why, and the encoding it read the page in.
+    table = db["source_state"]
+    for column, kind in (("warning", str), ("rejected", str), ("rejected_at", float), ("encoding", str),
+                         ("encoding_source", str)):
+        table.add_column(column, kind)  # type: ignore[union-attr]
+    table.add_column("rejected_count", int, not_null_default=0)  # type: ignore[union-attr]

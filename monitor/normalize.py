@@ -47,6 +47,7 @@ _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun",
 _RELATIVE = re.compile(r"^(\d+)\s*(秒|分钟|小时|天|周)前$")
 _UNITS = {"秒": 1, "分钟": 60, "小时": 3600, "天": 86400, "周": 7 * 86400}
 _CN_DATE = re.compile(r"^(?:(\d{4})[年/.-])?(\d{1,2})[月/.-](\d{1,2})日?(?:\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+MAX_TIME_CHARS = 80  # no time format is longer; a longer value is not a time
 _TODAY = re.compile(r"^(今天|昨天|前天)\s*(\d{1,2}):(\d{2})$")
 
 
@@ -71,6 +72,8 @@ def parse_time(value: object, *, now: float, tz: tzinfo) -> datetime | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
+    if len(text) > MAX_TIME_CHARS:
+        return None
     if re.fullmatch(r"\d{9,13}(\.\d+)?", text):
         return parse_time(float(text), now=now, tz=tz)
     if m := _RFC822.match(text):  # the feed format, parsed without email.utils' generality
@@ -118,16 +121,37 @@ def parse_time(value: object, *, now: float, tz: tzinfo) -> datetime | None:
 
 
 _SPACES = re.compile(r"[ \t\r\f\v\u3000\xa0]+")
-_LINES = re.compile(r"\s*\n\s*")
 
 
 def collapse(text: str) -> str:
-    return _LINES.sub("\n", _SPACES.sub(" ", text)).strip()
+    """Runs of spaces as one space, one newline between non-blank lines, no blank lines.
+
+    Linear in the text's length (no pattern that can backtrack over a long run of whitespace).
+    """
+    lines = (line.strip() for line in _SPACES.sub(" ", text).split("\n"))
+    return "\n".join(line for line in lines if line)
 
 
-_DROP = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
-_BREAK = re.compile(r"</?(?:br|p|div|li|tr|h[1-6])\b[^>]*>", re.IGNORECASE)
-_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
+_HIDDEN = re.compile(r"<(script|style)\b|<!--", re.IGNORECASE)
+_HIDDEN_END = {"script": re.compile(r"</script\s*>", re.IGNORECASE),
+               "style": re.compile(r"</style\s*>", re.IGNORECASE), "": re.compile("-->")}
+# [^<>]* rather than [^>]*: an attempt stops at the next "<", so "<a<a<a..." costs linear time, not quadratic.
+_BREAK = re.compile(r"</?(?:br|p|div|li|tr|h[1-6])\b[^<>]*>", re.IGNORECASE)
+_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
+
+
+def _visible(fragment: str) -> str:
+    """``fragment`` without scripts, styles and comments; an unclosed one hides the rest, as in a browser."""
+    out: list[str] = []
+    pos = 0
+    while (m := _HIDDEN.search(fragment, pos)) is not None:
+        out.append(fragment[pos:m.start()])
+        end = _HIDDEN_END[(m.group(1) or "").lower()].search(fragment, m.end())
+        if end is None:
+            return "".join(out)
+        pos = end.end()
+    out.append(fragment[pos:])
+    return "".join(out)
 
 
 def html_to_text(fragment: str) -> str:
@@ -135,11 +159,12 @@ def html_to_text(fragment: str) -> str:
 
     Regular expressions rather than a DOM: feed descriptions are small
     fragments, and this runs for every item of every poll.  ``a < b`` in the
-    text survives because only ``<letter`` or ``</letter`` starts a tag.
+    text survives because only ``<letter`` or ``</letter`` starts a tag.  Every
+    step is linear in the fragment's length, whatever it holds.
     """
     if not fragment:
         return ""
     if "<" not in fragment and "&" not in fragment:
         return collapse(fragment)
-    text = _TAG.sub("", _BREAK.sub("\n", _DROP.sub("", fragment)))
+    text = _TAG.sub("", _BREAK.sub("\n", _visible(fragment)))
     return collapse(html.unescape(text))

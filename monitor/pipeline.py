@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class Stored:
 class StoreOutcome:
     stored: list[Stored] = field(default_factory=list)
     duplicates: int = 0  # exact duplicates skipped
+    refused: list[tuple[Mention, str]] = field(default_factory=list)  # rows the database would not take
 
     @property
     def near_duplicates(self) -> int:
@@ -150,11 +152,17 @@ class Pipeline:
                         match = self.index.find(p.simhash)
                     if match is not None:
                         duplicate_of = match.original_id
-                cur = conn.execute(_INSERT, (
-                    m.source, m.external_id, m.url, p.url_norm, p.hash, p.simhash, duplicate_of, m.author,
-                    m.author_reach, m.channel, m.published_at.timestamp(), now, m.title, m.text,
-                    json.dumps(m.raw, ensure_ascii=False, default=str),
-                ))
+                try:  # monitor/items.py checked every field; this keeps one bad row from costing the page
+                    cur = conn.execute(_INSERT, (
+                        m.source, m.external_id, m.url, p.url_norm, p.hash, p.simhash, duplicate_of, m.author,
+                        m.author_reach, m.channel, m.published_at.timestamp(), now, m.title, m.text,
+                        json.dumps(m.raw, ensure_ascii=False, default=str),
+                    ))
+                except (sqlite3.InterfaceError, sqlite3.DataError, OverflowError, ValueError, RecursionError) as exc:
+                    log.warning("mention %r of %s refused by the database: %s", m.external_id[:80], m.source,
+                                type(exc).__name__)
+                    outcome.refused.append((m, f"无法保存（{type(exc).__name__}）(could not be stored)"))
+                    continue
                 mention_id = int(cur.lastrowid or 0)
                 if duplicate_of is None and p.near_eligible:
                     with self._index_lock:

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Defaults
-from .errors import IngestError, RateLimitedError, SourceError
+from .errors import ItemError, RateLimitedError, SourceError
 from .health import HealthEvent, SourceState, record_failure, record_success
+from .items import MAX_REJECTED_SHOWN, Rejected, check, describe_notes, label
 from .mentions import Mention
 from .pipeline import Pipeline
 from .query import Query
-from .sources import FetchState, Source
+from .sources import FetchState, Page, Source
 from .sources.push import parse_push_item
 
 log = logging.getLogger("lantern.monitor")
@@ -36,6 +38,10 @@ class PollResult:
     filtered: int = 0  # items the brand query left out
     error: str | None = None
     warning: str | None = None
+    rejected: list[Rejected] = field(default_factory=list)  # items refused, each with its reason
+
+    def warn(self, text: str) -> None:
+        self.warning = f"{self.warning}；{text}" if self.warning else text
 
     def __str__(self) -> str:
         if not self.ok:
@@ -45,8 +51,15 @@ class PollResult:
         return text + (f"；注意：{self.warning}" if self.warning else "")
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("source", "ok", "new", "duplicates", "near_duplicates", "items",
-                                               "filtered", "error", "warning")}
+        out = {k: getattr(self, k) for k in ("source", "ok", "new", "duplicates", "near_duplicates", "items",
+                                              "filtered", "error", "warning")}
+        out["rejected"] = [r.as_dict() for r in self.rejected[:MAX_REJECTED_SHOWN]]
+        return out
+
+
+def rejected_warning(rejected: list[Rejected]) -> str:
+    """The health line for refused items: how many, and the first reason."""
+    return f"拒收 {len(rejected)} 条无效条目（如：{rejected[0].reason}）({len(rejected)} invalid items refused)"
 
 
 @dataclass
@@ -54,11 +67,15 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     filtered: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)  # item = the index in the pushed batch
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        rejected = [{"index": r.item, "reason": r.reason} for r in self.rejected]
         return {"accepted": self.accepted, "duplicates": self.duplicates, "filtered": self.filtered,
-                "errors": self.errors}
+                "rejected": rejected, "warnings": self.warnings,
+                # deprecated alias of rejected (until 0.2): the first releases answered {index, error}
+                "errors": [{"index": r["index"], "error": r["reason"]} for r in rejected]}
 
 
 class Poller:
@@ -85,6 +102,24 @@ class Poller:
                 except Exception:
                     log.exception("source-health alert for %s could not be sent", name)
 
+    def _check_page(self, result: PollResult, page: Page) -> list[Mention]:
+        """The page's mentions that may be stored (checked and clamped); the others go to ``result.rejected``."""
+        now = self.clock()
+        kept: list[Mention] = []
+        notes: Counter[str] = Counter()
+        result.rejected.extend(page.rejected)
+        for mention in page.mentions:
+            try:
+                cleaned, changed = check(mention, now=now, tz=self.pipeline.tz)
+            except ItemError as exc:
+                result.rejected.append(Rejected(label(mention), str(exc)))
+                continue
+            notes.update(changed)
+            kept.append(cleaned)
+        for text in [*page.warnings, *describe_notes(notes)]:
+            result.warn(text)
+        return kept
+
     async def _store_and_announce(self, result: PollResult, mentions: list[Mention],
                                   state_row: dict[str, Any] | None, query: Query) -> None:
         kept = [m for m in mentions if query.matches(m.content)]
@@ -93,16 +128,26 @@ class Poller:
         result.new += len(outcome.stored)
         result.near_duplicates += outcome.near_duplicates
         result.duplicates += outcome.duplicates
+        result.rejected.extend(Rejected(label(m), reason) for m, reason in outcome.refused)
         if outcome.stored:
             try:
                 await self.pipeline.classify_and_announce(outcome.stored)
             except Exception as exc:  # stored: resume() classifies/announces them later
                 self.pipeline.pending_sources.add(result.source)
                 log.exception("mentions of %s stored but not classified/announced yet", result.source)
-                result.warning = f"{len(outcome.stored)} 条已保存，分类或通知失败，稍后重试（{type(exc).__name__}）"
+                result.warn(f"{len(outcome.stored)} 条已保存，分类或通知失败，稍后重试（{type(exc).__name__}）")
             except BaseException:  # cancelled (shutdown): resumed at the next poll or start
                 self.pipeline.pending_sources.add(result.source)
                 raise
+
+    def _success(self, state: SourceState, result: PollResult, items_seen: int) -> list[HealthEvent]:
+        warning = result.warning
+        if result.rejected:
+            warning = f"{warning}；{rejected_warning(result.rejected)}" if warning else \
+                rejected_warning(result.rejected)
+        return record_success(state, now=self.clock(), items_seen=items_seen, new=result.new,
+                              duplicates=result.duplicates, warning=warning,
+                              rejected=[r.as_dict() for r in result.rejected], max_rejected_shown=MAX_REJECTED_SHOWN)
 
     async def poll(self, source: Source, state: SourceState) -> PollResult:
         cfg = source.config
@@ -120,9 +165,11 @@ class Poller:
             fetch_state = FetchState(state.etag, state.last_modified, state.cursor)
             async for page in source.pages(fetch_state):
                 result.items += page.items_seen
+                if page.encoding:
+                    state.encoding, state.encoding_source = page.encoding, page.encoding_source
                 row = state.to_row() | {"etag": page.state.etag, "last_modified": page.state.last_modified,
                                         "cursor": page.state.cursor}
-                await self._store_and_announce(result, page.mentions, row, query)
+                await self._store_and_announce(result, self._check_page(result, page), row, query)
                 state.etag, state.last_modified, state.cursor = page.state.etag, page.state.last_modified, \
                     page.state.cursor
         except RateLimitedError as exc:
@@ -134,8 +181,7 @@ class Poller:
             result.ok, result.error = False, f"内部错误：{type(exc).__name__}（详见日志）(internal error)"
         now = self.clock()
         if result.ok:
-            events = record_success(state, now=now, items_seen=result.items, new=result.new,
-                                    duplicates=result.duplicates)
+            events = self._success(state, result, result.items)
         else:
             events = record_failure(state, now=now, error=result.error or "", interval_s=cfg.interval_s,
                                     retry_after=retry_after, alert_after=self.defaults.failure_alert_after,
@@ -144,20 +190,34 @@ class Poller:
         return result
 
     async def ingest(self, source: Source, state: SourceState, items: list[Any]) -> IngestResult:
-        """Store a pushed batch: each bad item gets its own error, good items are kept."""
+        """Store a pushed batch: each bad item is refused with its own reason, good items are kept."""
         cfg = source.config
         out = IngestResult()
         mentions: list[Mention] = []
+        kept_at: list[int] = []
+        notes: Counter[str] = Counter()
         now = self.clock()
+        result = PollResult(cfg.name, ok=True)
         for index, item in enumerate(items):
             try:
-                mentions.append(parse_push_item(item, source=cfg.name, now=now, tz=self.pipeline.tz))
-            except IngestError as exc:
-                out.errors.append({"index": index, "error": str(exc)})
-        result = PollResult(cfg.name, ok=True)
+                mention = parse_push_item(item, source=cfg.name, now=now, tz=self.pipeline.tz)
+                mention, changed = check(mention, now=now, tz=self.pipeline.tz, strict=True)
+            except ItemError as exc:
+                result.rejected.append(Rejected(index, str(exc)))
+                continue
+            notes.update(changed)
+            mentions.append(mention)
+            kept_at.append(index)
+        for text in describe_notes(notes):
+            result.warn(text)
+        index_of = {label(m): i for i, m in zip(kept_at, mentions, strict=True)}
+        before = len(result.rejected)
         await self._store_and_announce(result, mentions, None, cfg.compiled_query)
+        result.rejected[before:] = [Rejected(index_of.get(str(r.item), r.item), r.reason)  # the database refused it
+                                    for r in result.rejected[before:]]
+        result.rejected.sort(key=lambda r: r.item if isinstance(r.item, int) else -1)
         out.accepted, out.duplicates, out.filtered = result.new, result.duplicates, result.filtered
-        events = record_success(state, now=self.clock(), items_seen=len(items), new=result.new,
-                                duplicates=result.duplicates)
+        out.rejected, out.warnings = list(result.rejected), describe_notes(notes)
+        events = self._success(state, result, len(items))
         await self.act(cfg.name, events)
         return out

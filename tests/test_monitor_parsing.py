@@ -21,8 +21,9 @@ NOW = 1_795_400_000.0
 
 
 def test_rsshub_weibo_keyword() -> None:
-    mentions, seen = parse_feed(fixture_bytes("rsshub_weibo_keyword.xml"), source="wb", now=NOW, tz=TZ)
-    assert seen == 4
+    parsed = parse_feed(fixture_bytes("rsshub_weibo_keyword.xml"), source="wb", now=NOW, tz=TZ)
+    mentions = parsed.mentions
+    assert parsed.items_seen == 4 and not parsed.rejected
     first = mentions[0]
     assert first.external_id == "https://weibo.com/1234567890/N9abcDEfg"
     assert first.author == "吃货小王"
@@ -32,15 +33,15 @@ def test_rsshub_weibo_keyword() -> None:
 
 
 def test_rsshub_zhihu_hot_and_sina_tousu() -> None:
-    zhihu, _ = parse_feed(fixture_bytes("rsshub_zhihu_hot.xml"), source="zh", now=NOW, tz=TZ)
+    zhihu = parse_feed(fixture_bytes("rsshub_zhihu_hot.xml"), source="zh", now=NOW, tz=TZ).mentions
     assert zhihu[0].title == "如何看待鲜味楼后厨被曝老鼠乱窜、过期食材重新贴标？"
     assert "热度" in zhihu[0].text
-    tousu, _ = parse_feed(fixture_bytes("rsshub_sina_tousu.xml"), source="ts", now=NOW, tz=TZ)
+    tousu = parse_feed(fixture_bytes("rsshub_sina_tousu.xml"), source="ts", now=NOW, tz=TZ).mentions
     assert len(tousu) == 2 and "投诉对象" in tousu[0].text and tousu[0].author == "黑猫用户8423"
 
 
 def test_atom_feed_naive_time_is_shanghai() -> None:
-    mentions, _ = parse_feed(fixture_bytes("atom.xml"), source="atom", now=NOW, tz=TZ)
+    mentions = parse_feed(fixture_bytes("atom.xml"), source="atom", now=NOW, tz=TZ).mentions
     assert mentions[0].author == "北京市市场监管局"
     assert mentions[0].published_at.utcoffset() is not None
     assert mentions[0].published_at == datetime(2026, 11, 23, 16, 45, tzinfo=TZ)
@@ -59,7 +60,7 @@ def test_malformed_and_non_feeds_give_clear_errors() -> None:
 def test_encoding_override_for_a_lying_feed() -> None:
     xml = fixture_bytes("rsshub_zhihu_hot.xml").decode("utf-8").replace('encoding="UTF-8"', 'encoding="gbk"')
     body = xml.replace('encoding="gbk"', 'encoding="UTF-8"').encode("gb18030")  # says UTF-8, is GB18030
-    mentions, _ = parse_feed(body, source="zh", now=NOW, tz=TZ, encoding="gbk")
+    mentions = parse_feed(body, source="zh", now=NOW, tz=TZ, encoding="gbk").mentions
     assert mentions[0].title.startswith("如何看待鲜味楼")
 
 
@@ -67,9 +68,9 @@ def test_json_api_mapping_and_cursor() -> None:
     options = {"items": "data.list", "next_cursor": "data.next_cursor",
                "fields": {"id": "mid", "url": "scheme", "text": "text_raw", "author": "user.screen_name",
                           "author_reach": "user.followers_count", "published_at": "created_at"}}
-    mentions, seen, cursor = parse_json(fixture_bytes("json_api_page1.json").decode(), options, source="api",
-                                        now=NOW, tz=TZ)
-    assert (seen, cursor) == (2, "c2")
+    parsed = parse_json(fixture_bytes("json_api_page1.json").decode(), options, source="api", now=NOW, tz=TZ)
+    mentions = parsed.mentions
+    assert (parsed.items_seen, parsed.next_cursor) == (2, "c2")
     assert mentions[0].author_reach == 5230 and mentions[1].author_reach == 12000  # "1.2万"
     assert mentions[0].published_at == datetime(2026, 11, 23, 17, 20, 11, tzinfo=TZ)
     with pytest.raises(ParseError, match="第 1 行"):
@@ -83,9 +84,10 @@ def test_gbk_html_page_with_selectors() -> None:
     assert sniff_encoding(body, None) == "gb18030"
     options = {"item": "li.item", "title": "a.title", "time": "span.time", "text": "p.summary",
                "author": "span.author"}
-    mentions, seen = parse_html(decode_body(body), options, source="page", base_url="https://315.example.cn/list/",
-                                now=NOW, tz=TZ)
-    assert seen == 3
+    parsed = parse_html(decode_body(body), options, source="page", base_url="https://315.example.cn/list/",
+                        now=NOW, tz=TZ)
+    mentions = parsed.mentions
+    assert parsed.items_seen == 3
     assert mentions[0].title == "鲜味楼望京店吃完上吐下泻，门店拒绝赔偿医药费"
     assert mentions[0].url == "https://315.example.cn/complaint/2026/1123/88001.html"
     assert mentions[1].published_at == datetime(2026, 11, 23, 15, 5, tzinfo=TZ)

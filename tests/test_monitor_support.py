@@ -64,7 +64,7 @@ class FakeClassifier:
 class Clock(FakeClock):
     """The shared test clock, starting at a fixed moment."""
 
-    def __init__(self, start: float = 1_795_400_000.0) -> None:
+    def __init__(self, start: float = 1_795_428_000.0) -> None:  # 2026-11-23 18:00 +08, after the fixtures
         super().__init__(start)
 
 

@@ -143,7 +143,7 @@ def test_html_page_title_is_the_channel() -> None:
 
     page = ("<html><head><title>央视网 - 消费主张</title></head><body><ul class='news'>"
             f"<li><a href='/a1'>{TEXT[:20]}</a><p>{TEXT}</p></li></ul></body></html>")
-    [mention], _ = parse_html(page, {"item": "ul.news li", "title": "a", "text": "p"}, source="web",
-                              base_url="https://tv.example.cn/", now=0.0, tz=ZoneInfo("Asia/Shanghai"))
+    [mention] = parse_html(page, {"item": "ul.news li", "title": "a", "text": "p"}, source="web",
+                           base_url="https://tv.example.cn/", now=0.0, tz=ZoneInfo("Asia/Shanghai")).mentions
     assert mention.channel == "央视网 - 消费主张"
     assert TierPolicy().authority_among([mention.author, mention.channel, "web"])[0] == "central_media"

@@ -21,6 +21,8 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         body = await request.json()
     except (ValueError, UnicodeDecodeError):
         raise _bad("请求体不是有效的 JSON (body is not valid JSON)") from None
+    except RecursionError:
+        raise _bad("请求体 JSON 嵌套过深 (JSON nested too deeply)") from None
     if not isinstance(body, dict):
         raise _bad("请求体必须是 JSON 对象 (body must be a JSON object)")
     return body

@@ -123,6 +123,18 @@ def _list(item: dict[str, Any], *, paged: bool = False) -> dict[str, Any]:
     return {"type": "object", "required": ["items"], "properties": properties}
 
 
+_HEALTH = {"type": "object", "properties": {
+    "status": {"type": "string", "enum": ["pending", "ok", "warning", "error", "failing", "silent"]},
+    "last_error": {"type": ["string", "null"]},
+    "warning": {"type": ["string", "null"], "description": "what the last poll or push stored with a caveat "
+                "(refused items, a truncated feed, clamped dates)"},
+    "rejected": {"type": "array", "description": "the most recently refused items (up to 20)",
+                 "items": {"type": "object", "properties": {"item": {"type": ["string", "integer"]},
+                                                            "reason": {"type": "string"}}}},
+    "rejected_count": {"type": "integer"}, "rejected_at": {"type": ["number", "null"]},
+    "encoding": {"type": ["string", "null"], "description": "text encoding the last page was read in"},
+    "encoding_source": {"type": ["string", "null"], "description": "how it was chosen: override, bom, http, "
+                        "xml, meta, utf-8, detected"}}}
 _SHOWN_ONCE = {"type": "string", "description": "Shown in this answer only; store it now, it cannot be read again."}
 RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/me"): {"type": "object", "properties": {"user": _USER, "csrf_token": {"type": "string"}}},
@@ -134,7 +146,7 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/users/{id}/tokens"): {"type": "object", "properties": {"token": _SHOWN_ONCE,
                                                                           "label": {"type": "string"}}},
     ("GET", "/api/sources"): _list({"type": "object", "description": "A source (secrets masked as ***) with "
-                                    "paused, health and next_run_at"}),
+                                    "paused, health and next_run_at", "properties": {"health": _HEALTH}}),
     ("POST", "/api/sources"): {"type": "object", "properties": {"source": {"type": "object", "properties": {
         "token": {**_SHOWN_ONCE, "description": "Push sources without a token of their own: the generated "
                   "token, in this answer only."}}}}},
@@ -142,6 +154,20 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
                                                                              "token": _SHOWN_ONCE}},
     ("GET", "/api/mentions"): _list({"type": "object", "description": "A stored mention with its classification"},
                                     paged=True),
+    ("POST", "/api/ingest"): {"type": "object", "description": "Per-item results: 200 when the batch was "
+                              "processed (good items stored, bad ones refused one by one), 422 with the same body "
+                              "when every item was refused; 400 for a body that is not JSON or nested too deeply.",
+                              "properties": {
+        "source": {"type": "string"}, "accepted": {"type": "integer", "description": "new mentions stored"},
+        "duplicates": {"type": "integer"}, "filtered": {"type": "integer", "description": "left out by the "
+                                                         "source's brand query"},
+        "rejected": {"type": "array", "items": {"type": "object", "properties": {
+            "index": {"type": "integer", "description": "position of the item in the batch"},
+            "reason": {"type": "string"}}}},
+        "warnings": {"type": "array", "items": {"type": "string"}, "description": "what was stored with a "
+                     "caveat, e.g. future dates clamped to the fetch time"},
+        "errors": {"type": "array", "deprecated": True, "description": "the same as rejected, as "
+                   "{index, error}; removed in 0.2"}}},
 }
 
 # Endpoints answering 201 Created.

@@ -11,7 +11,9 @@ Routes::
     GET    /api/mentions                    ?source=&incident=&tier=&before=&limit=   manager, oncall
     POST   /api/ingest                      push a batch: {"items": [...]}, per-source token in
                                             ``Authorization: Bearer`` or ``X-Lantern-Source-Token``;
-                                            at most monitor.ingest_per_minute per source (429 beyond)
+                                            at most monitor.ingest_per_minute per source (429 beyond);
+                                            200 {accepted, duplicates, filtered, rejected: [{index, reason}]},
+                                            422 (same body) when every item was refused
 
 Source secrets (headers, cookies, push tokens) are shown as ``***``.
 """
@@ -28,6 +30,7 @@ from aiohttp import web
 from monitor.config import Defaults
 from monitor.errors import SourceConfigError, SourceExistsError, UnknownSourceError
 from monitor.http import HttpFetcher
+from monitor.items import json_int
 from monitor.mentions import StoredMention
 from monitor.netguard import NetPolicy
 from monitor.registry import list_mentions
@@ -256,9 +259,11 @@ async def ingest(request: web.Request) -> web.Response:
     if (request.content_length or 0) > MAX_INGEST_BYTES:
         return json_error(413, "too_large", f"请求体超过 {MAX_INGEST_BYTES} 字节 (body too large)")
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return json_error(400, "bad_json", f"请求体不是有效的 JSON (invalid JSON): {exc}")
+        body = await request.json(loads=_loads)
+    except RecursionError:
+        return json_error(400, "too_deep", "请求体 JSON 嵌套过深 (JSON nested too deeply)")
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, or an integer of more than 4,300 digits
+        return json_error(400, "bad_json", f"请求体不是有效的 JSON (invalid JSON): {str(exc)[:200]}")
     items = body.get("items") if isinstance(body, dict) else body
     if not isinstance(items, list):
         return json_error(400, "bad_batch", '请求体应为 {"items": [...]} 或条目数组 (expected a list of items)')
@@ -268,8 +273,12 @@ async def ingest(request: web.Request) -> web.Response:
         result = await monitor.ingest(name, items)
     except SourceConfigError as exc:
         return json_error(409, "source_paused", str(exc))
-    status = 422 if items and result.errors and len(result.errors) == len(items) else 200
+    status = 422 if items and len(result.rejected) == len(items) else 200
     return web.json_response({"source": name, **result.as_dict()}, status=status)
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_int=json_int)  # a 5,000-digit number refuses its item, not the batch
 
 
 def ingest_buckets(services: Any) -> TokenBuckets:

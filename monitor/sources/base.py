@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from ..config import SourceConfig
 from ..http import FetchRequest, HttpFetcher
+from ..items import Rejected
 from ..mentions import Mention
 
 
@@ -34,10 +35,32 @@ class FetchState:
 
 
 @dataclass
+class Parsed:
+    """What a pure ``parse_*`` function made of one payload."""
+
+    mentions: list[Mention]
+    items_seen: int  # items in the payload, refused ones included
+    rejected: list[Rejected] = field(default_factory=list)  # items that could not be read, with the reason
+    warnings: list[str] = field(default_factory=list)  # stored with a caveat (e.g. a truncated feed)
+    next_cursor: str | None = None
+    encoding: str | None = None  # the text encoding it was read in
+    encoding_source: str | None = None  # how that encoding was chosen (see monitor/encoding.py)
+
+
+@dataclass
 class Page:
     mentions: list[Mention]
     items_seen: int  # items in the payload, before the brand query
     state: FetchState = field(default_factory=FetchState)
+    rejected: list[Rejected] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    encoding: str | None = None
+    encoding_source: str | None = None
+
+    @classmethod
+    def of(cls, parsed: Parsed, state: FetchState) -> Page:
+        return cls(parsed.mentions, parsed.items_seen, state, list(parsed.rejected), list(parsed.warnings),
+                   parsed.encoding, parsed.encoding_source)
 
 
 @dataclass

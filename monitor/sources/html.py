@@ -25,9 +25,10 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from ..errors import ParseError, SourceConfigError
 from ..http import decode_body
+from ..items import Rejected, scrub
 from ..mentions import Mention, content_hash
 from ..normalize import collapse, parse_time
-from .base import FetchState, Page, Source
+from .base import FetchState, Page, Parsed, Source
 
 SELECTOR_KEYS = ("item", "title", "link", "time", "text", "author")
 
@@ -41,7 +42,7 @@ def _text(node: LexborNode | None) -> str:
 
 
 def parse_html(text: str, options: Mapping[str, Any], *, source: str, base_url: str, now: float,
-               tz: tzinfo) -> tuple[list[Mention], int]:
+               tz: tzinfo) -> Parsed:
     tree = LexborHTMLParser(text)
     try:
         items = tree.css(options["item"])
@@ -50,7 +51,7 @@ def parse_html(text: str, options: Mapping[str, Any], *, source: str, base_url: 
     if not items and tree.body is not None and not _text(tree.body):
         raise ParseError("页面为空或不是 HTML (empty page)")
     channel = _text(tree.css_first("head title"))[:200]
-    mentions: list[Mention] = []
+    out = Parsed([], len(items))
     for item in items:
         try:
             title_node = _first(item, options.get("title", ""))
@@ -63,7 +64,11 @@ def parse_html(text: str, options: Mapping[str, Any], *, source: str, base_url: 
         title = _text(title_node)
         body = _text(text_node) or title
         href = (link_node.attributes.get(options.get("link_attr", "href")) or "") if link_node is not None else ""
-        url = urljoin(base_url, href.strip()) if href else ""
+        try:
+            url = urljoin(base_url, href.strip()) if href else ""
+        except ValueError:  # e.g. "http://[bad": this item is refused, not the page
+            out.rejected.append(Rejected(scrub(title or href)[:120], "链接无法解析 (unreadable link)"))
+            continue
         if not body and not url:
             continue
         time_value: str | None = None
@@ -71,12 +76,12 @@ def parse_html(text: str, options: Mapping[str, Any], *, source: str, base_url: 
             attr = options.get("time_attr")
             time_value = time_node.attributes.get(attr) if attr else _text(time_node)
         published: datetime | None = parse_time(time_value, now=now, tz=tz)
-        mentions.append(Mention(
+        out.mentions.append(Mention(
             source=source, external_id=(url or content_hash(f"{title}\n{body}"))[:500], url=url, title=title,
             text=body, published_at=published or datetime.fromtimestamp(now, tz), author=_text(author_node),
             channel=channel, raw={"html": (item.html or "")[:20000]},
         ))
-    return mentions, len(items)
+    return out
 
 
 class HtmlSource(Source):
@@ -108,6 +113,6 @@ class HtmlSource(Source):
             yield Page([], 0, state)
             return
         text = decode_body(resp.body, resp.charset, self.config.encoding)
-        mentions, seen = parse_html(text, self.config.options, source=self.config.name, base_url=self.config.url,
-                                    now=self.ctx.clock(), tz=self.ctx.tz)
-        yield Page(mentions, seen, FetchState(etag=resp.etag, last_modified=resp.last_modified))
+        parsed = parse_html(text, self.config.options, source=self.config.name, base_url=self.config.url,
+                            now=self.ctx.clock(), tz=self.ctx.tz)
+        yield Page.of(parsed, FetchState(etag=resp.etag, last_modified=resp.last_modified))

@@ -25,11 +25,12 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from ..errors import ParseError, SourceConfigError
+from ..errors import ItemError, ParseError, ParseLimitError, SourceConfigError
 from ..http import decode_body
+from ..items import Rejected, clean_raw, json_int, reach, scrub
 from ..mentions import Mention, content_hash
 from ..normalize import html_to_text, parse_time
-from .base import FetchState, Page, Source
+from .base import FetchState, Page, Parsed, Source
 
 FIELDS = ("id", "url", "title", "text", "author", "author_reach", "published_at", "channel")
 DEFAULT_FIELDS = {"id": "id", "url": "url", "title": "title", "text": "text", "author": "author",
@@ -63,28 +64,41 @@ def _text(value: Any) -> str:
     return html_to_text(_str(value))[:200] if isinstance(value, str | int) and not isinstance(value, bool) else ""
 
 
-def _reach(value: Any) -> int | None:
-    if isinstance(value, bool) or value is _MISSING or value is None:
+def _item_mention(item: Mapping[str, Any], fields: Mapping[str, str], *, source: str, now: float,
+                  tz: tzinfo, feed_title: str = "") -> Mention | None:
+    """The mention of one item (None when it has neither text nor link); ItemError when a field is bad."""
+    title = html_to_text(_str(lookup(item, fields["title"])))
+    text = html_to_text(_str(lookup(item, fields["text"]))) or title
+    url = _str(lookup(item, fields["url"]))
+    if not text and not url:
         return None
-    if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, str):
-        text = value.strip().replace(",", "")
-        scale = 10_000 if text.endswith("万") else 100_000_000 if text.endswith("亿") else 1
-        try:
-            return int(float(text.rstrip("万亿")) * scale)
-        except ValueError:
-            return None
-    return None
+    external_id = _str(lookup(item, fields["id"])) or url or content_hash(f"{title}\n{text}")
+    published: datetime | None = parse_time(lookup(item, fields["published_at"]) if fields["published_at"]
+                                            else None, now=now, tz=tz)
+    reach_value = lookup(item, fields["author_reach"])
+    return Mention(
+        source=source, external_id=external_id[:500], url=url, title=title, text=text,
+        published_at=published or datetime.fromtimestamp(now, tz),
+        author=_text(lookup(item, fields["author"])), author_reach=reach(None if reach_value is _MISSING
+                                                                         else reach_value),
+        channel=_text(lookup(item, fields["channel"])) or feed_title, raw=clean_raw(dict(item)),
+    )
 
 
-def parse_json(text: str, options: Mapping[str, Any], *, source: str, now: float,
-               tz: tzinfo) -> tuple[list[Mention], int, str | None]:
-    """(mentions, items in the answer, next cursor or None); ParseError on bad JSON or shape."""
+def parse_json(text: str, options: Mapping[str, Any], *, source: str, now: float, tz: tzinfo) -> Parsed:
+    """Mentions of one answer, its item count and next cursor; ParseError on bad JSON or shape.
+
+    An item that cannot be read (a non-finite or absurd number, nesting too deep...) is refused on its
+    own, with its reason in ``rejected``; the other items of the page are kept.
+    """
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=json_int)
     except json.JSONDecodeError as exc:
         raise ParseError(f"JSON 格式错误：第 {exc.lineno} 行第 {exc.colno} 列，{exc.msg} (malformed JSON)") from exc
+    except RecursionError:
+        raise ParseLimitError("JSON 嵌套过深，无法解析 (JSON nested too deeply)") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ParseError(f"JSON 无法解析：{exc} (unreadable JSON)") from None
     items_path = options.get("items", "")
     items = lookup(doc, items_path)
     if not isinstance(items, list):
@@ -92,29 +106,34 @@ def parse_json(text: str, options: Mapping[str, Any], *, source: str, now: float
         raise ParseError(f"JSON 中 {where} 处不是条目列表 (no item list at {where!r})")
     fields = {**DEFAULT_FIELDS, **options.get("fields", {})}
     feed_title = _text(lookup(doc, options["feed_title"])) if options.get("feed_title") else ""
-    mentions: list[Mention] = []
-    for item in items:
+    out = Parsed([], len(items))
+    for index, item in enumerate(items):
         if not isinstance(item, Mapping):
             continue
-        title = html_to_text(_str(lookup(item, fields["title"])))
-        text = html_to_text(_str(lookup(item, fields["text"]))) or title
-        url = _str(lookup(item, fields["url"]))
-        if not text and not url:
+        try:
+            mention = _item_mention(item, fields, source=source, now=now, tz=tz, feed_title=feed_title)
+        except ItemError as exc:
+            out.rejected.append(Rejected(_label(item, fields, index), str(exc)))
             continue
-        external_id = _str(lookup(item, fields["id"])) or url or content_hash(f"{title}\n{text}")
-        published: datetime | None = parse_time(lookup(item, fields["published_at"]) if fields["published_at"]
-                                                else None, now=now, tz=tz)
-        mentions.append(Mention(
-            source=source, external_id=external_id[:500], url=url, title=title, text=text,
-            published_at=published or datetime.fromtimestamp(now, tz),
-            author=_text(lookup(item, fields["author"])), author_reach=_reach(lookup(item, fields["author_reach"])),
-            channel=_text(lookup(item, fields["channel"])) or feed_title, raw=dict(item),
-        ))
-    next_cursor = None
+        except (RecursionError, ValueError, TypeError, OverflowError) as exc:
+            out.rejected.append(Rejected(_label(item, fields, index), f"无法读取（{type(exc).__name__}）"
+                                         "(unreadable item)"))
+            continue
+        if mention is not None:
+            out.mentions.append(mention)
     if options.get("next_cursor"):
         value = lookup(doc, options["next_cursor"])
-        next_cursor = _str(value) or None
-    return mentions, len(items), next_cursor
+        out.next_cursor = scrub(_str(value))[:2000] or None
+    return out
+
+
+def _label(item: Mapping[str, Any], fields: Mapping[str, str], index: int) -> str:
+    """How a refused item is named on the source's health: its id or URL, else its place in the list."""
+    for key in ("id", "url"):
+        value = lookup(item, fields[key])
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            return scrub(str(value))[:120]
+    return f"#{index}"
 
 
 class JsonSource(Source):
@@ -151,11 +170,10 @@ class JsonSource(Source):
                 yield Page([], 0, state)
                 return
             text = decode_body(resp.body, resp.charset, self.config.encoding)
-            mentions, seen, next_cursor = parse_json(text, opts, source=self.config.name, now=self.ctx.clock(),
-                                                     tz=self.ctx.tz)
-            new_cursor = next_cursor or cursor
-            yield Page(mentions, seen, FetchState(etag=resp.etag, last_modified=resp.last_modified,
-                                                  cursor=new_cursor))
+            parsed = parse_json(text, opts, source=self.config.name, now=self.ctx.clock(), tz=self.ctx.tz)
+            next_cursor = parsed.next_cursor
+            yield Page.of(parsed, FetchState(etag=resp.etag, last_modified=resp.last_modified,
+                                             cursor=next_cursor or cursor))
             if not paginated or not next_cursor or next_cursor == cursor:
                 return
             cursor = next_cursor

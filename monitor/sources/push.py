@@ -19,43 +19,37 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from ..errors import IngestError
+from ..items import reach, scrub
 from ..mentions import Mention, content_hash
 from ..normalize import html_to_text, parse_time
 from .base import FetchState, Page, Source
-from .jsonapi import _reach
-
-MAX_TEXT = 50_000
 
 
 def parse_push_item(item: Any, *, source: str, now: float, tz: tzinfo) -> Mention:
+    """The mention of one pushed item (still to be checked by ``items.check``); IngestError/ItemError says why not."""
     if not isinstance(item, Mapping):
         raise IngestError("条目必须是 JSON 对象 (item must be an object)")
     for key in ("id", "url", "title", "text", "author", "channel"):
-        if key in item and item[key] is not None and not isinstance(item[key], str | int):
+        if key in item and item[key] is not None and (isinstance(item[key], bool)
+                                                      or not isinstance(item[key], str | int)):
             raise IngestError(f"{key} 必须是字符串 ({key} must be a string)")
-    title = html_to_text(str(item.get("title") or ""))
-    text = html_to_text(str(item.get("text") or "")) or title
-    if not text:
-        raise IngestError("缺少 text 或 title (text or title is required)")
-    if len(text) > MAX_TEXT:
-        raise IngestError(f"text 过长（上限 {MAX_TEXT} 字）(text too long)")
-    url = str(item.get("url") or "")
+    title = html_to_text(scrub(str(item.get("title") or "")))
+    text = html_to_text(scrub(str(item.get("text") or ""))) or title
+    url = scrub(str(item.get("url") or ""))
     if url and not url.startswith(("http://", "https://")):
         raise IngestError("url 必须以 http:// 或 https:// 开头 (url must be http(s))")
     published: datetime | None = None
     if item.get("published_at") not in (None, ""):
         published = parse_time(item["published_at"], now=now, tz=tz)
         if published is None:
-            raise IngestError(f"无法识别的时间 published_at={item['published_at']!r} (unreadable time)")
-    reach = item.get("author_reach")
-    if reach is not None and _reach(reach) is None:
-        raise IngestError("author_reach 必须是数字 (author_reach must be a number)")
-    external_id = str(item.get("id") or url or content_hash(f"{title}\n{text}"))
-    return Mention(source=source, external_id=external_id[:500], url=url, title=title, text=text,
+            shown = scrub(str(item["published_at"]))[:60]
+            raise IngestError(f"无法识别的时间 published_at={shown!r} (unreadable time)")
+    external_id = scrub(str(item.get("id") or url or content_hash(f"{title}\n{text}")))
+    return Mention(source=source, external_id=external_id, url=url, title=title, text=text,
                    published_at=published or datetime.fromtimestamp(now, tz),
-                   author=html_to_text(str(item.get("author") or ""))[:200],
-                   author_reach=_reach(reach) if reach is not None else None,
-                   channel=html_to_text(str(item.get("channel") or ""))[:200], raw=dict(item))
+                   author=html_to_text(scrub(str(item.get("author") or "")))[:200],
+                   author_reach=reach(item.get("author_reach")),
+                   channel=html_to_text(scrub(str(item.get("channel") or "")))[:200], raw=dict(item))
 
 
 class PushSource(Source):

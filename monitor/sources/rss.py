@@ -22,9 +22,10 @@ import feedparser
 
 from ..errors import ParseError
 from ..http import canonical_encoding
+from ..items import Rejected
 from ..mentions import Mention, content_hash
 from ..normalize import html_to_text, parse_time
-from .base import FetchState, Page, Source
+from .base import FetchState, Page, Parsed, Source
 from .rss_fast import parse_rss2
 
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*\?>")
@@ -89,9 +90,31 @@ def _feedparser_entries(body: bytes, content_type: str) -> list[Any]:
     return entries
 
 
+def _entry_mention(entry: Any, *, source: str, now: float, tz: tzinfo) -> Mention | None:
+    title = html_to_text(_get(entry, "title", ""))
+    contents = _get(entry, "content") or []
+    body_html = contents[0].get("value", "") if contents else _get(entry, "summary", "")
+    text = html_to_text(body_html) or title
+    if not text and not title:
+        return None
+    url = _get(entry, "link", "") or ""
+    external_id = _get(entry, "id") or url or content_hash(f"{title}\n{text}")
+    raw = {k: _get(entry, k) for k in ("id", "link", "title", "author", "published", "updated")
+           if _get(entry, k) is not None}
+    raw["summary"] = body_html[:20000]
+    return Mention(
+        source=source, external_id=str(external_id)[:500], url=url, title=title, text=text,
+        published_at=_entry_time(entry, now=now, tz=tz), author=_entry_author(entry)[:200],
+        channel=html_to_text(_get(entry, "feed_title", "") or "")[:200], raw=raw,
+    )
+
+
 def parse_feed(body: bytes, *, source: str, now: float, tz: tzinfo, content_type: str = "",
-               encoding: str = "") -> tuple[list[Mention], int]:
-    """Mentions of an RSS/Atom document and the number of entries; ParseError if it is not a feed."""
+               encoding: str = "") -> Parsed:
+    """Mentions of an RSS/Atom document and the number of entries; ParseError if it is not a feed.
+
+    An entry that cannot be read is refused on its own (``rejected``); the others are kept.
+    """
     if encoding:
         text = body.decode(canonical_encoding(encoding) or encoding, errors="replace")
         body = _XML_DECL.sub(b"", text.encode("utf-8"), count=1)
@@ -99,25 +122,17 @@ def parse_feed(body: bytes, *, source: str, now: float, tz: tzinfo, content_type
     entries: list[Any] | None = parse_rss2(body, content_type)
     if entries is None:
         entries = _feedparser_entries(body, content_type)
-    mentions: list[Mention] = []
-    for entry in entries:
-        title = html_to_text(_get(entry, "title", ""))
-        contents = _get(entry, "content") or []
-        body_html = contents[0].get("value", "") if contents else _get(entry, "summary", "")
-        text = html_to_text(body_html) or title
-        if not text and not title:
+    out = Parsed([], len(entries))
+    for index, entry in enumerate(entries):
+        try:
+            mention = _entry_mention(entry, source=source, now=now, tz=tz)
+        except (ValueError, TypeError, OverflowError, AttributeError, KeyError, IndexError) as exc:
+            name = _get(entry, "id") or _get(entry, "link") or f"#{index}"
+            out.rejected.append(Rejected(str(name)[:120], f"无法读取（{type(exc).__name__}）(unreadable entry)"))
             continue
-        url = _get(entry, "link", "") or ""
-        external_id = _get(entry, "id") or url or content_hash(f"{title}\n{text}")
-        raw = {k: _get(entry, k) for k in ("id", "link", "title", "author", "published", "updated")
-               if _get(entry, k) is not None}
-        raw["summary"] = body_html[:20000]
-        mentions.append(Mention(
-            source=source, external_id=str(external_id)[:500], url=url, title=title, text=text,
-            published_at=_entry_time(entry, now=now, tz=tz), author=_entry_author(entry)[:200],
-            channel=html_to_text(_get(entry, "feed_title", "") or "")[:200], raw=raw,
-        ))
-    return mentions, len(entries)
+        if mention is not None:
+            out.mentions.append(mention)
+    return out
 
 
 class RssSource(Source):
@@ -128,9 +143,7 @@ class RssSource(Source):
         if resp.not_modified:
             yield Page([], 0, state)
             return
-        mentions, seen = parse_feed(resp.body, source=self.config.name, now=self.ctx.clock(), tz=self.ctx.tz,
-                                    content_type=resp.content_type + (f"; charset={resp.charset}"
-                                                                      if resp.charset else ""),
-                                    encoding=self.config.encoding)
-        yield Page(mentions, seen, FetchState(etag=resp.etag, last_modified=resp.last_modified,
-                                              cursor=state.cursor))
+        parsed = parse_feed(resp.body, source=self.config.name, now=self.ctx.clock(), tz=self.ctx.tz,
+                            content_type=resp.content_type + (f"; charset={resp.charset}" if resp.charset else ""),
+                            encoding=self.config.encoding)
+        yield Page.of(parsed, FetchState(etag=resp.etag, last_modified=resp.last_modified, cursor=state.cursor))

@@ -16,8 +16,29 @@ function health(s) {
   if (s.paused) return h("span", { class: "health paused" }, t("sources.paused"));
   const status = (s.health && s.health.status) || "pending";
   const ok = status === "ok" || status === "pending";
+  if (status === "warning") return h("span", { class: "health warning", title: status }, t("sources.warning"));
   return h("span", { class: `health ${ok ? "ok" : "failing"}`, title: status },
     ok ? t("sources.ok") : `${t("sources.failing")} (${status}${s.health && s.health.consecutive_failures ? ` ×${s.health.consecutive_failures}` : ""})`);
+}
+
+// The last error, or what the last poll stored with a caveat, and the items it refused (each with its reason).
+function notes(s) {
+  const hl = s.health || {};
+  const rejected = hl.rejected || [];
+  return h("div", { class: "source-notes" },
+    hl.last_error && hl.consecutive_failures ? h("div", { class: "source-error" }, hl.last_error) : null,
+    hl.warning ? h("div", { class: "source-warning" }, hl.warning) : null,
+    rejected.length ? h("details", { class: "source-rejected" },
+      h("summary", {}, `${t("sources.rejected")} (${hl.rejected_count || rejected.length})`),
+      h("ul", {}, rejected.map((r) => h("li", {}, h("code", {}, String(r.item)), " ", r.reason)))) : null,
+    !hl.consecutive_failures && !hl.warning && hl.last_error ? h("div", { class: "muted small" }, hl.last_error) : null);
+}
+
+function encoding(s) {
+  const hl = s.health || {};
+  if (!hl.encoding) return "";
+  return h("span", { class: "source-encoding", title: hl.encoding_source || "" }, hl.encoding,
+    hl.encoding_source ? h("span", { class: "muted small" }, ` (${t(`sources.encoding_source.${hl.encoding_source}`)})`) : null);
 }
 
 // The fields of the add / edit forms; `current` pre-fills them (edit), `adding` adds name and kind.
@@ -120,10 +141,10 @@ export async function sourcesView(root) {
   } });
   root.replaceChildren(h("h1", {}, t("nav.sources")),
     table([t("sources.name"), t("sources.kind"), t("sources.health"), t("sources.interval"), t("sources.last_success"),
-      t("sources.last_error"), ""],
+      t("sources.last_error"), t("sources.encoding"), ""],
     sources.map((s) => [h("span", { "data-source": s.name }, s.name), s.kind || "", health(s),
       s.interval_s != null ? `${s.interval_s} s` : "", time(s.health && s.health.last_success_at),
-      (s.health && s.health.last_error) || "",
+      notes(s), encoding(s),
       h("span", { class: "actions" },
         s.paused ? button(t("sources.resume"), control(s.name, "resume")) : button(t("sources.pause"), control(s.name, "pause")),
         button(t("sources.poll"), control(s.name, "poll")),

@@ -15,9 +15,10 @@ functions answer with the next state or raise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from .errors import ApprovalError, IllegalTransition, SelfApproval
 
@@ -136,23 +137,64 @@ def assign_slots(required: Sequence[str], approvers: Iterable[Approver]) -> list
     return assigned
 
 
-def check_approval(policy: ApprovalPolicy, priority: str, author_id: int | None,
-                   previous: Sequence[Approver], approver: Approver) -> bool:
-    """Validate one more approval; True when it completes the set.  Pure: raises ApprovalError."""
-    if approver.role not in APPROVER_ROLES:
+def missing_slots(required: Sequence[str], approvers: Iterable[Approver]) -> list[str]:
+    """The slots no approver has filled yet (team names first, ``*`` last), e.g. ``["service", "*"]``."""
+    open_slots = list(required)
+    for slot in assign_slots(required, approvers):
+        if slot is not None:
+            open_slots.remove(slot)
+    return sorted(open_slots, key=lambda s: (s == ANY_TEAM, s))
+
+
+def _teams_text(slots: Sequence[str]) -> tuple[str, str]:
+    teams = sorted({s for s in slots if s != ANY_TEAM})
+    return ", ".join(teams) or "any team", "、".join(teams) or "任意团队"
+
+
+def check_approval(policy: ApprovalPolicy, priority: str, authors: Collection[int], previous: Sequence[Approver],
+                   approver: Approver) -> bool:
+    """Validate one more approval; True when it completes the set.  Pure: raises ApprovalError.
+
+    ``authors`` are the people who wrote the version (its creator, or the person whose edit made it) and
+    everyone who submitted it: none of them may approve it, so a version drafted by a plan (no person)
+    still passes two pairs of eyes - the submitter's and an approver's.
+    """
+    if approver.role not in APPROVER_ROLES or approver.id is None:
         raise ApprovalError("only managers or admins may approve scripts", "只有主管或管理员可以审批话术")
-    if author_id is not None and approver.id == author_id:
-        raise SelfApproval("the author cannot approve their own version (four-eyes rule)",
-                           "作者不能审批自己的版本（四眼原则）")
+    if approver.id in authors:
+        raise SelfApproval("you wrote, edited or submitted this version, so you cannot approve it (four-eyes rule)",
+                           "您撰写、修改或提交了此版本，按四眼原则不能审批")
     if any(p.id == approver.id for p in previous):
         raise ApprovalError("you have already approved this version", "您已审批过此版本")
     required = policy.required(priority)
     slots = assign_slots(required, [*previous, approver])
     if slots[-1] is None:
-        missing = [s for s in required if s not in slots[:-1] or slots.count(s) < required.count(s)]
-        teams = "、".join(sorted({s for s in missing if s != ANY_TEAM})) or "?"
+        en, zh = _teams_text(missing_slots(required, previous))
         raise ApprovalError(
-            f"this version still needs an approver from team(s): {teams}",
-            f"此版本仍需以下团队的审批人：{teams}",
+            f"this version still needs an approver from team(s): {en} (you are in team {approver.team or '-'})",
+            f"此版本仍需以下团队的审批人：{zh}（您所在团队：{approver.team or '无'}）",
         )
     return len([s for s in slots if s is not None]) >= len(required)
+
+
+def approval_status(policy: ApprovalPolicy, priority: str, state: str, authors: Collection[int],
+                    previous: Sequence[Approver], viewer: Approver | None = None) -> dict[str, Any]:
+    """What a version's approval still needs, and whether ``viewer`` may give the next one (and why not).
+
+    ``missing`` lists the open slots (a team name, or ``*`` for any approver); ``can_approve`` is None
+    without a viewer, else True or False with ``reason``/``reason_zh`` saying why not.
+    """
+    required = policy.required(priority)
+    missing = missing_slots(required, previous) if state in (State.DRAFT, State.IN_REVIEW) else []
+    status: dict[str, Any] = {"required": list(required), "approved": len(previous), "missing": missing,
+                              "can_approve": None, "reason": "", "reason_zh": "", "reason_code": ""}
+    if viewer is None:
+        return status
+    try:
+        if state != State.IN_REVIEW:
+            raise IllegalTransition("only a version in review can be approved", "只有审核中的版本可以审批")
+        check_approval(policy, priority, authors, previous, viewer)
+    except (ApprovalError, IllegalTransition) as exc:
+        return {**status, "can_approve": False, "reason": exc.message, "reason_zh": exc.message_zh,
+                "reason_code": exc.code}
+    return {**status, "can_approve": True}

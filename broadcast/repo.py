@@ -115,6 +115,15 @@ def approvers(db: sqlite_utils.Database, script_id: int, version: int) -> list[A
             for r in approvals(db, script_id, version) if r["decision"] == "approve"]
 
 
+def authors(db: sqlite_utils.Database, script_id: int, version: int) -> list[Approver]:
+    """The people who count as a version's authors for the four-eyes rule: whoever created it (a person's
+    edit creates a new version) and everyone who submitted it, in order; a plan (no person) is left out."""
+    rows = db.query("select actor_id, actor, min(id) as first from broadcast_audit where script_id = ? and "
+                    "version = ? and action in ('create', 'submit') and actor_id is not null "
+                    "group by actor_id order by first", [script_id, version])
+    return [Approver(int(r["actor_id"]), str(r["actor"]), "") for r in rows]
+
+
 def audience_of(row: dict[str, Any]) -> Audience:
     return Audience.parse(json.loads(row["audience"] or "null"))
 
@@ -139,7 +148,8 @@ def version_view(row: dict[str, Any], db: sqlite_utils.Database) -> dict[str, An
             "created_at": row["created_at"], "submitted_at": row["submitted_at"], "approved_at": row["approved_at"],
             "ended_at": row["ended_at"],
             "review_by_default": row.get("review_by") is None and row.get("review_due") is not None,
-            "approvals": [{k: a[k] for k in ("approver_name", "approver_team", "decision", "comment", "at")}
+            "approvals": [{k: a[k] for k in ("approver_id", "approver_name", "approver_team", "decision", "comment",
+                                             "at")}
                           for a in approvals(db, row["script_id"], row["version"])]}
 
 

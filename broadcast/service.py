@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
@@ -15,8 +16,8 @@ import sqlite_utils
 
 from . import repo
 from .coverage import coverage_of
-from .errors import IllegalTransition, InvalidScript
-from .lifecycle import Action, ApprovalPolicy, Approver, State, check_approval
+from .errors import ApprovalError, IllegalTransition, InvalidScript, StaleVersion
+from .lifecycle import APPROVER_ROLES, Action, ApprovalPolicy, Approver, State, approval_status, check_approval
 from .model import Draft, Viewer, validate
 from .shifts import ShiftCalendar
 from .store import Store
@@ -110,8 +111,29 @@ class ScriptService:
         return await self._changed(await self.store.write(txn))
 
     # -- review --------------------------------------------------------------
-    async def submit(self, script_id: int, actor: Any, version: int | None = None) -> dict[str, Any]:
-        return await self._simple(script_id, version, Action.SUBMIT, as_actor(actor))
+    async def submit(self, script_id: int, actor: Any, version: int | None = None,
+                     content_hash: str | None = None) -> dict[str, Any]:
+        """Send a draft to review.  The submitter becomes one of its authors (they cannot approve it).
+
+        ``content_hash``, when given, must be the version's: a client submits exactly the text it shows,
+        never an older save of it.
+        """
+        who, now = as_actor(actor), self.clock()
+        if who.id is None or who.role not in APPROVER_ROLES:
+            raise ApprovalError("only a manager or admin may submit a script for approval",
+                                "只有主管或管理员可以提交话术审批")
+
+        def txn(db: sqlite_utils.Database) -> dict[str, Any]:
+            script = repo.load_script(db, script_id)
+            row = repo.load_version(db, script_id, version if version is not None else script["current_version"])
+            repo.require_current(row, script, version)
+            if content_hash is not None and content_hash != row["content_hash"]:
+                raise StaleVersion(
+                    f"version {row['version']} does not have the text you are submitting; save your edits first",
+                    f"版本 {row['version']} 的内容与您要提交的不一致，请先保存修改")
+            return repo.version_view(repo.move(db, row, Action.SUBMIT, who, now), db)
+
+        return await self._changed(await self.store.write(txn))
 
     async def approve(self, script_id: int, version: int | None, approver: Any, comment: str = "") -> dict[str, Any]:
         who, now = as_actor(approver), self.clock()
@@ -124,7 +146,8 @@ class ScriptService:
                 raise IllegalTransition(f"only a version in review can be approved (this one is {row['state']})",
                                         f"只有审核中的版本可以审批（当前状态：{row['state']}）")
             previous = repo.approvers(db, script_id, row["version"])
-            complete = check_approval(self.policy, row["priority"], row["author_id"], previous, who)
+            authors = {a.id for a in repo.authors(db, script_id, row["version"]) if a.id is not None}
+            complete = check_approval(self.policy, row["priority"], authors, previous, who)
             db.table("broadcast_approvals").insert({
                 "script_id": script_id, "version": row["version"], "approver_id": who.id, "approver_name": who.name,
                 "approver_role": who.role, "approver_team": who.team, "decision": "approve",
@@ -228,14 +251,26 @@ class ScriptService:
         return float(row[0]) if row and row[0] is not None else None
 
     # -- reading ---------------------------------------------------------------
-    async def get(self, script_id: int) -> dict[str, Any]:
+    async def get(self, script_id: int, viewer: Any = None) -> dict[str, Any]:
+        """The current version with every version, its authors and its approval status.
+
+        With ``viewer`` (a user), ``approval.can_approve`` says whether they may approve it and, if not, why.
+        """
+        who = as_actor(viewer) if viewer is not None else None
+
         def read(db: sqlite_utils.Database) -> dict[str, Any]:
             script = repo.load_script(db, script_id)
             versions = [repo.version_view(r, db) for r in
                         db.query("select * from broadcast_versions where script_id = ? order by version desc",
                                  [script_id])]
-            return {**versions[0], "live_version": script["live_version"], "versions": versions,
-                    "required_approvals": list(self.policy.required(versions[0]["priority"]))}
+            current = versions[0]
+            authors = repo.authors(db, script_id, current["version"])
+            previous = repo.approvers(db, script_id, current["version"])
+            status = approval_status(self.policy, current["priority"], current["state"],
+                                     {a.id for a in authors if a.id is not None}, previous, who)
+            return {**current, "live_version": script["live_version"], "versions": versions,
+                    "required_approvals": status["required"],
+                    "authors": [{"id": a.id, "name": a.name} for a in authors], "approval": status}
 
         return await self.store.read(read)
 
@@ -298,7 +333,11 @@ class ScriptService:
                 "select version, coalesce(sum(copies), 0) as copies, "
                 "coalesce(sum(case when copies > 0 then 1 else 0 end), 0) as copied_agents "
                 "from broadcast_receipts where script_id = ? group by version order by version", [script_id])
+            people = [{"user_id": r["user_id"], "team": r["team"] or "", "displayed_at": r["displayed_at"],
+                       "acked_at": r["acked_at"], "copies": r["copies"] or 0}
+                      for r in sorted(receipts, key=lambda r: (r["displayed_at"] or math.inf, r["user_id"]))]
             return {**result, "on_shift_at": at if on_shift is not None else None, "shifts_on": shifts_on,
+                    "people": people,
                     "copies_by_version": [dict(r) for r in per_version]}
 
         return await self.store.read(read)
@@ -334,17 +373,6 @@ class ScriptService:
         due = row["review_by"] if row["review_by"] is not None else (now + after if after else None)
         db.table("broadcast_versions").update(row["id"], {"review_due": due})
         return {**row, "review_due": due}
-
-    async def _simple(self, script_id: int, version: int | None, action: Action, who: Approver) -> dict[str, Any]:
-        now = self.clock()
-
-        def txn(db: sqlite_utils.Database) -> dict[str, Any]:
-            script = repo.load_script(db, script_id)
-            row = repo.load_version(db, script_id, version if version is not None else script["current_version"])
-            repo.require_current(row, script, version)
-            return repo.version_view(repo.move(db, row, action, who, now), db)
-
-        return await self._changed(await self.store.write(txn))
 
     async def _changed(self, view: dict[str, Any]) -> dict[str, Any]:
         for listener in self.listeners:

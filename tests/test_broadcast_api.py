@@ -97,7 +97,7 @@ async def test_publish_reaches_connected_and_late_agents_and_retract_withdraws(e
     assert script["state"] == "draft" and script["version"] == 1 and len(script["content_hash"]) == 64
     await env.call("POST", f"/api/scripts/{sid}/submit", env.wang)
     refused = await env.call("POST", f"/api/scripts/{sid}/approve", env.wang, 403, json={"version": 1})
-    assert refused["error"] == "self_approval" and "作者不能审批" in refused["message"]
+    assert refused["error"] == "self_approval" and "四眼原则" in refused["message"]
     assert "four-eyes" in refused["message_en"]
     await env.call("POST", f"/api/scripts/{sid}/publish", env.li, 409)  # not approved yet
     await env.call("POST", f"/api/scripts/{sid}/approve", env.li, json={"version": 1, "comment": "同意"})
@@ -242,12 +242,14 @@ async def test_receipts_give_coverage(env: Env) -> None:
         await ws.close()
 
 
-async def test_contingency_plan_draft_any_manager_approves(env: Env) -> None:
+async def test_contingency_plan_draft_needs_approvers_besides_its_submitter(env: Env) -> None:
     create = env.services.extras["create_draft_script"]
     sid = await create(3, "食品安全预案口径", BODY, "critical", "预案:食品安全")
     await env.services.scripts.submit(sid, env.wang.user)
-    await env.services.scripts.approve(sid, 1, env.wang.user, "ok")
-    approved = await env.services.scripts.approve(sid, 1, env.li.user, "ok")
+    refused = await env.call("POST", f"/api/scripts/{sid}/approve", env.wang, 403, json={"version": 1})
+    assert refused["error"] == "self_approval"  # the submitter counts as an author (#12)
+    await env.services.scripts.approve(sid, 1, env.li.user, "ok")
+    approved = await env.services.scripts.approve(sid, 1, env.zhao.user, "ok")
     assert approved["state"] == "approved" and approved["author"] == "预案:食品安全"
     assert approved["incident_id"] == 3
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from broadcast.errors import ApprovalError, IllegalTransition, InvalidScript, SelfApproval
-from broadcast.lifecycle import Action, ApprovalPolicy, Approver, State, check_approval, transition
+from broadcast.lifecycle import (
+    Action,
+    ApprovalPolicy,
+    Approver,
+    State,
+    approval_status,
+    check_approval,
+    missing_slots,
+    transition,
+)
 from broadcast.model import Audience, Viewer, validate
 
 A = Approver(1, "wang", "manager", "pr")
@@ -45,35 +54,66 @@ def test_reject_returns_to_draft_and_expiry_ends_published() -> None:
 
 def test_author_cannot_approve_own_version() -> None:
     with pytest.raises(SelfApproval):
-        check_approval(ApprovalPolicy.default(), "normal", A.id, [], A)
+        check_approval(ApprovalPolicy.default(), "normal", {A.id}, [], A)
 
 
 def test_agents_cannot_approve_and_nobody_twice() -> None:
     policy = ApprovalPolicy.default()
     with pytest.raises(ApprovalError):
-        check_approval(policy, "normal", A.id, [], AGENT)
+        check_approval(policy, "normal", {A.id}, [], AGENT)
     with pytest.raises(ApprovalError):
-        check_approval(policy, "critical", A.id, [B], B)
+        check_approval(policy, "critical", {A.id}, [B], B)
 
 
 def test_default_needs_one_for_normal_two_for_critical() -> None:
     policy = ApprovalPolicy.default()
-    assert check_approval(policy, "normal", A.id, [], B) is True
-    assert check_approval(policy, "critical", A.id, [], B) is False
-    assert check_approval(policy, "critical", A.id, [B], C) is True
+    assert check_approval(policy, "normal", {A.id}, [], B) is True
+    assert check_approval(policy, "critical", {A.id}, [], B) is False
+    assert check_approval(policy, "critical", {A.id}, [B], C) is True
 
 
 def test_team_slots_for_critical() -> None:
     policy = ApprovalPolicy({"critical": ("pr", "service")})
-    assert check_approval(policy, "critical", 99, [], A) is False  # pr slot
+    assert check_approval(policy, "critical", {99}, [], A) is False  # pr slot
     with pytest.raises(ApprovalError) as info:
-        check_approval(policy, "critical", 99, [A], C)  # a second pr approver fills nothing
+        check_approval(policy, "critical", {99}, [A], C)  # a second pr approver fills nothing
     assert "service" in info.value.message
-    assert check_approval(policy, "critical", 99, [A], B) is True
+    assert check_approval(policy, "critical", {99}, [A], B) is True
 
 
-def test_plan_author_any_manager_approves() -> None:
-    assert check_approval(ApprovalPolicy.default(), "high", None, [], A) is True
+def test_plan_drafted_version_is_approved_by_anyone_but_its_submitter() -> None:
+    assert check_approval(ApprovalPolicy.default(), "high", {B.id}, [], A) is True  # plan wrote it, B submitted
+    with pytest.raises(SelfApproval) as info:
+        check_approval(ApprovalPolicy.default(), "high", {A.id}, [], A)
+    assert "提交" in info.value.message_zh and "submitted" in info.value.message
+
+
+def test_a_non_person_never_approves() -> None:
+    with pytest.raises(ApprovalError):
+        check_approval(ApprovalPolicy.default(), "normal", set(), [], Approver(None, "预案:x", "manager"))
+
+
+def test_missing_slots_name_the_teams_still_needed() -> None:
+    required = ("pr", "service")
+    assert missing_slots(required, []) == ["pr", "service"]
+    assert missing_slots(required, [B]) == ["pr"]
+    assert missing_slots(required, [B, C]) == []
+    assert missing_slots(("*", "*"), [A]) == ["*"]
+    assert missing_slots(("*", "pr"), [B]) == ["pr"]  # the any-team slot went to the service approver
+
+
+def test_approval_status_says_what_is_missing_and_why_a_viewer_cannot_approve() -> None:
+    policy = ApprovalPolicy({"critical": ("pr", "service")})
+    status = approval_status(policy, "critical", "in_review", {A.id}, [])
+    assert status["missing"] == ["pr", "service"] and status["can_approve"] is None
+    mine = approval_status(policy, "critical", "in_review", {A.id}, [], A)
+    assert mine["can_approve"] is False and mine["reason_code"] == "self_approval" and "四眼" in mine["reason_zh"]
+    other_pr = approval_status(policy, "critical", "in_review", {A.id}, [C], Approver(5, "sun", "manager", "pr"))
+    assert other_pr["can_approve"] is False and "service" in other_pr["reason"] and other_pr["missing"] == ["service"]
+    assert approval_status(policy, "critical", "in_review", {A.id}, [C], B)["can_approve"] is True
+    draft = approval_status(policy, "critical", "draft", set(), [], B)
+    assert draft["can_approve"] is False and draft["reason_code"] == "illegal_transition"
+    assert approval_status(policy, "critical", "published", {A.id}, [B, C], B)["missing"] == []
 
 
 def test_validation_messages() -> None:

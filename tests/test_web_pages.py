@@ -106,7 +106,7 @@ def test_every_translation_key_used_by_templates_and_scripts_exists() -> None:
     for template in pages.TEMPLATES.glob("*.html"):
         used |= set(re.findall(r"\{\{t:([\w.]+)\}\}", template.read_text(encoding="utf-8")))
     for script in pages.STATIC.glob("*.js"):
-        used |= set(re.findall(r"""\bt\("([\w.]+)"\)""", script.read_text(encoding="utf-8")))
+        used |= set(re.findall(r"""\bt\("([\w.]+)"[,)]""", script.read_text(encoding="utf-8")))
     missing = used - set(i18n.STRINGS["zh-CN"])
     assert not missing, missing
 

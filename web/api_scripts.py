@@ -13,7 +13,7 @@ from broadcast.errors import BroadcastError
 from broadcast.model import Viewer
 from broadcast.ws import serve_ticker
 
-from . import revocation
+from . import revocation, users
 from .auth import json_error, require
 from .bodies import json_object
 from .users import User
@@ -88,10 +88,27 @@ async def create_script(request: web.Request) -> web.Response:
     return web.json_response(view, status=201)
 
 
+async def _names(request: web.Request, ids: list[int | None]) -> dict[int, str]:
+    return await request.app["services"].db.read(lambda db: users.display_names(db, [i for i in ids if i]))
+
+
+async def with_display_names(request: web.Request, view: dict[str, Any]) -> dict[str, Any]:
+    """A script view whose authors and approvers carry the names people see (``display_name``)."""
+    approvals = [a for v in view.get("versions") or [view] for a in v.get("approvals") or []]
+    names = await _names(request, [a["id"] for a in view.get("authors") or []] +
+                         [a.get("approver_id") for a in approvals])
+    for author in view.get("authors") or []:
+        author["display_name"] = names.get(author["id"], author["name"])
+    for approval in approvals:
+        approval["approver_display_name"] = names.get(approval.get("approver_id") or 0, approval["approver_name"])
+    return view
+
+
 @require(*MANAGERS)
 @broadcast_errors
 async def get_script(request: web.Request) -> web.Response:
-    return web.json_response(await request.app["services"].scripts.get(_id(request)))
+    view = await request.app["services"].scripts.get(_id(request), request["user"])
+    return web.json_response(await with_display_names(request, view))
 
 
 @require(*MANAGERS)
@@ -111,7 +128,10 @@ async def act(request: web.Request) -> web.Response:
     body = await json_object(request)
     comment = str(body.get("comment") or "")[:1000]
     if action == "submit":
-        view = await scripts.submit(script_id, user, _version(body))
+        content_hash = body.get("content_hash")
+        if content_hash is not None and not isinstance(content_hash, str):
+            raise BroadcastError("content_hash must be a string", "content_hash 必须是字符串")
+        view = await scripts.submit(script_id, user, _version(body), content_hash)
     elif action == "approve":
         view = await scripts.approve(script_id, _version(body), user, comment)
     elif action == "reject":
@@ -134,7 +154,11 @@ async def script_audit(request: web.Request) -> web.Response:
 async def script_coverage(request: web.Request) -> web.Response:
     raw = request.query.get("version")
     version = int(raw) if raw and raw.isdigit() else None
-    return web.json_response(await request.app["services"].scripts.coverage(_id(request), version))
+    result = await request.app["services"].scripts.coverage(_id(request), version)
+    names = await _names(request, [p["user_id"] for p in result["people"]])
+    for person in result["people"]:
+        person["display_name"] = names.get(person["user_id"], f"#{person['user_id']}")
+    return web.json_response(result)
 
 
 @require(*MANAGERS)

@@ -46,6 +46,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "review_by": {"type": ["number", "null"], "description": "epoch seconds; default by priority"}}},
     ("POST", "/api/scripts/{id}/reject"): {"type": "object", "properties": {"comment": {"type": "string"}}},
     ("POST", "/api/scripts/{id}/approve"): {"type": "object", "properties": {"comment": {"type": "string"}}},
+    ("POST", "/api/scripts/{id}/submit"): {"type": "object", "properties": {
+        "version": {"type": "integer", "description": "the version you submit; 409 stale_version unless current"},
+        "content_hash": {"type": "string", "description": "the content_hash of the text you show; 409 unless it "
+                                                          "is that version's (save edits first)"}}},
     ("POST", "/api/incidents/{id}/retier"): {"type": "object", "required": ["tier"],
                                              "properties": {"tier": {"type": "string"}}},
 }

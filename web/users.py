@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlite_utils
@@ -130,6 +131,16 @@ def add_user(db: sqlite_utils.Database, name: str, role: str, password: str, *, 
 def get_user(db: sqlite_utils.Database, user_id: int) -> User | None:
     rows = list(db.query("select * from users where id = ? and active = 1", [user_id]))
     return _row_user(rows[0]) if rows else None
+
+
+def display_names(db: sqlite_utils.Database, ids: Iterable[int]) -> dict[int, str]:
+    """id -> the name people see (display name, else login name), deactivated accounts included."""
+    wanted = sorted({int(i) for i in ids})
+    if not wanted:
+        return {}
+    marks = ", ".join("?" * len(wanted))
+    return {int(r["id"]): str(r["display_name"] or r["name"])
+            for r in db.query(f"select id, name, display_name from users where id in ({marks})", wanted)}
 
 
 def find_user(db: sqlite_utils.Database, name: str) -> User | None:

@@ -2,6 +2,7 @@
 // the previous version, publish / retract, coverage and the audit trail.
 import { api, button, flash, h, listOf, me, t, table, time, unavailable } from "./dom.js";
 import { renderDiff } from "./diff.js";
+import { approvalBlock, reviewCard as approvalCard } from "./console-approval.js";
 
 const PRIORITIES = ["critical", "high", "normal"];
 const sid = (id) => encodeURIComponent(id);
@@ -28,7 +29,7 @@ export async function scriptsView(root) {
     h("p", {}, h("a", { class: "button primary", href: "#/scripts/new" }, t("scripts.new"))),
     scripts.length ? table([t("scripts.title"), t("scripts.priority"), t("scripts.state"), t("scripts.version"), t("scripts.author"), ""],
       scripts.map((s) => [h("a", { href: `#/scripts/${s.id}` }, s.title), t(`priority.${s.priority}`), stateBadge(s.state),
-        `v${s.version}${s.live_version ? ` (live v${s.live_version})` : ""}`, s.author || "", time(s.created_at)]))
+        `v${s.version}${s.live_version ? ` ${t("scripts.live_fmt", { version: s.live_version })}` : ""}`, s.author || "", time(s.created_at)]))
       : h("p", { class: "muted" }, t("scripts.empty")));
 }
 
@@ -49,27 +50,7 @@ function previousOf(script) {
 }
 
 function reviewCard(script, after) {
-  const comment = h("textarea", { rows: 2, "aria-label": t("scripts.comment"), placeholder: t("scripts.comment") });
-  const previous = previousOf(script);
-  const own = script.author_id === me.id;
-  const decide = (action) => async () => {
-    await api("POST", `/api/scripts/${sid(script.id)}/${action}`, { version: script.version, comment: comment.value });
-    flash(t("common.saved"));
-    await after();
-  };
-  return h("article", { class: `card review prio-${script.priority}`, "data-script-id": script.id },
-    h("h2", {}, h("a", { href: `#/scripts/${script.id}` }, script.title), " ", stateBadge(script.state)),
-    h("p", { class: "muted small" }, `v${script.version} · ${t("scripts.author")} ${script.author || ""} · ${t(`priority.${script.priority}`)}`),
-    h("h3", {}, t("scripts.diff")),
-    h("div", { class: "diff-title" }, renderDiff(previous ? previous.title : "", script.title)),
-    h("div", { class: "diff-body" }, renderDiff(previous ? previous.body : "", script.body)),
-    (script.approvals || []).length ? h("ul", { class: "small" }, script.approvals.map((a) =>
-      h("li", {}, `${a.approver_name} (${a.approver_team || "-"}) ${a.decision} ${a.comment || ""}`))) : null,
-    own ? h("p", { class: "muted" }, t("scripts.four_eyes")) : null,
-    comment,
-    h("div", { class: "actions" },
-      button(t("scripts.approve"), decide("approve"), "primary approve"),
-      button(t("scripts.reject"), decide("reject"), "danger reject")));
+  return approvalCard(script, after, previousOf, renderDiff, stateBadge);
 }
 
 function preview(title, body, priority) {
@@ -99,25 +80,55 @@ export async function scriptView(root, id) {
   for (const input of [title, body, priority]) input.addEventListener("input", update);
   update();
 
+  const splitNames = (input) => input.value.split(/[,，\s]+/).filter(Boolean);
   const fields = () => {
     const out = { title: title.value, body: body.value, priority: priority.value };
-    const names = teams.value.split(/[,，\s]+/).filter(Boolean);
-    const shiftNames = shifts.value.split(/[,，\s]+/).filter(Boolean);
-    out.audience = names.length || shiftNames.length ? { teams: names, shifts: shiftNames } : "everyone";
+    const names = splitNames(teams), shiftNames = splitNames(shifts);
+    // Skills and sites have no field here: an edit keeps the ones the script targets.
+    const kept = script && script.audience && !script.audience.everyone
+      ? { skills: script.audience.skills || [], sites: script.audience.sites || [] } : { skills: [], sites: [] };
+    out.audience = names.length || shiftNames.length || kept.skills.length || kept.sites.length
+      ? { teams: names, shifts: shiftNames, ...kept } : "everyone";
     if (incident.value.trim()) out.incident_id = Number(incident.value) || incident.value.trim();
     if (minutes.value) out.expires_at = Date.now() / 1000 + Number(minutes.value) * 60;
     if (reviewHours.value) out.review_by = Date.now() / 1000 + Number(reviewHours.value) * 3600;
     return out;
   };
-  const save = async () => {
-    const saved = script ? await api("PUT", `/api/scripts/${sid(script.id)}`, fields()) : await api("POST", "/api/scripts", fields());
-    flash(t("common.saved"));
-    const savedId = (saved.script || saved).id;
+  // What the form shows, normalised as the server stores it: unequal to the saved version means unsaved edits.
+  const shown = () => JSON.stringify([title.value.trim(), body.value.replace(/\r\n/g, "\n").trim(), priority.value,
+    splitNames(teams).sort(), splitNames(shifts).sort(), incident.value.trim(), minutes.value, reviewHours.value]);
+  const savedShape = script ? JSON.stringify([script.title, script.body, script.priority,
+    [...((script.audience && script.audience.teams) || [])].sort(), [...((script.audience && script.audience.shifts) || [])].sort(),
+    script.incident_id ? String(script.incident_id) : "", "", ""]) : null;
+  const dirty = () => !script || shown() !== savedShape;
+  const persist = () => (script ? api("PUT", `/api/scripts/${sid(script.id)}`, fields()) : api("POST", "/api/scripts", fields()));
+  const reopen = async (savedId) => {
     if (location.hash !== `#/scripts/${savedId}`) location.hash = `#/scripts/${savedId}`; else await scriptView(root, savedId);
   };
-  const act = (action, bodyFn) => async () => {
-    await api("POST", `/api/scripts/${sid(script.id)}/${action}`, bodyFn ? bodyFn() : { version: script.version });
-    flash(t("common.saved"));
+  const save = async () => {
+    if (!dirty()) { flash(t("scripts.no_changes", { version: script.version })); return; }
+    const saved = await persist();
+    flash(t(script ? "scripts.saved_as" : "scripts.created", { version: saved.version }));
+    await reopen(saved.id);
+  };
+  // Submit exactly what the manager sees: unsaved edits become a new version first, and the server
+  // refuses the submission unless that version's content hash is the one sent.
+  const submit = async () => {
+    const edited = dirty();
+    const target = edited ? await persist() : script;
+    await api("POST", `/api/scripts/${sid(target.id)}/submit`, { version: target.version, content_hash: target.content_hash });
+    flash(t(edited ? "scripts.saved_and_submitted" : "scripts.submitted", { version: target.version }));
+    await reopen(target.id);
+  };
+  const publish = async () => {
+    if (dirty()) { flash(t("scripts.unsaved_publish", { version: script.version }), "error"); return; }
+    await api("POST", `/api/scripts/${sid(script.id)}/publish`, { version: script.version });
+    flash(t("scripts.published_as", { version: script.version }));
+    await scriptView(root, script.id);
+  };
+  const retract = async () => {
+    await api("POST", `/api/scripts/${sid(script.id)}/retract`, { reason: "" });
+    flash(t("scripts.retracted_done"));
     await scriptView(root, script.id);
   };
   const editor = h("form", { class: "editor stack", onsubmit: (e) => { e.preventDefault(); } },
@@ -131,14 +142,15 @@ export async function scriptView(root, id) {
     h("h3", {}, t("scripts.preview")), previewBox,
     h("div", { class: "actions" },
       button(t("scripts.save"), save, "primary save"),
-      script && script.state === "draft" ? button(t("scripts.submit"), act("submit"), "submit") : null,
-      script && script.state === "approved" ? button(t("scripts.publish"), act("publish"), "primary publish") : null,
-      script && (script.state === "published" || script.live_version) ? button(t("scripts.retract"), act("retract", () => ({ reason: "" })), "danger retract") : null));
+      script && script.state === "draft" ? button(t("scripts.submit"), submit, "submit") : null,
+      script && script.state === "approved" ? button(t("scripts.publish"), publish, "primary publish") : null,
+      script && (script.state === "published" || script.live_version) ? button(t("scripts.retract"), retract, "danger retract") : null));
 
   const parts = [h("p", {}, h("a", { href: "#/scripts" }, `← ${t("nav.scripts")}`)),
     h("h1", {}, script ? script.title : t("scripts.new"), " ", script ? stateBadge(script.state) : null), editor];
   if (script) {
-    if (script.state === "in_review") parts.push(reviewCard(script, () => scriptView(root, script.id)));
+    if (script.state === "in_review") parts.splice(2, 0, reviewCard(script, () => scriptView(root, script.id)));
+    else if (script.state === "draft" || script.state === "approved") parts.splice(2, 0, approvalBlock(script));
     parts.push(h("h2", {}, t("scripts.coverage")), await coverageBlock(script));
     parts.push(h("h2", {}, t("scripts.audit")), await auditBlock(script));
   }
@@ -159,7 +171,12 @@ async function coverageBlock(script) {
       `${b.acked_connected ?? 0} (${pct(b.acked_pct)}) · ${secs(b.ack_latency)}`, copies(b)];
     const rows = [row(`v${c.version}`, c), ...Object.entries(c.by_team || {}).map(([team, b]) => row(team || "—", b))];
     const versions = c.copies_by_version || [];
+    const people = c.people || [];
     return h("div", { class: "coverage" },
+      people.length ? h("div", { class: "coverage-people" }, table([t("coverage.person"), t("users.team"),
+        t("coverage.seen"), t("coverage.acked")],
+      people.map((p) => [p.display_name, p.team || t("common.none"), time(p.displayed_at), time(p.acked_at)])))
+        : h("p", { class: "muted coverage-nobody" }, t("coverage.nobody")),
       table([t("users.team"), t("coverage.agents"), t("coverage.on_shift"), t("coverage.seen"), t("coverage.acked"),
         t("coverage.copied")], rows),
       c.on_shift_at != null ? h("p", { class: "muted small shifts-on" },

@@ -97,7 +97,7 @@ async def test_shift_set_by_admin_targets_a_script_and_coverage_counts_it(shift_
 
     manager = await sign_in(browser, site, "bob")
     await manager.goto(site.url(f"/#/scripts/{script['id']}"))
-    table = manager.locator(".coverage table")
+    table = manager.locator(".coverage > table")
     await table.wait_for()
     headers = await table.locator("th").all_text_contents()
     assert headers[1:3] == ["在线坐席", "当班坐席（发布时）"] and headers[-1] == "复制使用"

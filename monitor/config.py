@@ -24,6 +24,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import unquote
 
 from .errors import SourceConfigError
 from .query import Query
@@ -91,13 +92,68 @@ class SourceConfig:
         return data
 
 
-_URL_SECRET = re.compile(r"([?&](?:key|token|access_token|access_key|secret|sign|code)=)[^&#]*", re.IGNORECASE)
+# Query parameters that carry credentials (compared case-insensitively, "-" and "_" ignored).
+URL_SECRET_PARAMS = frozenset({
+    "key", "apikey", "appkey", "accesskey", "secretkey", "privatekey", "token", "accesstoken", "authtoken",
+    "refreshtoken", "idtoken", "sessiontoken", "secret", "clientsecret", "appsecret", "sign", "signature", "sig",
+    "password", "passwd", "pwd", "pass", "auth", "authorization", "code", "ticket", "session", "sessionid",
+    "sid", "cookie", "credential", "credentials", "xapikey", "xtoken", "jwt", "bearer",
+})
+_QUERY_PARAM = re.compile(r"([?&;])([^=&#;]*)=([^&#;]*)")
+_USERINFO = re.compile(r"^([A-Za-z][\w+.-]*://)([^/?#@]*)@")
+
+
+def _secret_param(name: str) -> bool:
+    return re.sub(r"[-_.\s]", "", unquote(name)).lower() in URL_SECRET_PARAMS
 
 
 def redact_url(url: str) -> str:
-    """``url`` with credential-looking query parameters and userinfo masked."""
-    url = re.sub(r"^(\w+://)[^/@]+@", r"\1***@", url)
-    return _URL_SECRET.sub(r"\1***", url)
+    """``url`` with credential-looking query parameters and the userinfo password masked as ``***``."""
+    def userinfo(m: re.Match[str]) -> str:
+        user, _, password = m.group(2).partition(":")
+        return f"{m.group(1)}{user}:{REDACTED}@" if password else f"{m.group(1)}{REDACTED}@"
+
+    url = _USERINFO.sub(userinfo, url, count=1)
+    return _QUERY_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}" if _secret_param(m.group(2)) and
+                            m.group(3) else m.group(0), url)
+
+
+def unredact_url(new: str, current: str) -> str:
+    """``new`` with each ``***`` a masked listing left in place replaced by the stored secret of ``current``.
+
+    So a manager can edit a source's URL as the API shows it (changing ``q=`` of
+    ``...?apikey=***&q=...``) without re-entering, or wiping, the secret.
+    """
+    if REDACTED not in new:
+        return new
+    secrets: dict[str, list[str]] = {}
+    for m in _QUERY_PARAM.finditer(current):
+        if _secret_param(m.group(2)):
+            secrets.setdefault(m.group(2), []).append(m.group(3))
+    seen: dict[str, int] = {}
+
+    def param(m: re.Match[str]) -> str:
+        name, value = m.group(2), m.group(3)
+        index = seen.get(name, 0)
+        seen[name] = index + 1
+        stored = secrets.get(name, [])
+        if value == REDACTED and index < len(stored):
+            return f"{m.group(1)}{name}={stored[index]}"
+        return m.group(0)
+
+    def userinfo(m: re.Match[str]) -> str:
+        old = _USERINFO.match(current)
+        if old is None:
+            return m.group(0)
+        user, _, password = m.group(2).partition(":")
+        old_user, _, old_password = old.group(2).partition(":")
+        if m.group(2) == REDACTED:
+            return f"{m.group(1)}{old.group(2)}@"
+        if password == REDACTED and user == old_user:
+            return f"{m.group(1)}{user}:{old_password}@"
+        return m.group(0)
+
+    return _QUERY_PARAM.sub(param, _USERINFO.sub(userinfo, new, count=1))
 
 
 def _number(data: Mapping[str, Any], key: str, default: float, low: float, high: float) -> float:
@@ -176,8 +232,8 @@ def merge_update(current: SourceConfig, changes: Mapping[str, Any]) -> dict[str,
     for key, value in changes.items():
         if key in _READ_ONLY or (key in SECRET_KEYS and value == REDACTED):
             continue
-        if key == "url" and value == redact_url(current.url):
-            continue  # the masked URL shown by the API, sent back unchanged
+        if key == "url" and isinstance(value, str):
+            value = unredact_url(value, current.url)  # masked parts shown by the API keep the stored secret
         if key == "headers" and isinstance(value, Mapping):
             value = {k: (current.headers.get(k, "") if v == REDACTED else v) for k, v in value.items()}
         merged[key] = value

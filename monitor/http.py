@@ -9,7 +9,9 @@ so robustness lives in one place:
   the wait; other 4xx/5xx, timeouts and connection errors raise
   :class:`FetchError` with a short human message;
 * the body is read up to ``max_bytes`` and the fetch fails beyond it;
-* a per-host semaphore caps concurrent requests to one host;
+* a per-host semaphore caps concurrent requests to one host; a slot is held
+  at most ``slot_hold_s`` (a hanging server keeps its request, not the slot),
+  and waiting for one counts toward the request's timeout;
 * every connection, including each redirect hop, goes to an address the
   :class:`~monitor.netguard.NetPolicy` allows (checked on the resolved IP at
   connect time); a refused one is a :class:`FetchError` naming host and rule;
@@ -20,9 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import re
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -40,6 +44,7 @@ _GB = {"gbk", "gb2312", "gb_2312-80", "x-gbk", "gb18030", "cp936", "euc-cn", "gb
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([\w.-]+)["']""", re.IGNORECASE)
 DEFAULT_RETRY_AFTER_S = 60.0
+DEFAULT_SLOT_HOLD_S = 3.0  # a healthy server has answered (and sent its feed) well within this
 MAX_REDIRECTS = 5
 
 
@@ -136,8 +141,9 @@ class HttpFetcher:
     """Shared aiohttp session with a per-host concurrency cap and the outbound address guard."""
 
     def __init__(self, *, per_host: int = 2, clock: Any = None, user_agent: str = USER_AGENT,
-                 policy: NetPolicy | None = None) -> None:
+                 policy: NetPolicy | None = None, slot_hold_s: float = DEFAULT_SLOT_HOLD_S) -> None:
         self.per_host = max(1, per_host)
+        self.slot_hold_s = slot_hold_s
         self.policy = policy or NetPolicy()
         self._clock = clock
         self._user_agent = user_agent
@@ -170,20 +176,42 @@ class HttpFetcher:
         if req.last_modified:
             headers["If-Modified-Since"] = req.last_modified
         session = await self._get_session()
-        async with self._semaphores[host]:
-            try:
-                async with asyncio.timeout(req.timeout_s):
-                    return await self._follow(session, req, headers, host)
-            except BlockedAddressError as exc:  # before ClientError: it is one
-                raise FetchError(str(exc)) from None
-            except TimeoutError as exc:
-                raise FetchError(f"请求 {host} 超时（{req.timeout_s:g} 秒）(timed out)") from exc
-            except aiohttp.ClientConnectorError as exc:
-                raise FetchError(f"无法连接 {host}：{exc.os_error.strerror or '连接失败'} (cannot connect)") from exc
-            except aiohttp.ClientPayloadError as exc:
-                raise FetchError(f"{host} 返回的数据不完整 (incomplete response)") from exc
-            except aiohttp.ClientError as exc:
-                raise FetchError(f"请求 {host} 失败：{type(exc).__name__} (request failed)") from exc
+        try:
+            # The wait for a host slot counts toward the request's timeout, and a slot is held only while the
+            # server makes progress: after slot_hold_s a request that still waits gives its slot back (it goes
+            # on until its own timeout), so hanging requests cannot starve the host's other sources.
+            async with asyncio.timeout(req.timeout_s), self._host_slot(host):
+                return await self._follow(session, req, headers, host)
+        except BlockedAddressError as exc:  # before ClientError: it is one
+            raise FetchError(str(exc)) from None
+        except TimeoutError as exc:
+            raise FetchError(f"请求 {host} 超时（{req.timeout_s:g} 秒）(timed out)") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise FetchError(f"无法连接 {host}：{exc.os_error.strerror or '连接失败'} (cannot connect)") from exc
+        except aiohttp.ClientPayloadError as exc:
+            raise FetchError(f"{host} 返回的数据不完整 (incomplete response)") from exc
+        except aiohttp.ClientError as exc:
+            raise FetchError(f"请求 {host} 失败：{type(exc).__name__} (request failed)") from exc
+
+    @contextlib.asynccontextmanager
+    async def _host_slot(self, host: str) -> AsyncIterator[None]:
+        """One of the host's ``per_host`` slots, released at the end or after ``slot_hold_s``, whichever first."""
+        semaphore = self._semaphores[host]
+        await semaphore.acquire()
+        held = True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                semaphore.release()
+
+        timer = asyncio.get_running_loop().call_later(self.slot_hold_s, release)
+        try:
+            yield
+        finally:
+            timer.cancel()
+            release()
 
     async def _follow(self, session: aiohttp.ClientSession, req: FetchRequest, headers: dict[str, str],
                       host: str) -> FetchResponse:

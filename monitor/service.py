@@ -69,6 +69,7 @@ class MonitorService:
         self._locks: dict[str, asyncio.Lock] = {}
         self._loaded = False
         self._started = False
+        self._polls_now = 0  # poll_once calls in flight: the fetcher stays open until the last one ends
         self.lateness: deque[float] = deque(maxlen=100_000)  # seconds each scheduled poll started late
         self.listeners: list[SourceListener] = []
         self.config_listeners: list[ConfigListener] = []
@@ -253,6 +254,7 @@ class MonitorService:
     async def poll_once(self, name: str | None = None) -> list[PollResult]:
         """Poll one source (even if paused) or every enabled polled source, now."""
         await self._load()
+        self._polls_now += 1
         try:
             if name is not None:
                 self._config(name)
@@ -262,7 +264,8 @@ class MonitorService:
             names = [n for n, c in self._configs.items() if c.enabled and self.kinds[c.kind].scheduled]
             return list(await asyncio.gather(*(self._poll(n) for n in names)))
         finally:
-            if not self._started:
+            self._polls_now -= 1
+            if not self._started and not self._polls_now:  # the last one out closes (lantern poll --once)
                 await self.fetcher.close()
 
     async def add_source(self, cfg: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ unannounced, and starts the scheduler.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import random
@@ -48,7 +49,8 @@ class MonitorService:
     def __init__(self, store: Store, classifier: Any, clock: Any, *, sources: list[dict[str, Any]],
                  defaults: Defaults | None = None, on_new_mentions: OnNewMentions | None = None,
                  on_health_alert: OnHealthAlert | None = None, fetcher: HttpFetcher | None = None,
-                 rng: random.Random | None = None, kinds: Mapping[str, type[Source]] = KINDS) -> None:
+                 rng: random.Random | None = None, kinds: Mapping[str, type[Source]] = KINDS,
+                 retry_pending_s: float = 30.0) -> None:
         self.store = store
         self.clock = clock
         self.defaults = defaults or Defaults()
@@ -71,6 +73,8 @@ class MonitorService:
         self._started = False
         self._polls_now = 0  # poll_once calls in flight: the fetcher stays open until the last one ends
         self.lateness: deque[float] = deque(maxlen=100_000)  # seconds each scheduled poll started late
+        self.retry_pending_s = retry_pending_s
+        self._retry_task: asyncio.Task[None] | None = None
         self.listeners: list[SourceListener] = []
         self.config_listeners: list[ConfigListener] = []
 
@@ -127,6 +131,8 @@ class MonitorService:
                 log.info("resumed %d stored mentions that were not classified/announced yet", resumed)
         except Exception:
             log.exception("could not resume unclassified mentions; will retry at the next poll")
+            self.pipeline.pending_sources.add("")  # "" = every source (see resume_pending)
+        self._retry_task = asyncio.create_task(self._retry_loop(), name="lantern-resume-pending")
         if not schedule:
             return
         self._started = True
@@ -136,6 +142,11 @@ class MonitorService:
         self.scheduler.start()
 
     async def stop(self) -> None:
+        if self._retry_task is not None:
+            self._retry_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry_task
+            self._retry_task = None
         self.scheduler.shutdown()
         self._started = False
         for name, lock in self._locks.items():
@@ -250,6 +261,35 @@ class MonitorService:
                 await self.store.write(lambda db, s=state: save_state(db, s))  # type: ignore[misc]
                 await self._tell(name)
 
+    async def resume_pending(self) -> int:
+        """Classify and announce what failed earlier, source by source; returns how many were resumed.
+
+        A polled source resumes its leftovers before its next poll anyway; a push source is never polled, so
+        without this its failed batch would wait for the next push or a restart.  A source being polled or
+        pushed to right now is left to that run.
+        """
+        total = 0
+        for name in sorted(self.pipeline.pending_sources):
+            lock = self._locks.get(name)
+            if lock is not None and lock.locked():
+                continue
+            try:
+                if lock is None:  # "" (the start-up resume failed) or a removed source
+                    total += await self.pipeline.resume(name or None)
+                else:
+                    async with lock:
+                        total += await self.pipeline.resume(name)
+                self.pipeline.pending_sources.discard(name)
+            except Exception:
+                log.exception("leftover mentions of %s could not be classified/announced yet", name)
+        return total
+
+    async def _retry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.retry_pending_s)
+            if self.pipeline.pending_sources:
+                await self.resume_pending()
+
     # -- the contract ---------------------------------------------------------
     async def poll_once(self, name: str | None = None) -> list[PollResult]:
         """Poll one source (even if paused) or every enabled polled source, now."""
@@ -362,6 +402,8 @@ class MonitorService:
         source = self._source(name)
         if not source.config.enabled:
             raise SourceConfigError(f"来源 {name} 已暂停 (source is paused)")
+        if name in self.pipeline.pending_sources:
+            await self.resume_pending()  # an earlier push of this source whose announce failed goes first
         async with self._locks[name]:
             state = self._states[name]
             before = status(state)

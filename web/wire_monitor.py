@@ -83,11 +83,15 @@ async def wire(services: Any) -> None:
     listeners: list[Any] = services.extras.setdefault("mention_listeners", [])
 
     async def on_new_mentions(batch: list[StoredMention]) -> None:
+        failed: Exception | None = None
         for listener in list(listeners):
             try:
                 await listener(batch)
-            except Exception:
+            except Exception as exc:
                 log.exception("a mention listener failed on a batch of %d mentions", len(batch))
+                failed = failed or exc
+        if failed is not None:  # the batch stays unannounced (notified_at NULL) and is resumed; attaching is idempotent
+            raise failed
 
     async def on_health_alert(source_name: str, kind: str, message: str) -> None:
         handler = services.extras.get("health_alert")

@@ -63,7 +63,7 @@ class IncidentEngine:
             return []
         now = self.clock()
         changes = await self.store.write(lambda db: self._attach(db, batch, now))
-        await self._tell(changes)
+        await self._tell(changes, strict=True)  # a failed listener leaves the batch unannounced: it is resumed
         return changes
 
     def brand(self, m: StoredMention) -> str:
@@ -85,6 +85,11 @@ class IncidentEngine:
         opened: set[int] = set()
         touched: dict[int, str] = {}  # incident id -> tier before this batch
         for m in batch:
+            placed = store_ops.placed(db, m.id)
+            if placed is not None:  # attached already: earlier in this batch, or before a crash or a failed announce
+                if placed[1] != State.RESOLVED.value:
+                    touched.setdefault(placed[0], str(store_ops.load(db, placed[0])["tier"]))
+                continue
             mention_terms = grouping.terms(m.mention.content)
             self.stats.add(mention_terms)
             incident_id = store_ops.incident_of_mention(db, m.duplicate_of) if m.duplicate_of else None
@@ -111,6 +116,7 @@ class IncidentEngine:
                 touched.setdefault(incident_id, candidates[incident_id]["before"])
         changes = []
         for incident_id, before in touched.items():
+            store_ops.recount(db, incident_id)
             tier = self._retier(db, incident_id, now)
             candidates[incident_id]["tier"] = tier
             if incident_id in opened:
@@ -123,12 +129,10 @@ class IncidentEngine:
 
     def _add(self, db: sqlite_utils.Database, incident_id: int, m: StoredMention, mention_terms: list[str],
              now: float) -> dict[str, Any]:
-        """Attach one mention and update the incident's counters; returns its grouping candidate."""
+        """Attach one mention and merge what it brings (counts: :func:`store_ops.recount`); its grouping candidate."""
         inc = store_ops.load(db, incident_id)
         store_ops.attach_mention(db, m.id, incident_id)
         values: dict[str, Any] = {
-            "mention_count": inc["mention_count"] + 1,
-            "negative_count": inc["negative_count"] + (m.sentiment == "negative"),
             "max_negative": max(inc["max_negative"] or 0.0, m.negative_probability),
             "max_reach": max(inc["max_reach"] or 0, m.mention.author_reach or 0),
             "categories": sorted(set(inc["categories"]) | set(m.categories)),
@@ -247,11 +251,16 @@ class IncidentEngine:
         await self._tell([change])
         return change
 
-    async def _tell(self, changes: list[IncidentChange]) -> None:
+    async def _tell(self, changes: list[IncidentChange], *, strict: bool = False) -> None:
+        """Tell every listener; with ``strict`` the first failure is raised once all have been told."""
         if not changes:
             return
+        failed: Exception | None = None
         for listener in self.listeners:
             try:
                 await listener(changes)
-            except Exception:  # one broken listener must not lose the others' work
+            except Exception as exc:  # one broken listener must not lose the others' work
                 log.exception("incident listener %r failed", listener)
+                failed = failed or exc
+        if strict and failed is not None:
+            raise failed

@@ -5,7 +5,9 @@
 ``incident_checklist`` checklist items attached by contingency plans
 ``incident_tier_history`` every tier an incident had: when, who (``auto`` or ``user:NAME``), why
 ``incidents.tier_why`` (JSON) explains the current tier: each signal and its points (see ``tiering.explain``)
-Mentions point at their incident through ``mentions.incident_id`` (monitor's table).
+Mentions point at their incident through ``mentions.incident_id`` (monitor's table): one incident per
+mention, so a mention is attached at most once, and ``incidents.mention_count`` / ``negative_count`` are
+recounted from those rows whenever mentions join (issue #11).
 """
 
 from __future__ import annotations
@@ -64,3 +66,12 @@ def m002_tier_history(db: sqlite_utils.Database) -> None:
             "incident_id": incident_id, "at": at, "tier": info.get("tier"), "previous": info.get("previous"),
             "actor": actor or "auto", "reason": info.get("reason") or "",
             "why": None})
+
+
+@migrations()
+def m003_counts_from_mentions(db: sqlite_utils.Database) -> None:
+    # Older versions added 1 per attach, so a mention attached twice in one batch, or announced again after a
+    # crash, was counted twice (issue #11): the counts become the attached mentions.
+    from .store_ops import RECOUNT
+
+    db.execute(f"update incidents set {RECOUNT}")

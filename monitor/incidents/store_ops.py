@@ -116,6 +116,23 @@ def attach_mention(db: sqlite_utils.Database, mention_id: int, incident_id: int)
     db.execute("update mentions set incident_id = ? where id = ?", [incident_id, mention_id])
 
 
+def placed(db: sqlite_utils.Database, mention_id: int) -> tuple[int, str] | None:
+    """(incident id, state) of the incident ``mention_id`` is attached to, or None."""
+    row = db.execute("select i.id, i.state from mentions m join incidents i on i.id = m.incident_id "
+                     "where m.id = ?", [mention_id]).fetchone()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+RECOUNT = ("mention_count = (select count(*) from mentions m where m.incident_id = incidents.id), "
+           "negative_count = (select count(*) from mentions m where m.incident_id = incidents.id "
+           "and m.sentiment = 'negative')")
+
+
+def recount(db: sqlite_utils.Database, incident_id: int) -> None:
+    """An incident's counts are its attached mentions (so attaching twice, or a replay, counts once)."""
+    db.execute(f"update incidents set {RECOUNT} where id = ?", [incident_id])
+
+
 def tier_history(db: sqlite_utils.Database, incident_id: int, at: float, tier: str, previous: str | None,
                  actor: str, reason: str = "", why: dict[str, Any] | None = None) -> None:
     """One row of the re-tier history (the opening tier has ``previous`` None)."""

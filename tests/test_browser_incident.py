@@ -20,6 +20,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from monitor.incidents import queries
+from tests.conftest import FakeClock
 from tests.fixtures.alerts.helpers import store_mention
 from tests.support_browser import BROWSER_MARKS, browser, shot
 from web import users
@@ -73,6 +74,7 @@ async def site(tmp_path: Path) -> AsyncIterator[tuple[Services, TestServer, int]
     await services.db.write(authors)
     changes = await services.incidents.on_mentions(batch)
     assert {c.incident_id for c in changes} == {changes[0].incident_id}, changes
+    await services.db.write(announced)
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
     try:
@@ -80,6 +82,11 @@ async def site(tmp_path: Path) -> AsyncIterator[tuple[Services, TestServer, int]
     finally:
         await server.close()
         services.db.close()
+
+
+def announced(db: Any) -> None:
+    """The mentions went to the engine (as the pipeline marks them), so start-up does not announce them again."""
+    db.execute("update mentions set notified_at = fetched_at")
 
 
 async def sign_in(browser: Any, server: TestServer, lang: str = "") -> Any:
@@ -142,6 +149,8 @@ async def test_incident_page_a_manager_can_act_on(site: tuple[Services, TestServ
     mentions = page.locator(".incident-mentions > ul.mentions > li.mention")
     assert await mentions.count() == 20
     assert await page.locator(".mentions-total").text_content() == "共 40 条提及：27 条原帖，其余 13 条为转发"
+    assert (await page.locator(".view-incidents > .incident-top > p.muted").text_content() or "").startswith(
+        "未处理 · 40 条提及 · 负面占比 38%")  # 15 of 40 negative
     await page.click(".incident-mentions .load-more")
     await mentions.nth(26).wait_for()
     assert await mentions.count() == 27 and await page.locator(".incident-mentions .load-more").is_hidden()
@@ -188,3 +197,39 @@ async def test_incident_page_a_manager_can_act_on(site: tuple[Services, TestServ
     assert await english.locator(".reposts-toggle").count() == 0  # on page 2
     assert english.errors == []
     await shot(english, "incident-page-young-en")
+
+
+@pytest.mark.parametrize(("hours", "bucket_label", "tick"), [
+    (10, "每根柱 = 10 分钟", r"\d\d:\d\d"),
+    (72, "每根柱 = 2 小时", r"\d\d/\d\d \d\d:\d\d"),
+])
+async def test_older_incident_timeline_uses_longer_buckets(tmp_path: Path, browser: Any, hours: int,
+                                                           bucket_label: str, tick: str) -> None:
+    clock = FakeClock(time.time() - hours * 3600)  # the incident opened that long ago and grew since
+    settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), monitor__enabled=False)
+    services = await build_services(settings, clock=clock)
+    await services.db.write(lambda db: users.add_user(db, "mgr", "manager", PASSWORD, now=time.time()))
+    ids = set()
+    for i in range(hours * 2):
+        m = await store_mention(services, title=f"{STORY}（第{i}条）", tier="P3", categories=("food_safety",),
+                                sentiment="negative" if i % 3 else "neutral")
+        ids |= {c.incident_id for c in await services.incidents.on_mentions([m])}
+        clock.advance(1800)
+    (incident_id,) = ids
+    await services.db.write(announced)
+    server = TestServer(create_app(services), host="127.0.0.1")
+    await server.start_server()
+    try:
+        page = await sign_in(browser, server)
+        await page.goto(str(server.make_url(f"/#/incidents/{incident_id}")))
+        await page.locator("svg.timeline rect.bar").first.wait_for()
+        assert bucket_label in (await page.locator(".legend .bucket").text_content() or "")
+        assert 30 <= await page.locator("svg.timeline rect.bar").count() <= 61
+        ticks = await page.locator("svg.timeline .time-label").all_text_contents()
+        assert 3 <= len(ticks) <= 8 and all(re.fullmatch(tick, t) for t in ticks), ticks
+        assert await page.locator("svg.timeline polyline.negative").count() == 1
+        assert page.errors == []
+        await shot(page, f"incident-page-{hours}h-timeline")
+    finally:
+        await server.close()
+        services.db.close()

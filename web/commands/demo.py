@@ -2,9 +2,10 @@
 
 A bundled demo source replays a realistic stream of Chinese brand mentions:
 a quiet background, then a media exposé, reposts and angry complaints.  Demo
-accounts (two managers, an agent, an on-call) are created and printed, and
-one service notice is drafted, approved by the other manager and published,
-so the ticker moves from the first second.
+accounts (three managers in teams pr and service, on-call, two agents, an admin)
+are created and printed with a walkthrough of the whole journey, and one service
+notice is drafted, approved by another manager and published, so the ticker
+moves from the first second.
 """
 
 from __future__ import annotations
@@ -32,12 +33,18 @@ class DemoAccount:
     display_name: str
 
 
+# Enough people for every approval rule: a critical script needs one approver from pr and one from
+# service besides its author and submitter (``broadcast.approvals_critical`` below), so three managers.
 DEMO_ACCOUNTS = (
     DemoAccount("wang.pr", "manager", "pr", "王经理（公关）"),
+    DemoAccount("zhou.pr", "manager", "pr", "周经理（公关）"),
     DemoAccount("li.service", "manager", "service", "李经理（客服）"),
-    DemoAccount("zhang.agent", "agent", "hotline", "张坐席"),
     DemoAccount("zhao.oncall", "oncall", "ops", "赵值班"),
+    DemoAccount("zhang.agent", "agent", "hotline", "张坐席"),
+    DemoAccount("liu.agent", "agent", "hotline", "刘坐席"),
+    DemoAccount("admin", "admin", "ops", "系统管理员"),
 )
+DEMO_APPROVALS_CRITICAL = ["pr", "service"]
 
 WELCOME_TITLE = "服务提示：外卖延误统一答复"
 WELCOME_BODY = (
@@ -80,7 +87,8 @@ def demo_settings(data_dir: Path, *, host: str, port: int, speed: float | None) 
     if speed is None:
         speed = float(base["demo.speed"])
     settings = base.with_overrides(storage__path=str(data_dir / "lantern.db"), server__host=host,
-                                   server__port=port, monitor__brands=["鲜味楼"])
+                                   server__port=port, monitor__brands=["鲜味楼"],
+                                   broadcast__approvals_critical=DEMO_APPROVALS_CRITICAL)
     return settings.with_lists(sources=[{"name": "demo", "kind": "demo", "speed": speed, "interval_s": 2}],
                                plans=DEMO_PLANS)
 
@@ -94,7 +102,8 @@ async def seed(services: Services) -> dict[str, str]:
         return [users.add_user(db, a.name, a.role, passwords[a.name], team=a.team,
                                display_name=a.display_name, now=now) for a in DEMO_ACCOUNTS]
 
-    author, approver, _agent, _oncall = await services.db.write(add)
+    people = {u.name: u for u in await services.db.write(add)}
+    author, approver = people["wang.pr"], people["li.service"]
     scripts = services.scripts
     if scripts is not None:
         draft = await scripts.create_draft(author, title=WELCOME_TITLE, body=WELCOME_BODY, priority="normal")
@@ -102,6 +111,40 @@ async def seed(services: Services) -> dict[str, str]:
         await scripts.approve(draft["id"], draft["version"], approver, "同意发布")
         await scripts.publish(draft["id"], approver)
     return passwords
+
+
+def walkthrough(url: str) -> str:
+    """What to click, as each role, to take the plan's script from draft to the agents' tickers."""
+    return f"""\
+Walk the whole journey / 走一遍完整流程 (English: the switch at the top right of every page):
+  1. 约一分钟内，曝光事件升级为 P1，预案「食品安全曝光预案」起草话术「食品安全事件统一口径」（紧急）。
+     Within a minute the exposé becomes a P1 incident and its plan drafts the critical script above.
+  2. wang.pr 登录 {url}/login → 话术 → 打开该话术 → 修改正文 → 提交审批（修改会先保存为新版本）。
+     Sign in as wang.pr → Scripts → open it → edit the body → Submit for approval (your edit is saved first).
+     作者和提交人不能审批：页面写明还需 pr 团队 1 人、service 团队 1 人。
+     Its author and submitter cannot approve: the page says it needs 1 from team pr and 1 from team service.
+  3. li.service 登录 → 待审批 → 批准（service 团队）。
+     Sign in as li.service → Approvals → Approve (team service).
+  4. zhou.pr 登录 → 待审批 → 批准（pr 团队）→ 打开话术 → 发布。
+     Sign in as zhou.pr → Approvals → Approve (team pr) → open the script → Publish.
+  5. zhang.agent 登录：走马灯上是修改后的口径；点它 → 我已知晓。之后登录的 liu.agent 也会看到它。
+     Sign in as zhang.agent: the ticker shows the edited text; click it → Got it. liu.agent, later, sees it too.
+  6. 回到话术页 → 触达情况：谁已展示、谁已确认。
+     Back on the script page → Coverage: who displayed and who acknowledged it.
+  7. zhao.oncall 登录 → 告警投递：事件的告警和确认。
+     Sign in as zhao.oncall → Alert deliveries: the incident's alerts and acknowledgements.
+  8. admin 登录 → 用户、数据源、路由与预案。
+     Sign in as admin → Users, Sources, Routing & plans."""
+
+
+def announcement(url: str, passwords: dict[str, str]) -> str:
+    """The demo accounts and the walkthrough, as printed at start."""
+    lines = ["Demo accounts / 演示账号 (name / password / role / team / display name):"]
+    lines += [f"  {a.name:<12} {passwords[a.name]:<14} {a.role:<8} {a.team:<8} {a.display_name}" for a in DEMO_ACCOUNTS]
+    lines += ["", walkthrough(url), "",
+              f"Console 控制台 {url}/   Ticker 走马灯 {url}/ticker",
+              "A crisis builds up over the next minute. Ctrl-C stops the demo.", ""]
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,11 +155,7 @@ def run(args: argparse.Namespace) -> int:
     async def announce(services: Services, url: str) -> None:
         passwords = await seed(services)
         print(f"\nDemo data directory: {data_dir}  ({'kept' if args.keep else 'deleted on exit'})")
-        print("Demo accounts (name / password / role):")
-        for account in DEMO_ACCOUNTS:
-            print(f"  {account.name:<12} {passwords[account.name]:<14} {account.role:<8} {account.display_name}")
-        print(f"\nOpen {url}/login as wang.pr to watch incidents; {url}/ticker as zhang.agent for the ticker.")
-        print("A crisis builds up over the next minute. Ctrl-C stops the demo.\n", flush=True)
+        print(announcement(url, passwords), flush=True)
 
     try:
         asyncio.run(serve(settings, announce=announce))

@@ -176,12 +176,28 @@ async def test_incident_page_a_manager_can_act_on(site: tuple[Services, TestServ
         "select done, done_by from incident_checklist where incident_id = ? order by position", [iid]).fetchone())
     assert tuple(row) == (1, "user:mgr")
 
-    # A person re-tiers with a reason: the explanation and the history say who and why.
+    # The page follows new mentions live, but not while the manager is typing a reason.
+    header = page.locator(".incident-top > p.muted")
+
+    async def one_more(n: int) -> None:
+        m = await store_mention(services, title=f"{STORY}（追加{n}）", tier="P3", categories=("food_safety",))
+        await services.incidents.on_mentions([m])
+        await services.db.write(announced)
+
+    await one_more(1)
+    await page.locator(".incident-top > p.muted", has_text="41 条提及").wait_for()
     await page.select_option(".retier select", "P2")
     await page.fill(".retier-reason", "已核实为单店问题")
+    await one_more(2)
+    await page.wait_for_timeout(2500)  # the refresh would come after 1 s
+    assert "41 条提及" in (await header.text_content() or "")
+    assert await page.locator(".retier-reason").input_value() == "已核实为单店问题"
+
+    # A person re-tiers with a reason: the explanation and the history say who and why.
     await page.click(".retier button")
     await page.locator(".tier-history li").nth(1).wait_for()
     last = await page.locator(".tier-history li").nth(1).text_content() or ""
+    assert "42 条提及" in (await header.text_content() or "")
     assert "P1 → P2" in last and "王经理" in last and "已核实为单店问题" in last
     assert "人工调整为 P2：王经理" in (await page.locator(".why .manual").text_content() or "")
     assert page.errors == []

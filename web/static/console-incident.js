@@ -304,8 +304,14 @@ export async function incidentView(root, id) {
     first = false;
     alerts.replaceChildren(h("h2", {}, t("incident.alerts")), await alertsView(h("div"), { incident: id, embedded: true }));
   }
+  // A live refresh waits while the manager is typing or choosing in this view (a re-tier reason, a correction).
+  const busy = () => {
+    const active = document.activeElement;
+    return Boolean(active && root.contains(active) && active.matches("input:not([type=checkbox]), select, textarea"))
+      || [...root.querySelectorAll(".retier-reason")].some((input) => input.value);
+  };
   await live.follow({
-    kinds: ["incident", "alert", "script"], poll: 10000, delay: 1000,
+    kinds: ["incident", "alert", "script"], poll: 10000, delay: 1000, guard: () => !busy(),
     match: (kind, data) => (kind === "incident" ? sameId(data.id, id)
       : kind === "script" ? scriptIds.some((s) => sameId(s, data.id)) : (data.incidents || []).some((i) => sameId(i, id))),
   }, render).now();

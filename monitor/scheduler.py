@@ -1,6 +1,9 @@
 """The only place that knows APScheduler: one job per source.
 
-* one ``IntervalTrigger`` job per source, with jitter to spread sources;
+* one ``IntervalTrigger`` job per source; it first runs at once (within a second), so a restart never
+  leaves a source unpolled for a whole interval (issue 12);
+* ``jitter_s`` spreads sources by running each poll up to that much *early*, never late: two polls of
+  a source are never more than ``interval_s`` apart, so an item waits at most one interval to be seen;
 * ``max_instances=1``: a source never runs twice at once;
 * ``coalesce=True``: runs missed while the loop was busy collapse into one;
 * ``retry_at`` moves a source's next run (backoff, Retry-After);
@@ -22,6 +25,21 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 RunSource = Callable[[str, float], Awaitable[None]]
+
+
+class EarlyJitter(IntervalTrigger):
+    """Every ``seconds``, each run up to ``early`` seconds before its time (APScheduler's jitter only delays)."""
+
+    def __init__(self, seconds: float, early: float, rng: random.Random) -> None:
+        super().__init__(seconds=seconds, timezone=UTC)
+        self.early = early
+        self.rng = rng
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        due: datetime | None = super().get_next_fire_time(previous_fire_time, now)
+        if due is None or previous_fire_time is None or self.early <= 0:
+            return due
+        return due - timedelta(seconds=self.rng.uniform(0, self.early))
 
 
 class PollScheduler:
@@ -53,15 +71,15 @@ class PollScheduler:
         await self._run(name, due if due is not None else datetime.now(UTC).timestamp())
 
     def _trigger(self, interval_s: float, jitter_s: float) -> IntervalTrigger:
-        return IntervalTrigger(seconds=interval_s, jitter=int(jitter_s) or None, timezone=UTC)
+        return EarlyJitter(interval_s, min(jitter_s, interval_s / 2), self._rng)
 
     def add(self, name: str, interval_s: float, jitter_s: float = 0.0, *, paused: bool = False,
             first_run_in: float | None = None) -> None:
-        """Schedule ``name``; the first run comes after ``first_run_in`` s (default: random within the interval)."""
-        delay = first_run_in if first_run_in is not None else self._rng.uniform(0, min(interval_s, 60.0))
+        """Schedule ``name``; the first run comes after ``first_run_in`` s (default: at once, within 1 s)."""
+        delay = first_run_in if first_run_in is not None else self._rng.uniform(0, min(interval_s, 1.0))
         first = datetime.now(UTC) + timedelta(seconds=delay)
-        self._scheduler.add_job(self._job, self._trigger(interval_s, jitter_s), args=[name], id=name, name=name,
-                                replace_existing=True, next_run_time=None if paused else first,
+        self._scheduler.add_job(self._job, self._trigger(interval_s, jitter_s), args=[name], id=name,
+                                name=name, replace_existing=True, next_run_time=None if paused else first,
                                 misfire_grace_time=max(int(interval_s), 30))
 
     def has(self, name: str) -> bool:

@@ -292,3 +292,28 @@ def test_messages_render_in_chinese_by_default_and_in_english_on_request() -> No
                 lang="en")
     assert en.title == "[New incident · P2] Incident #4: 外卖异物"
     assert "80% negative" in en.text and "[Details](http://x/c)" in en.markdown() and "acknowledge" not in en.text
+
+
+async def test_a_new_p1_is_told_at_once_and_its_updates_still_grouped(make: Any, robot: Robot) -> None:
+    svc = await make()  # defaults: group_wait_s 30, group_wait_tiers P1:0
+    iid = await open_incident(svc, tier="P1")
+    await svc.alerts.tick(T0)
+    assert events(robot) == [("open", iid)]  # no group wait for the first alert of a P1
+    svc.clock.now = T0 + 5
+    m = await store_mention(svc, title=STORY + "，网友纷纷转发", categories=("food_safety",), tier="P1")
+    await svc.incidents.on_mentions([m])
+    await svc.alerts.tick(T0 + 10)
+    assert len(robot.requests) == 1  # the next change waits for group_interval
+    await svc.alerts.tick(T0 + 300)
+    assert events(robot)[-1] == ("update", iid)
+
+
+async def test_group_wait_per_tier_is_configurable(make: Any, robot: Robot) -> None:
+    svc = await make(incidents__group_wait_tiers=["P1:20", "P2:0"])
+    p2 = await open_incident(svc, title=distinct_title(1), tier="P2")
+    p1 = await open_incident(svc, title=distinct_title(2), tier="P1")
+    assert p1 != p2
+    await svc.alerts.tick(T0)
+    assert events(robot) == [("open", p2)]
+    await svc.alerts.tick(T0 + 20)
+    assert events(robot) == [("open", p2), ("open", p1)]

@@ -137,7 +137,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("incidents.watch_min", 3, "Similar clearly negative P4 mentions (within watch_minutes) that open one."),
     Setting("incidents.watch_minutes", 60, "Window in which watched P4 mentions accumulate."),
     Setting("incidents.followup_minutes", 120, "P1/P2 incidents absorb lesser follow-ups this long after the last."),
-    Setting("incidents.group_wait_s", 30, "Wait after an incident opens before its first alert (0: at once)."),
+    Setting("incidents.group_wait_s", 30, "Wait after an incident opens before its first alert (0: at once), "
+            "to collect more mentions into it; tiers in group_wait_tiers override it."),
+    Setting("incidents.group_wait_tiers", ["P1:0"],
+            "Group wait of a new incident by tier, as TIER:SECONDS (P1:0: the first alert of a new P1 goes out "
+            "at once). Later updates are still grouped by group_interval_s."),
     Setting("incidents.group_interval_s", 300, "Least time between two update alerts about one incident."),
     Setting("incidents.repeat_interval_s", 14400, "Re-send an unchanged open incident to informed recipients."),
     Setting("incidents.escalate_minutes", ["P1:5", "P2:15", "P3:60"],

@@ -96,7 +96,9 @@ def alert_config(settings: Any) -> tuple[IncidentConfig, AlertConfig]:
         alerts = AlertConfig(
             timing=Timing(group_wait=settings["incidents.group_wait_s"],
                           group_interval=settings["incidents.group_interval_s"],
-                          repeat_interval=settings["incidents.repeat_interval_s"]),
+                          repeat_interval=settings["incidents.repeat_interval_s"],
+                          group_wait_tiers=parse_tier_map(settings["incidents.group_wait_tiers"],
+                                                          setting="incidents.group_wait_tiers")),
             escalate_minutes=parse_tier_map(settings["incidents.escalate_minutes"],
                                             setting="incidents.escalate_minutes"),
             remind_minutes=parse_tier_map(settings["incidents.remind_minutes"], setting="incidents.remind_minutes"),

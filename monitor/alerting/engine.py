@@ -125,8 +125,9 @@ class AlertEngine:
             exists = db.execute("select due_at from alert_state where incident_id = ?",
                                 [change.incident_id]).fetchone()
             if change.kind == "opened" or not exists:
-                table.upsert({"incident_id": change.incident_id, "due_at": now + self.config.timing.group_wait,
-                              "level": 0}, pk="incident_id")
+                table.upsert({"incident_id": change.incident_id,
+                              "due_at": now + self.config.timing.wait_for(change.tier), "level": 0},
+                             pk="incident_id")
             elif change.upward or change.kind in ("acknowledged", "mitigating", "resolved"):
                 table.update(change.incident_id, {"due_at": now})
             if change.kind in ("acknowledged", "mitigating", "resolved"):

@@ -7,7 +7,7 @@ resolution, changes after ``group_interval``, repeats after ``repeat_interval``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
@@ -20,6 +20,12 @@ class Timing:
     group_wait: float = 30
     group_interval: float = 300
     repeat_interval: float = 4 * 3600
+    # Per-tier group wait overriding ``group_wait``: a new P1 is told at once (issue 12).
+    group_wait_tiers: dict[str, float] = field(default_factory=lambda: {"P1": 0.0})
+
+    def wait_for(self, tier: str) -> float:
+        """How long a new incident of ``tier`` collects mentions before its first alert."""
+        return self.group_wait_tiers.get(tier, self.group_wait)
 
 
 def key(incident_id: int, recipient: str) -> str:

@@ -1,16 +1,11 @@
-"""HTTP API of alerting: delivery log, acknowledge links, silences, routing, plans and people's contacts.
+"""HTTP API of alerting: delivery log, silences, routing, plans and people's contacts.
 
-``/ack/{token}`` is public on purpose: the signed single-use token is the
-credential, so a manager can acknowledge from a DingTalk / WeCom / Feishu
-message or an e-mail without signing in.  ``GET`` only shows a confirm page
-(mail scanners and IM link previews fetch links); its button ``POST``s to the
-same URL, which acknowledges once.  :class:`MaskedAccessLogger` keeps the
-tokens out of the access log.
+The acknowledge-link pages are in :mod:`web.api_ack`; :class:`MaskedAccessLogger`
+keeps their tokens out of the access log.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Callable
 from typing import Any
@@ -21,14 +16,13 @@ from aiohttp.web_log import AccessLogger
 
 from monitor.alerting import contacts, outbox, silences
 from monitor.alerting.acklinks import mask_path
-from monitor.alerting.errors import AckLinkError, AlertConfigError, ContactError, SilenceError
+from monitor.alerting.errors import AlertConfigError, ContactError, SilenceError
 from monitor.alerting.routing import parse_routes
-from monitor.incidents.errors import IllegalTransitionError, IncidentError
 from monitor.plans import parse_plans
 
 from . import users
-from .api_incidents import query_int
-from .auth import csrf_token, json_error, public, require
+from .api_incidents import query_int, with_labels
+from .auth import json_error, require
 from .bodies import json_object
 
 STATUSES = ("queued", "sending", "sent", "failed", "acknowledged", "digest", "digested", "cancelled")
@@ -50,72 +44,15 @@ async def list_alerts(request: web.Request) -> web.Response:
     return web.json_response({"items": items})
 
 
-_HEAD = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer">
-<meta name="robots" content="noindex"><title>{title}</title></head><body><main><h1>{title}</h1>"""
-_PAGE = _HEAD + """<p>{message}</p><p><a href="/console">打开走马灯控制台 (open the Lantern console)</a></p>
-</main></body></html>"""
-_CONFIRM = _HEAD + """<p>{message}</p><form method="post" action="{action}">{csrf}
-<button type="submit">确认处理 (Acknowledge)</button></form>
-<p><small>打开链接不会确认事件，请点击按钮。(Opening this link does not acknowledge; press the button.)</small></p>
-</main></body></html>"""
-_NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
-
-
-def page(title: str, message: str, status: int = 200) -> web.Response:
-    body = _PAGE.format(title=html.escape(title), message=html.escape(message))
-    return web.Response(text=body, status=status, content_type="text/html", charset="utf-8", headers=_NO_STORE)
-
-
-def link_error(exc: AckLinkError) -> web.Response:
-    titles = {"used": "链接已使用 (link already used)", "expired": "链接已过期 (link expired)"}
-    return page(titles.get(exc.reason, "链接无效 (invalid link)"), str(exc), 410 if exc.reason != "invalid" else 404)
-
-
-@public
-async def ack_confirm(request: web.Request) -> web.Response:
-    """GET: check the link and show a confirm button; never acknowledges (link previews and scanners GET)."""
+@require("manager", "oncall")
+async def my_alerts(request: web.Request) -> web.Response:
+    """我的告警: the alerts that reached me (in person or named on a channel), one per incident, newest first."""
     services = request.app["services"]
-    token = request.match_info["token"]
-    try:
-        row = await services.alerts.check_link(token)
-    except AckLinkError as exc:
-        return link_error(exc)
-    incident = await services.db.read(lambda db: db.execute(
-        "select title, tier from incidents where id = ?", [row["incident_id"]]).fetchone())
-    title, tier = (incident[0] or "", incident[1] or "") if incident else ("", "")
-    session = request.get("session")
-    csrf = (f'<input type="hidden" name="_csrf" value="{html.escape(csrf_token(services.secret, session))}">'
-            if session else "")  # a signed-in browser must pass the console's CSRF check too
-    who = row["recipient_label"] or row["recipient"]
-    message = (f"确认处理事件 #{row['incident_id']}（{tier}）：{title}。确认人：{who}"
-               f" (acknowledge incident #{row['incident_id']} as this recipient)")
-    body = _CONFIRM.format(title=html.escape("确认处理事件 (acknowledge incident)"), message=html.escape(message),
-                           action=html.escape(f"/ack/{token}"), csrf=csrf)
-    return web.Response(text=body, content_type="text/html", charset="utf-8", headers=_NO_STORE)
-
-
-@public
-async def ack_link(request: web.Request) -> web.Response:
-    """POST: redeem the single-use link and acknowledge the incident as its recipient."""
-    services = request.app["services"]
-    try:
-        row = await services.alerts.redeem_link(request.match_info["token"])
-    except AckLinkError as exc:
-        return link_error(exc)
-    incident_id = row["incident_id"]
-    try:
-        await services.incidents.acknowledge(incident_id, row["recipient"])
-    except IllegalTransitionError:
-        detail = await services.db.read(lambda db: db.execute(
-            "select state, acknowledged_by from incidents where id = ?", [incident_id]).fetchone())
-        who = (detail[1] or "") if detail else ""
-        return page("事件已处理 (already handled)",
-                    f"事件 #{incident_id} 已被确认或处理（{who}），无需重复操作。(already acknowledged or handled)")
-    except IncidentError as exc:
-        return page("无法确认 (cannot acknowledge)", str(exc), 404)
-    return page("已确认 (acknowledged)", f"事件 #{incident_id} 已由 {row['recipient_label'] or row['recipient']} "
-                f"确认，升级已停止。(acknowledged; escalation stopped)")
+    me = request["user"]
+    limit = query_int(request, "limit", 100, 500)
+    items = await services.db.read(lambda db: outbox.inbox(db, me.name, limit=limit))
+    await with_labels(services, items)
+    return web.json_response({"items": items})
 
 
 class MaskedAccessLogger(AccessLogger):
@@ -283,8 +220,7 @@ async def put_contacts(request: web.Request) -> web.Response:
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/alerts", list_alerts)
-    app.router.add_get(r"/ack/{token:[A-Za-z0-9_.\-]{1,200}}", ack_confirm)
-    app.router.add_post(r"/ack/{token:[A-Za-z0-9_.\-]{1,200}}", ack_link)
+    app.router.add_get("/api/alerts/inbox", my_alerts)
     app.router.add_get("/api/silences", list_silences)
     app.router.add_post("/api/silences", create_silence)
     app.router.add_delete(r"/api/silences/{id:\d{1,12}}", delete_silence)

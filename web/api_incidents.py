@@ -16,6 +16,7 @@ from monitor.alerting import outbox
 from monitor.incidents import insight, queries, store_ops
 from monitor.incidents.errors import IllegalTransitionError, IncidentError, UnknownIncidentError
 
+from . import users
 from .auth import json_error, require
 from .bodies import json_object
 
@@ -57,6 +58,7 @@ async def list_incidents(request: web.Request) -> web.Response:
         return incident_error(exc)
     except ValueError:
         return json_error(400, "invalid", "state 必须是 open/acknowledged/mitigating/resolved (unknown state)")
+    await with_labels(services, items)
     return web.json_response({"items": items})
 
 
@@ -83,6 +85,19 @@ def actor_names(db: Any, detail: dict[str, Any]) -> dict[str, str]:
     return {f"user:{name}": display for name, display in rows}
 
 
+async def with_labels(services: Any, incidents: list[dict[str, Any]]) -> None:
+    """Add ``acknowledged_by_label`` (the display name of ``user:<name>``) to each incident."""
+    actors = {str(i.get("acknowledged_by") or "") for i in incidents} - {""}
+    if not actors:
+        return
+    names = await services.db.read(lambda db: {
+        f"user:{u['name']}": str(u.get("display_name") or u["name"])
+        for u in users.list_users(db, include_inactive=True)})
+    for inc in incidents:
+        actor = str(inc.get("acknowledged_by") or "")
+        inc["acknowledged_by_label"] = names.get(actor, actor.removeprefix("user:")) if actor else None
+
+
 @require("manager", "oncall")
 async def get_incident(request: web.Request) -> web.Response:
     services = request.app["services"]
@@ -99,6 +114,7 @@ async def get_incident(request: web.Request) -> web.Response:
         detail = await services.db.read(read)
     except IncidentError as exc:
         return incident_error(exc)
+    await with_labels(services, [detail])
     detail["scripts"] = [await script_summary(services, s) for s in detail["script_ids"]]
     return web.json_response(detail)
 
@@ -165,12 +181,18 @@ async def step(request: web.Request) -> web.Response:
             body = await json_object(request)
             reason = str(body.get("reason", ""))[:500]
             change = await engine.retier(incident_id, str(body.get("tier", "")), actor, reason)
+        elif action == "ack":
+            comment = (await json_object(request)).get("comment", "")
+            if not isinstance(comment, str):
+                return json_error(400, "invalid", "comment 必须是字符串 (comment must be a string)")
+            change = await engine.acknowledge(incident_id, actor, comment, via="console")
         else:
-            method = {"ack": engine.acknowledge, "mitigate": engine.mitigate, "resolve": engine.resolve}[action]
+            method = {"mitigate": engine.mitigate, "resolve": engine.resolve}[action]
             change = await method(incident_id, actor)
     except IncidentError as exc:
         return incident_error(exc)
     incident = await services.db.read(lambda db: queries.detail(db, incident_id))
+    await with_labels(services, [incident])
     return web.json_response({"change": change.__dict__, "incident": incident})
 
 

@@ -92,6 +92,7 @@ SUMMARIES: dict[tuple[str, str], str] = {
     ("POST", "/api/incidents/{id}/{action}"): "Acknowledge, mitigate, resolve or re-tier an incident",
     ("POST", "/api/incidents/{id}/checklist/{item}"): "Tick or untick a contingency-plan checklist item",
     ("GET", "/api/alerts"): "Alert deliveries per recipient (?incident_id=&status=&mine=1)",
+    ("GET", "/api/alerts/inbox"): "My alerts: what reached me in person or named me on a channel, one per incident",
     ("GET", "/api/silences"): "Active and future silences",
     ("POST", "/api/silences"): "Create a silence or maintenance window",
     ("DELETE", "/api/silences/{id}"): "Delete a silence",

@@ -36,7 +36,7 @@ from monitor.incidents.errors import InvalidTierError
 from monitor.incidents.tiering import parse_tier_map
 from monitor.plans import Plan, PlanRunner, parse_plans
 
-from . import api_alerts, api_incidents, shared_limits, users
+from . import api_ack, api_alerts, api_incidents, shared_limits, users
 from .errors import ConfigError
 from .wire_monitor import network_policy
 
@@ -152,3 +152,4 @@ async def wire(services: Any) -> None:
 def setup_routes(app: web.Application) -> None:
     api_incidents.setup_routes(app)
     api_alerts.setup_routes(app)
+    api_ack.setup_routes(app)

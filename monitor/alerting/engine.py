@@ -27,6 +27,7 @@ from monitor.shared_limits import RedisLimits
 from monitor.store import Store
 
 from . import acklinks, contacts, escalation, health, nflog, outbox, silences
+from .card import facts, inline
 from .config import AlertConfig, TickReport
 from .holidays import ChineseCalendarData, HolidayData, RestDays
 from .messages import render, snapshot
@@ -36,6 +37,7 @@ from .routing import Route, recipients
 from .sender import Sender, payload_of
 
 log = logging.getLogger(__name__)
+MAX_PERSONAL_LINKS = 10  # a robot message names at most this many people with their own acknowledge link
 __all__ = ["AlertConfig", "AlertEngine", "People", "TickReport"]
 # Told when deliveries changed (queued, sent, failed, acknowledged, cancelled), with the incidents they
 # belong to (None: deliveries of no incident, e.g. source-health alerts and digests).
@@ -153,7 +155,11 @@ class AlertEngine:
         next_due = now + self.config.timing.group_interval
         found = recipients(self.matching_routes(inc), people, max_level=st["level"] or 0)
         reach = self.directory.reach(found, people)
+        card = facts(db, inc, people)
         for r in found:
+            if r.key == inc.get("acknowledged_by") and inc["state"] == "acknowledged":
+                nflog.record(db, inc, r.key, r.must_act, now)  # who acknowledged needs no news of it
+                continue
             kind = nflog.decide(nflog.get(db, inc["id"], r.key), inc, level=r.level, now=now,
                                 timing=self.config.timing)
             if kind is None:
@@ -168,7 +174,7 @@ class AlertEngine:
             elif (hold := self.quiet.hold_until(inc["tier"], now)) is not None:
                 status, after = "digest", hold
             outbox.enqueue(db, incident_id=inc["id"], recipient=r, kind=kind, tier=inc["tier"],
-                           payload={"incident": snapshot(inc), "level": r.level, "route": r.route,
+                           payload={"incident": snapshot(inc, card), "level": r.level, "route": r.route,
                                     **reach.payload(r)}, now=now,
                            status=status, deliver_after=after, note=reach.note(r))
             nflog.record(db, inc, r.key, r.must_act, now)
@@ -253,21 +259,28 @@ class AlertEngine:
         return await self.store.read(lambda db: acklinks.check(db, self.secret, value, now=now,
                                                                ttl_s=self.config.ack_ttl_s))
 
-    async def redeem_link(self, value: str) -> dict[str, Any]:
+    async def redeem_link(self, value: str, actor: str = "") -> dict[str, Any]:
+        """Spend the link; its delivery counts as acknowledged by ``actor`` (``user:<name>``)."""
         now = self.clock()
         return await self.store.write(lambda db: acklinks.redeem(db, self.secret, value, now=now,
-                                                                 ttl_s=self.config.ack_ttl_s))
+                                                                 ttl_s=self.config.ack_ttl_s, actor=actor))
 
     def message(self, row: dict[str, Any]) -> Message:
         payload = payload_of(row)
         base = self.config.public_url.rstrip("/")
         ack_url = f"{base}/ack/{acklinks.token(self.secret, row['id'], row['ack_nonce'])}" if (
             row["ack_nonce"] and not row["ack_used_at"]) else ""
-        console_url = f"{base}/console#/incidents/{row['incident_id']}" if row["incident_id"] else f"{base}/console"
-        mentions = self.directory.mentions(row["channel"], payload.get("mention") or [])
+        # 查看详情 goes through /incidents/N: a sign-in keeps it (a #fragment would be lost at login).
+        console_url = f"{base}/incidents/{row['incident_id']}" if row["incident_id"] else f"{base}/console"
+        named = payload.get("mention") or []
+        mentions = self.directory.mentions(row["channel"], named)
+        personal = tuple(
+            (inline(str(m.get("label") or m["user"]), 20),
+             f"{base}/ack/{acklinks.token(self.secret, row['id'], row['ack_nonce'], str(m['user']))}")
+            for m in named[:MAX_PERSONAL_LINKS] if m.get("user")) if ack_url else ()
         return render(row["kind"], row["tier"], payload, must_act=bool(row["must_act"]),
                       recipient=row["recipient_label"] or "", ack_url=ack_url, console_url=console_url,
-                      lang=self.config.language, mentions=mentions)
+                      lang=self.config.language, mentions=mentions, ack_links=personal)
 
     # -- lifecycle -----------------------------------------------------------------------
     def _session(self) -> aiohttp.ClientSession:
@@ -283,13 +296,15 @@ class AlertEngine:
 
     async def _run(self) -> None:
         while True:
+            # Cleared before the tick, not after the wait: a change told during the tick wakes the next one
+            # at once instead of being lost until tick_s (a push then waited a second for its alert).
+            self._wake.clear()
             try:
                 await self.tick(wait=False)
             except Exception:  # keep the loop alive; the next tick retries
                 log.exception("alert engine tick failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.config.tick_s)
-            self._wake.clear()
 
     async def stop(self) -> None:
         if self._task is not None:

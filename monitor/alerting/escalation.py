@@ -14,6 +14,7 @@ import sqlite_utils
 from monitor.incidents import store_ops
 
 from . import nflog, outbox
+from .card import facts
 from .messages import snapshot
 from .routing import Recipient
 
@@ -69,7 +70,8 @@ def remind(db: sqlite_utils.Database, ctx: AlertEngine, now: float) -> int:
                               last[0]["level"], False, "remind")
         named = json.loads(last[0]["payload"] or "{}").get("mention")  # a channel reminds the same people
         outbox.enqueue(db, incident_id=inc["id"], recipient=recipient, kind="remind", tier=inc["tier"],
-                       payload={"incident": snapshot(inc), "level": recipient.level,
+                       payload={"incident": snapshot(inc, facts(db, inc, ctx.directory.people(db))),
+                                "level": recipient.level,
                                 **({"mention": named} if named else {})}, now=now, note=last[0]["note"])
         nflog.record(db, inc, entry["recipient"], True, now)
         count += 1

@@ -1,8 +1,9 @@
 """The notification log: what each recipient last heard about an incident, and whether to tell them again.
 
 Alertmanager's dedupe stage in one function: first news, a higher tier,
-resolution, changes after ``group_interval``, repeats after ``repeat_interval``
-(only while nobody has acknowledged).
+resolution, an acknowledgement (at once, naming who), changes after
+``group_interval``, repeats after ``repeat_interval`` (only while nobody has
+acknowledged).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def decide(entry: dict[str, Any] | None, incident: dict[str, Any], *, level: int
         return "resolved" if entry["last_state"] != "resolved" else None
     if rank(tier) < rank(entry["last_tier"]):
         return "retier"
+    if state == "acknowledged" and entry["last_state"] == "open":
+        return "acknowledged"  # at once: everyone told sees who owns it (and stops working it twice)
     since = now - (entry["last_sent_at"] or 0)
     changed = incident["mention_count"] != entry["last_count"] or state != entry["last_state"]
     if changed and since >= timing.group_interval:

@@ -12,6 +12,7 @@ from . import acklinks
 from .routing import Recipient
 
 HIDDEN = ("ack_nonce", "payload")
+NO_ACK_LINK = ("resolved", "digest", "acknowledged")  # kinds that ask nobody to act
 
 
 def enqueue(db: sqlite_utils.Database, *, incident_id: int | None, recipient: Recipient, kind: str, tier: str,
@@ -23,7 +24,7 @@ def enqueue(db: sqlite_utils.Database, *, incident_id: int | None, recipient: Re
         "channel": recipient.channel, "kind": kind, "tier": tier, "level": recipient.level,
         "must_act": int(recipient.must_act), "status": status, "attempts": 0, "created_at": now,
         "deliver_after": deliver_after, "payload": json.dumps(payload, ensure_ascii=False), "note": note,
-        "ack_nonce": acklinks.new_nonce() if recipient.must_act and kind not in ("resolved", "digest") else None})
+        "ack_nonce": acklinks.new_nonce() if recipient.must_act and kind not in NO_ACK_LINK else None})
     return int(table.last_pk)  # type: ignore[arg-type]
 
 
@@ -75,3 +76,33 @@ def list_deliveries(db: sqlite_utils.Database, *, incident_id: int | None = None
             args.append(value)
     sql = "select * from alert_deliveries" + (" where " + " and ".join(where) if where else "")
     return [public(r) for r in db.query(sql + " order by id desc limit ?", [*args, limit])]
+
+
+def inbox(db: sqlite_utils.Database, user: str, *, limit: int = 100) -> list[dict[str, Any]]:
+    """The alerts that reached ``user``: to them in person, or naming them on a channel; newest first.
+
+    One item per incident (its latest delivery and how many there were) and one per health alert.
+    """
+    rows = db.query(
+        "select d.*, i.title as incident_title, i.tier as incident_tier, i.state as incident_state, "
+        "i.acknowledged_by, i.ack_comment from alert_deliveries d left join incidents i on i.id = d.incident_id "
+        "where d.status not in ('digested', 'cancelled') and (d.recipient = ? or exists (select 1 from "
+        "json_each(coalesce(json_extract(d.payload, '$.mention'), '[]')) m where json_extract(m.value, '$.user') = ?)) "
+        "order by d.id desc limit 2000", [f"user:{user}", user])
+    items: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        key = row["incident_id"] if row["incident_id"] is not None else f"d{row['id']}"
+        if key in items:
+            items[key]["count"] += 1
+            continue
+        if len(items) >= limit:
+            continue
+        payload = json.loads(row["payload"] or "{}")
+        items[key] = {
+            "incident_id": row["incident_id"], "title": row["incident_title"] or payload.get("source") or "",
+            "tier": row["incident_tier"] or row["tier"], "state": row["incident_state"],
+            "acknowledged_by": row["acknowledged_by"], "ack_comment": row["ack_comment"],
+            "kind": row["kind"], "channel": row["channel"], "status": row["status"], "must_act": bool(row["must_act"]),
+            "at": row["sent_at"] or row["created_at"], "problem": payload.get("message") if row["kind"] == "health"
+            else None, "count": 1}
+    return list(items.values())

@@ -46,6 +46,9 @@ class Message:
     data: dict[str, Any] = field(default_factory=dict)
     lang: str = "zh-CN"
     mentions: tuple[Mention, ...] = ()  # people to @ (robots) or to add as recipients (e-mail)
+    # (person, URL): a personal acknowledge link per person the message names; ``ack_url`` is then the
+    # link for anyone else (its page asks who is acknowledging).
+    ack_links: tuple[tuple[str, str], ...] = ()
 
     @property
     def ack_label(self) -> str:
@@ -55,12 +58,25 @@ class Message:
     def details_label(self) -> str:
         return "Details" if self.lang == "en" else "查看详情"
 
+    @property
+    def others_label(self) -> str:
+        return "someone else" if self.lang == "en" else "其他人"
+
+    def ack_choices(self) -> list[tuple[str, str]]:
+        """(button label, URL) of every acknowledge link: one per named person, then the group link."""
+        if not self.ack_url:
+            return []
+        if not self.ack_links:
+            return [(self.ack_label, self.ack_url)]
+        sep = ": " if self.lang == "en" else "："
+        return [(f"{self.ack_label}{sep}{person}", url) for person, url in self.ack_links] + [
+            (f"{self.ack_label}{sep}{self.others_label}", self.ack_url)]
+
+    def links(self) -> list[tuple[str, str]]:
+        return [*self.ack_choices(), *([(self.details_label, self.console_url)] if self.console_url else [])]
+
     def markdown(self) -> str:
-        links = []
-        if self.ack_url:
-            links.append(f"[{self.ack_label}]({self.ack_url})")
-        if self.console_url:
-            links.append(f"[{self.details_label}]({self.console_url})")
+        links = [f"[{label}]({url})" for label, url in self.links()]
         return self.text + ("\n\n" + " | ".join(links) if links else "")
 
     def plain_lines(self) -> list[str]:
@@ -69,8 +85,7 @@ class Message:
 
     def plain(self, limit: int | None = None) -> str:
         """Title, text and links as plain text; with ``limit`` (UTF-8 bytes) the text is cut, never the links."""
-        links = "".join(f"\n{label}: {url}" for label, url in ((self.ack_label, self.ack_url),
-                                                               (self.details_label, self.console_url)) if url)
+        links = "".join(f"\n{label}: {url}" for label, url in self.links())
         body = "\n".join([self.title, *self.plain_lines()])
         if limit is not None:
             body = truncate_bytes(body, max(64, limit - len(links.encode("utf-8")) - 1))

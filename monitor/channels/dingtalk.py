@@ -43,9 +43,7 @@ def render(message: Message) -> dict[str, Any]:
                 "at": {"atUserIds": [m.user_id for m in people if m.user_id],
                        "atMobiles": [m.mobile for m in people if not m.user_id], "isAtAll": False}}
     if message.ack_url:
-        btns = [{"title": message.ack_label, "actionURL": message.ack_url}]
-        if message.console_url:
-            btns.append({"title": message.details_label, "actionURL": message.console_url})
+        btns = [{"title": label, "actionURL": url} for label, url in message.links()]
         return {"msgtype": "actionCard", "actionCard": {
             "title": message.title, "text": f"### {message.title}\n\n{message.text}", "btnOrientation": "1",
             "btns": btns}}

@@ -37,10 +37,8 @@ def sign(secret: str, timestamp_s: int) -> str:
 
 def render(message: Message, text: str | None = None) -> dict[str, Any]:
     elements: list[dict[str, Any]] = [{"tag": "div", "text": {"tag": "lark_md", "content": text or message.text}}]
-    actions = []
-    if message.ack_url:
-        actions.append({"tag": "button", "text": {"tag": "plain_text", "content": message.ack_label},
-                        "type": "primary", "url": message.ack_url})
+    actions = [{"tag": "button", "text": {"tag": "plain_text", "content": label}, "type": "primary", "url": url}
+               for label, url in message.ack_choices()]
     if message.console_url:
         actions.append({"tag": "button", "text": {"tag": "plain_text", "content": message.details_label},
                         "type": "default", "url": message.console_url})
@@ -57,9 +55,7 @@ def render_post(message: Message, lines: list[str] | None = None) -> dict[str, A
     """A ``post`` message that @-mentions ``message.mentions`` (those with an open_id)."""
     content: list[list[dict[str, Any]]] = [[{"tag": "text", "text": line}]
                                            for line in (message.plain_lines() if lines is None else lines)]
-    links = [{"tag": "a", "text": label, "href": url}
-             for label, url in ((message.ack_label, message.ack_url), (message.details_label, message.console_url))
-             if url]
+    links = [{"tag": "a", "text": label, "href": url} for label, url in message.links()]
     if links:
         content.append(links)
     content.append([{"tag": "at", "user_id": m.user_id, "user_name": m.label} for m in message.mentions

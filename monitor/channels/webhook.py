@@ -29,6 +29,7 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 def render(message: Message, sent_at: float) -> dict[str, Any]:
     return {"event": message.kind, "title": message.title, "text": message.text, "tier": message.tier,
             "incident_id": message.incident_id, "must_act": message.must_act, "ack_url": message.ack_url or None,
+            "ack_links": [{"person": person, "url": url} for person, url in message.ack_links],
             "console_url": message.console_url or None, "recipient": message.recipient,
             "incident": message.data, "sent_at": sent_at}
 

@@ -202,8 +202,12 @@ class IncidentEngine:
         return tier
 
     # -- lifecycle -------------------------------------------------------------
-    async def acknowledge(self, incident_id: int, actor: str) -> IncidentChange:
-        return await self._move(incident_id, State.ACKNOWLEDGED, actor)
+    async def acknowledge(self, incident_id: int, actor: str, comment: str = "", **how: Any) -> IncidentChange:
+        """``actor`` takes the incident; ``comment`` (who owns it, what happens next) is shown to everyone.
+
+        ``how`` lands in the timeline event (e.g. ``via="link"``).
+        """
+        return await self._move(incident_id, State.ACKNOWLEDGED, actor, comment=comment.strip()[:500], **how)
 
     async def mitigate(self, incident_id: int, actor: str) -> IncidentChange:
         return await self._move(incident_id, State.MITIGATING, actor)
@@ -211,7 +215,8 @@ class IncidentEngine:
     async def resolve(self, incident_id: int, actor: str) -> IncidentChange:
         return await self._move(incident_id, State.RESOLVED, actor)
 
-    async def _move(self, incident_id: int, target: State, actor: str) -> IncidentChange:
+    async def _move(self, incident_id: int, target: State, actor: str, comment: str = "",
+                    **how: Any) -> IncidentChange:
         now = self.clock()
 
         def txn(db: sqlite_utils.Database) -> IncidentChange:
@@ -219,13 +224,14 @@ class IncidentEngine:
             check_transition(inc["state"], target)
             values: dict[str, Any] = {"state": target.value, "updated_at": now}
             if target is State.ACKNOWLEDGED or not inc["acknowledged_at"]:
-                values.update(acknowledged_at=now, acknowledged_by=actor)
+                values.update(acknowledged_at=now, acknowledged_by=actor, ack_comment=comment or None)
             if target is State.MITIGATING:
                 values["mitigating_at"] = now
             if target is State.RESOLVED:
                 values.update(resolved_at=now, resolved_by=actor)
             store_ops.save(db, incident_id, values)
-            store_ops.event(db, incident_id, now, target.value, actor)
+            detail = {**how, **({"comment": comment} if comment else {})}
+            store_ops.event(db, incident_id, now, target.value, actor, **detail)
             return IncidentChange(incident_id, target.value, inc["tier"], actor=actor)
 
         change = await self.store.write(txn)

@@ -75,3 +75,9 @@ def m003_counts_from_mentions(db: sqlite_utils.Database) -> None:
     from .store_ops import RECOUNT
 
     db.execute(f"update incidents set {RECOUNT}")
+
+
+@migrations()
+def m004_ack_comment(db: sqlite_utils.Database) -> None:
+    """What the person who acknowledged wrote for everyone (who owns it, what happens next), issue 12."""
+    db["incidents"].add_column("ack_comment", str)  # type: ignore[union-attr]

@@ -16,7 +16,8 @@ export async function alertsView(root, { incident, embedded } = {}) {
     ? table([t("alerts.time"), t("alerts.recipient"), t("alerts.channel"), t("alerts.status"), t("alerts.error"),
       t("alerts.note")],
       rows.map((r) => [time(r.sent_at || r.created_at), r.recipient_label || r.recipient || "",
-        `${r.channel || ""}${r.must_act ? " ★" : ""}`,
+        h("span", {}, r.channel || "", r.must_act
+          ? h("span", { class: "must-act", title: t("alerts.must_act_hint") }, ` · ${t("alerts.must_act")}`) : null),
         h("span", { class: `delivery st-${r.status}` }, t(`delivery.${r.status}`)),
         `${r.last_error || ""}${r.attempts > 1 ? ` (×${r.attempts})` : ""}`, r.note || ""]))
     : h("p", { class: "muted" }, t("alerts.empty"));
@@ -40,7 +41,7 @@ export async function routingView(root) {
   const routes = (data, items) => h("div", {}, calendar(data),
     items.length ? table([t("sources.name"), t("routing.tiers"), t("routing.level"), t("routing.must_act"), t("alerts.recipient"),
       t("alerts.channel"), t("routing.digest")],
-      items.map((r) => [r.name, list(r.tiers), String(r.level ?? 0), r.must_act ? "★" : "",
+      items.map((r) => [r.name, list(r.tiers), String(r.level ?? 0), r.must_act ? t("common.yes") : t("common.no"),
         [list(r.roles), list(r.teams), list(r.users)].filter(Boolean).join(" · "), list(r.channels) || "*",
         r.digest ? "✓" : ""])) : h("p", { class: "muted" }, t("common.none")),
     data.channels ? h("details", {}, h("summary", {}, t("alerts.channel")),

@@ -5,6 +5,7 @@ import { api, button, flash, h, lang, listOf, t, table, time } from "./dom.js";
 import { timeline } from "./charts.js";
 import { alertsView } from "./console-admin.js";
 import { live } from "./console-live.js";
+import { acknowledgement } from "./console-inbox.js";
 
 const TIERS = ["P1", "P2", "P3", "P4"];
 const PAGE = 20;
@@ -280,6 +281,8 @@ export async function incidentView(root, id) {
       flash(t("common.saved"));
       await render();
     };
+    const ackComment = h("input", { name: "ack-comment", maxlength: "500", placeholder: t("inbox.comment"),
+      "aria-label": t("inbox.comment") });
     const tierSelect = h("select", { "aria-label": t("incident.retier") },
       TIERS.map((tier) => h("option", { value: tier, selected: tier === inc.tier }, t(`tier.${tier}`))));
     const reason = h("input", { type: "text", maxlength: 500, placeholder: t("incident.retier.reason"),
@@ -291,8 +294,10 @@ export async function incidentView(root, id) {
       h("p", { class: "muted" }, `${t(`state.${inc.state}`)} · ${count(inc.mention_count)} ${t("incidents.mentions")} · `
         + `${t("incident.negative")} ${Math.round((inc.negative_share || 0) * 100)}% · `
         + t("incident.opened", { when: time(inc.opened_at), age: duration(age) })),
+      acknowledgement(inc),
       h("div", { class: "actions" },
-        button(t("incident.ack"), act("ack"), "primary"),
+        inc.state === "open" ? ackComment : null,
+        inc.state === "open" ? button(t("incident.ack"), () => act("ack", { comment: ackComment.value })(), "primary") : null,
         button(t("incident.mitigate"), act("mitigate")),
         button(t("incident.resolve"), act("resolve")),
         h("span", { class: "retier" }, tierSelect, reason,

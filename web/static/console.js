@@ -8,6 +8,7 @@ import { approvalsView, scriptsView, scriptView, refreshApprovalBadge } from "./
 import { alertsView, routingView, usersView } from "./console-admin.js";
 import { sourcesView } from "./console-sources.js";
 import { meView } from "./console-me.js";
+import { inboxView } from "./console-inbox.js";
 import { live } from "./console-live.js";
 
 const TIERS = ["P1", "P2", "P3", "P4"];
@@ -55,6 +56,7 @@ const routes = [
   [/^#\/scripts$/, scriptsView, "scripts", () => ({ kinds: ["script"] })],
   [/^#\/approvals$/, approvalsView, "approvals", () => ({ kinds: ["script"], edits: true })],
   [/^#\/alerts$/, (root) => alertsView(root, {}), "alerts", () => ({ kinds: ["alert"] })],
+  [/^#\/inbox$/, inboxView, "inbox"],
   [/^#\/sources$/, sourcesView, "sources", () => ({ kinds: ["source"], edits: true })],
   [/^#\/routing$/, routingView, "routing"],
   [/^#\/users$/, usersView, "users"],

@@ -13,9 +13,9 @@ export async function alertsView(root, { incident, embedded } = {}) {
     return root;
   }
   const body = rows.length
-    ? table([t("alerts.time"), t("alerts.recipient"), t("alerts.channel"), t("alerts.status"), t("alerts.error"),
-      t("alerts.note")],
-      rows.map((r) => [time(r.sent_at || r.created_at), r.recipient_label || r.recipient || "",
+    ? table([t("alerts.time"), t("alerts.kind"), t("alerts.recipient"), t("alerts.channel"), t("alerts.status"),
+      t("alerts.error"), t("alerts.note")],
+      rows.map((r) => [time(r.sent_at || r.created_at), t(`alertkind.${r.kind}`), r.recipient_label || r.recipient || "",
         h("span", {}, r.channel || "", r.must_act
           ? h("span", { class: "must-act", title: t("alerts.must_act_hint") }, ` · ${t("alerts.must_act")}`) : null),
         h("span", { class: `delivery st-${r.status}` }, t(`delivery.${r.status}`)),

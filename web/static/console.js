@@ -97,5 +97,8 @@ document.body.classList.toggle("is-admin", me.role === "admin");
 window.addEventListener("hashchange", route);
 live.start(document.querySelector(".who"));
 route();
-// The approval badge follows script changes on every view (polled every 15 s only without the stream).
-live.follow({ kinds: ["script"], poll: 15000, global: true }, refreshApprovalBadge).now();
+// The approval badge follows script changes on every view (polled every 15 s only without the stream);
+// only for those who approve scripts: on-call may not list scripts under review (a 403 on every page).
+if (me.role === "manager" || me.role === "admin") {
+  live.follow({ kinds: ["script"], poll: 15000, global: true }, refreshApprovalBadge).now();
+}

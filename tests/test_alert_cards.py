@@ -61,7 +61,7 @@ async def open_p1(svc: Any) -> int:
                             categories=("food_safety", "media_exposure"))
     m = m.__class__(**{**m.__dict__, "reasons": ("负面 0.97", "央视来源", "评分 88 → P1")})
     await svc.db.write(lambda db: db.execute("update mentions set reasons = ?, author = ? where id = ?",
-                                             ['["负面 0.97", "央视来源", "评分 88 → P1"]', "央视新闻", m.id]))
+                                             ['["负面 0.97", "央视来源", "评分 88 → P1"]', "央视新闻", m.id]).rowcount)
     return int((await svc.incidents.on_mentions([m]))[0].incident_id)
 
 

@@ -22,7 +22,8 @@ def enqueue(db: sqlite_utils.Database, *, incident_id: int | None, recipient: Re
     table.insert({
         "incident_id": incident_id, "recipient": recipient.key, "recipient_label": recipient.label,
         "channel": recipient.channel, "kind": kind, "tier": tier, "level": recipient.level,
-        "must_act": int(recipient.must_act and kind not in NO_ACK_LINK), "status": status, "attempts": 0, "created_at": now,
+        "must_act": int(recipient.must_act and kind not in NO_ACK_LINK), "status": status, "attempts": 0,
+        "created_at": now,
         "deliver_after": deliver_after, "payload": json.dumps(payload, ensure_ascii=False), "note": note,
         "ack_nonce": acklinks.new_nonce() if recipient.must_act and kind not in NO_ACK_LINK else None})
     return int(table.last_pk)  # type: ignore[arg-type]

@@ -100,9 +100,10 @@ async def test_copies_are_reported_and_the_warning_appears_when_the_server_is_go
 
 async def test_a_script_past_its_review_time_is_marked_and_warned_about(quick_site: Site, browser: Any) -> None:
     site = quick_site
+    # Signed in first: on a loaded machine a sign-in can take longer than the 4 s the script has left.
+    agent = await sign_in(browser, site, "agent1")
     fresh = await publish(site, "长期口径", "请耐心解释退款流程。")
     due = await publish(site, "限时口径", "门店今日停业。", review_by=time.time() + 4)
-    agent = await sign_in(browser, site, "agent1")
     overdue = agent.locator(f".lt-item[data-id='{due['id']}']")
     await overdue.wait_for(state="visible")
     warning = agent.locator(".lt-stale")

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from argon2 import PasswordHasher
 from yarl import URL
 
 from tests.conftest import FakeClock
 from web import users
 from web.app import create_app
+from web.security import LoginLimiter
 from web.services import build_services
 from web.settings import load_settings
 
@@ -195,6 +198,56 @@ async def test_login_rate_limit_per_user_and_address(tmp_path: Path) -> None:
     finally:
         await client.close()
         client.server.app["services"].db.close()
+
+
+class CountingHasher(PasswordHasher):
+    """The test-cost argon2id hasher, counting how many passwords it checked."""
+
+    checks = 0
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        type(self).checks += 1
+        return super().verify(hash, password)
+
+
+async def test_concurrent_wrong_passwords_check_at_most_the_limit(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11: 30 simultaneous guesses were all verified because failures were counted after argon2."""
+    monkeypatch.setattr(users, "_hasher", CountingHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    CountingHasher.checks = 0
+    client = await make_client(tmp_path, FakeClock(1_700_000_000.0), auth__login_attempts_per_minute=5)
+    try:
+        page = await client.get("/login")
+        nonce = form_nonce(await page.text())
+
+        async def guess(i: int) -> int:
+            response = await client.post("/login", data={"name": "mgr", "password": f"guess-{i}",
+                                                         "_csrf": nonce}, allow_redirects=False)
+            return response.status
+
+        statuses = await asyncio.gather(*(guess(i) for i in range(30)))
+        assert statuses.count(401) == 5 and statuses.count(429) == 25, statuses
+        assert CountingHasher.checks == 5
+        assert (await login(client, "mgr", PASSWORD)).status == 429  # the account waits out the minute
+    finally:
+        await client.close()
+        client.server.app["services"].db.close()
+
+
+def test_limiter_counts_before_the_check_and_gives_successes_back() -> None:
+    clock = FakeClock(1_700_000_000.0)
+    limiter = LoginLimiter(2, clock=clock, per_address_factor=2)  # 2 per user, 4 per address
+    assert limiter.attempt("a", "10.0.0.1")[0] == 0
+    assert limiter.attempt("a", "10.0.0.1")[0] == 0
+    wait, _ = limiter.attempt("a", "10.0.0.1")
+    assert 0 < wait <= 60
+    for name in ("b", "c", "d", "e", "f"):  # correct logins never use up the address's allowance
+        allowed, at = limiter.attempt(name, "10.0.0.1")
+        assert allowed == 0, name
+        limiter.succeeded(name, "10.0.0.1", at)
+    assert limiter.attempt("b", "10.0.0.2")[0] == 0  # another address is not affected
+    clock.advance(61)
+    assert limiter.attempt("a", "10.0.0.1")[0] == 0
 
 
 async def test_login_page_language_switch(client: TestClient) -> None:

@@ -153,7 +153,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
                            status=403)
     limiter = request.app[LIMITER]
     address = request.remote or "unknown"
-    wait = limiter.retry_after(name, address)
+    # Counted before the password check, with no await in between (issue 11).
+    wait, attempt_at = limiter.attempt(name, address)
     if wait > 0:
         response = _login_form(request, error=i18n.t(lang, "login.limited", seconds=int(wait) + 1),
                                name=name, next_path=next_path, status=429)
@@ -161,10 +162,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return response
     user = await services.db.read(lambda db: users.verify_password(db, name, password))
     if user is None:
-        limiter.failed(name, address)
         return _login_form(request, error=i18n.t(lang, "login.failed"), name=name, next_path=next_path,
                            status=401)
-    limiter.succeeded(name, address)
+    limiter.succeeded(name, address, attempt_at)
     now = services.clock()
     ttl = float(services.settings["auth.session_hours"]) * 3600
     old = request.get("session")

@@ -56,13 +56,19 @@ def setup(app: web.Application) -> None:
 
 
 class LoginLimiter:
-    """Failed logins allowed per key (user name + address) in a sliding minute.
+    """Login attempts allowed per key (user name + address) in a sliding minute.
 
     A second, much looser limit per address alone (``per_address_factor`` times
     the per-user limit) stops one address from trying many user names, while a
-    whole floor behind one proxy address can still mistype at shift change.  Only
-    failures count; a success clears the user's record.  ``clock`` is
-    injected so tests need not wait a minute.
+    whole floor behind one proxy address can still mistype at shift change.
+
+    :meth:`attempt` checks the limits and counts the attempt in one step, before
+    the password is checked: the caller awaits the (slow, threaded) argon2 check
+    only with the attempt already counted, so concurrent guesses cannot all pass
+    the check-then-record gap (issue 11: 30 simultaneous wrong passwords were all
+    verified).  A success takes its attempt back and clears the user's record, so
+    correct logins never use up the address's allowance.  ``clock`` is injected so
+    tests need not wait a minute.
     """
 
     WINDOW_S = 60.0
@@ -75,6 +81,9 @@ class LoginLimiter:
         self.max_keys = max_keys
         self._failures: dict[str, deque[float]] = defaultdict(deque)
 
+    def _keys(self, user: str, address: str) -> tuple[tuple[str, int], tuple[str, int]]:
+        return (f"u:{user.lower()}|{address}", self.per_minute), (f"a:{address}", self.per_address)
+
     def _recent(self, key: str, now: float) -> deque[float]:
         times = self._failures[key]
         while times and times[0] <= now - self.WINDOW_S:
@@ -82,24 +91,38 @@ class LoginLimiter:
         return times
 
     def retry_after(self, user: str, address: str) -> float:
-        """Seconds until another attempt is allowed; 0 when it is allowed now."""
+        """Seconds until another attempt is allowed; 0 when it is allowed now (nothing is counted)."""
         now = self.clock()
         waits = []
-        for key, limit in ((f"u:{user.lower()}|{address}", self.per_minute), (f"a:{address}", self.per_address)):
+        for key, limit in self._keys(user, address):
             times = self._recent(key, now)
             if len(times) >= limit:
                 waits.append(times[len(times) - limit] + self.WINDOW_S - now)
         return max(waits, default=0.0)
 
-    def failed(self, user: str, address: str) -> None:
+    def attempt(self, user: str, address: str) -> tuple[float, float]:
+        """Count an attempt if one is allowed: ``(0.0, at)``; else ``(seconds to wait, 0.0)``, nothing counted.
+
+        Pass ``at`` to :meth:`succeeded` when the password was right.  No await may sit
+        between a caller's :meth:`attempt` and the decision to check the password.
+        """
+        wait = self.retry_after(user, address)
+        if wait > 0:
+            return wait, 0.0
         now = self.clock()
         if len(self._failures) > self.max_keys:
             self._prune(now)
-        for key in (f"u:{user.lower()}|{address}", f"a:{address}"):
+        for key, _limit in self._keys(user, address):
             self._recent(key, now).append(now)
+        return 0.0, now
 
-    def succeeded(self, user: str, address: str) -> None:
+    def succeeded(self, user: str, address: str, at: float | None = None) -> None:
+        """Clear the user's record; with ``at`` (from :meth:`attempt`) the address gets its attempt back."""
         self._failures.pop(f"u:{user.lower()}|{address}", None)
+        if at is not None:
+            times = self._failures.get(f"a:{address}")
+            if times is not None and at in times:
+                times.remove(at)
 
     def _prune(self, now: float) -> None:
         for key in list(self._failures):

@@ -72,7 +72,9 @@ SETTINGS: tuple[Setting, ...] = (
         False,
         "Mark cookies Secure (HTTPS only). Turn on whenever Lantern is served over HTTPS.",
     ),
-    Setting("auth.login_attempts_per_minute", 5, "Failed logins allowed per user and address per minute."),
+    Setting("auth.login_attempts_per_minute", 5,
+            "Sign-in attempts allowed per user name and address per minute (counted before the password is "
+            "checked; a correct one is taken back). One address may try 20 times as many over all names."),
     # -- web --------------------------------------------------------------
     Setting(
         "web.auth_cache_seconds",

@@ -125,6 +125,15 @@ def _future_time(value: Any, name: str, name_zh: str, now: float) -> float | Non
     return float(value)
 
 
+# A note left in a drafted text for a manager to replace (a plan writes 【请改写：…】 where the incident's
+# headline would go): a version still holding one cannot be submitted for approval.
+REWRITE_MARK = "【请改写"
+
+
+def needs_rewrite(title: str, body: str) -> bool:
+    return REWRITE_MARK in title or REWRITE_MARK in body
+
+
 def validate(title: Any, body: Any, priority: Any = "normal", audience: Any = None, incident_id: Any = None,
              expires_at: Any = None, review_by: Any = None, *, now: float) -> Draft:
     """Check user input; raises InvalidScript with a bilingual message naming the field."""

@@ -18,7 +18,7 @@ from . import repo
 from .coverage import coverage_of
 from .errors import ApprovalError, IllegalTransition, InvalidScript, StaleVersion
 from .lifecycle import APPROVER_ROLES, Action, ApprovalPolicy, Approver, State, approval_status, check_approval
-from .model import Draft, Viewer, validate
+from .model import Draft, Viewer, needs_rewrite, validate
 from .shifts import ShiftCalendar
 from .store import Store
 
@@ -131,6 +131,9 @@ class ScriptService:
                 raise StaleVersion(
                     f"version {row['version']} does not have the text you are submitting; save your edits first",
                     f"版本 {row['version']} 的内容与您要提交的不一致，请先保存修改")
+            if needs_rewrite(str(row["title"]), str(row["body"])):
+                raise InvalidScript("the text still holds a 【请改写…】 note: rewrite it before submitting",
+                                    "话术中还有【请改写…】标记，请先改写再提交审批")
             return repo.version_view(repo.move(db, row, Action.SUBMIT, who, now), db)
 
         return await self._changed(await self.store.write(txn))

@@ -21,7 +21,14 @@ ALL_DAYS = frozenset(range(1, 8))  # ISO weekdays: 1 = Monday ... 7 = Sunday
 _ENGLISH = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAY_NAMES = {**{d: i for i, d in enumerate(_ENGLISH, 1)}, **{d[:3]: i for i, d in enumerate(_ENGLISH, 1)},
               "周一": 1, "周二": 2, "周三": 3, "周四": 4, "周五": 5, "周六": 6, "周日": 7, "周天": 7}
-_KEYS = {"name", "start", "end", "weekdays"}
+# Every key of a [[shifts]] table with its help for users (the commented lantern.toml is written from it).
+SHIFT_KEYS: dict[str, str] = {
+    "name": "Name agents' accounts refer to (lantern user add --shift 早班), e.g. \"早班\".",
+    "start": 'Local start time HH:MM (in monitor.timezone), e.g. "08:00".',
+    "end": 'Local end time HH:MM; an end not after the start crosses midnight ("22:00" to "06:00").',
+    "weekdays": "Days the shift starts on: 1 = Monday ... 7 = Sunday, or mon..sun / 周一..周日 (default: every day).",
+}
+_KEYS = set(SHIFT_KEYS)
 MAX_NAME = 64
 
 
@@ -126,8 +133,8 @@ def parse_shifts(tables: Iterable[Mapping[str, Any]], timezone: str) -> ShiftCal
         where = f"[[shifts]] {name!r}"
         unknown = set(table) - _KEYS
         if unknown:
-            raise ShiftError(f"{where}: unknown keys {', '.join(sorted(unknown))} "
-                             f"(allowed: {', '.join(sorted(_KEYS))})")
+            raise ShiftError(f"{where}: 未知键 {', '.join(sorted(unknown))} (unknown key); "
+                             f"可用的键 (valid keys): {', '.join(SHIFT_KEYS)}")
         if any(s.name == name for s in shifts):
             raise ShiftError(f"{where} is defined twice")
         for key in ("start", "end"):

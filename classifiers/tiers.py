@@ -141,7 +141,8 @@ class TierPolicy:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"unknown tier setting(s): {', '.join(sorted(unknown))}")
+            raise ValueError(f"未知键 {', '.join(sorted(unknown))} (unknown tier setting); "
+                             f"可用的键 (valid keys): {', '.join(f.name for f in fields(cls))}")
         base = cls()
         changes: dict[str, Any] = {}
         for key, value in d.items():

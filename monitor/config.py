@@ -33,8 +33,30 @@ SECRET_KEYS = ("headers", "cookies", "token")
 REDACTED = "***"
 _READ_ONLY = {"health", "next_run_at", "paused"}  # shown by list_sources, not settable by PATCH
 _NAME = re.compile(r"^[\w\u4e00-\u9fff.-]{1,64}$")
-_COMMON = {"name", "kind", "url", "interval_s", "jitter_s", "timeout_s", "max_bytes", "headers", "cookies",
-           "token", "query", "encoding", "enabled"}
+# Every key a source of any kind may have, with its help for users (the commented lantern.toml is written
+# from it); a kind's own options are its ``options_help``.
+COMMON_KEYS: dict[str, str] = {
+    "name": "Unique name (letters, digits, 中文, - _ .), shown in the console and used in URLs.",
+    "kind": "rss (RSS/Atom, RSSHub routes) | json (a JSON API) | html (a web page, CSS selectors) | push "
+            "(items POSTed to /api/ingest) | demo (the bundled replay).",
+    "url": "What to fetch (http:// or https://); not for push or demo.",
+    "interval_s": "Seconds between polls (default monitor.default_interval_s; 1 s .. 7 days).",
+    "jitter_s": "Random extra delay up to this many seconds, so sources of one host do not poll at once "
+                "(default: 10 % of the interval, at most 30).",
+    "timeout_s": "HTTP timeout in seconds (default monitor.default_timeout_s).",
+    "max_bytes": "Largest response accepted (default monitor.max_response_bytes).",
+    "headers": 'Extra request headers, e.g. { Authorization = "Bearer ..." }. Kept secret.',
+    "cookies": 'Cookie string or table, e.g. "SUB=...; SUBP=..." for RSSHub routes that need a login. Kept secret.',
+    "token": "push only: the token the pushing system sends (shown once when the source is added in the "
+             "console; leave it out here to have one generated).",
+    "query": 'Brand query a mention must match, e.g. "(鲜味楼 OR 鲜味) AND (老鼠 OR 过期) NOT 招聘" (default: '
+             "everything the source brings).",
+    "encoding": 'Force a text encoding such as "gbk" when the server declares none or the wrong one.',
+    "enabled": "false: keep the source but do not poll it.",
+    "brand": "Brand this source is about; incidents and the brands of [[routes]] and [[plans]] use it "
+             "(default: the first of monitor.brands).",
+}
+_COMMON = set(COMMON_KEYS)
 
 
 @dataclass(frozen=True)
@@ -66,6 +88,7 @@ class SourceConfig:
     query: str = ""
     encoding: str = ""
     enabled: bool = True
+    brand: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -81,6 +104,7 @@ class SourceConfig:
             "name": self.name, "kind": self.kind, "url": self.url, "interval_s": self.interval_s,
             "jitter_s": self.jitter_s, "timeout_s": self.timeout_s, "max_bytes": self.max_bytes,
             "query": self.query, "encoding": self.encoding, "enabled": self.enabled,
+            **({"brand": self.brand} if self.brand else {}),
             "headers": dict(self.headers), "cookies": self.cookies, "token": self.token,
             **dict(self.options),
         }
@@ -176,6 +200,11 @@ def parse_config(data: Mapping[str, Any], defaults: Defaults, kinds: Mapping[str
     if not isinstance(kind, str) or kind not in kinds:
         raise SourceConfigError(f"{name}: 未知的来源类型 kind={kind!r} (known: {', '.join(sorted(kinds))})")
     cls = kinds[kind]
+    own = dict(getattr(cls, "options_help", {}))
+    unknown = sorted(set(data) - _COMMON - set(own))
+    if unknown:
+        raise SourceConfigError(f"{name}: 未知键 {', '.join(unknown)} (unknown key for kind {kind}); "
+                                f"可用的键 (valid keys): {', '.join([*COMMON_KEYS, *own])}")
     url = data.get("url", "")
     if not isinstance(url, str):
         raise SourceConfigError(f"{name}: url must be a string")
@@ -192,7 +221,7 @@ def parse_config(data: Mapping[str, Any], defaults: Defaults, kinds: Mapping[str
         cookies = "; ".join(f"{k}={v}" for k, v in cookies.items())
     if not isinstance(cookies, str):
         raise SourceConfigError(f"{name}: cookies must be a string or a table")
-    for key in ("token", "query", "encoding"):
+    for key in ("token", "query", "encoding", "brand"):
         if not isinstance(data.get(key, ""), str):
             raise SourceConfigError(f"{name}: {key} must be a string")
     encoding = data.get("encoding", "") or ""
@@ -220,7 +249,7 @@ def parse_config(data: Mapping[str, Any], defaults: Defaults, kinds: Mapping[str
         timeout_s=_number(data, "timeout_s", defaults.timeout_s, 0.1, 600),
         max_bytes=int(_number(data, "max_bytes", defaults.max_bytes, 1024, 500_000_000)),
         headers=dict(headers), cookies=cookies, token=data.get("token", "") or "", query=query,
-        encoding=encoding, enabled=enabled, options=options,
+        encoding=encoding, enabled=enabled, brand=str(data.get("brand") or ""), options=options,
     )
 
 

@@ -19,8 +19,13 @@ Schema of a ``[[plans]]`` table::
     body = "您好，关于「{title}」，我们已第一时间核查……"
     priority = "high"                   # default: high for P1/P2, normal otherwise
 
-Placeholders: {id} {title} {tier} {brand} {categories} {mention_count}.  A plan
-starts once per incident (when it opens or is re-tiered into the plan's tiers):
+Placeholders in a template's ``title`` (seen by managers and agents): {id} {title}
+{tier} {brand} {categories} {mention_count}.  A ``body`` is what agents say to
+customers, so it takes only {brand} and {title}, and {title} does not paste the raw
+headline (a repost's hashtag, an accusation): it becomes a marked note
+``【请改写：…「headline」…】`` that the broadcast part refuses to submit for
+approval until a manager rewrote it.  Other placeholders in a body are refused
+when the plan is loaded.  A plan starts once per incident (when it opens or is re-tiered into the plan's tiers):
 the checklist attaches to the incident and each template becomes a draft script
 in the approval queue through ``create_draft_script`` (the broadcast part),
 linked to the incident.
@@ -35,6 +40,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from classifiers.categories import CATEGORIES
 from monitor.alerting.errors import AlertConfigError
 from monitor.alerting.routing import Route, parse_route
 from monitor.incidents import queries, store_ops
@@ -42,7 +48,30 @@ from monitor.incidents.model import TIERS, IncidentChange
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
+# Every key of a [[plans]] table and of its [[plans.scripts]] templates, with help for users.
+PLAN_KEYS: dict[str, str] = {
+    "name": "Unique name, shown on the incident (required).",
+    "categories": 'Start for incidents with one of these risk categories, e.g. ["food_safety"] (default: any).',
+    "tiers": 'Start for incidents of these tiers (default ["P1", "P2"]); an incident re-tiered into one starts '
+             "it then.",
+    "brands": "Only incidents about one of these brands (default: any).",
+    "checklist": 'Steps shown on the incident to tick off, e.g. ["通知法务与公关", "涉事门店停业自查"].',
+    "notify": "Optional table: who else hears about the incident once the plan started; the recipient keys "
+              "of a [[routes]] table (channels, users, roles, teams, must_act, level).",
+    "scripts": "[[plans.scripts]] templates, each drafted as a script in the approval queue.",
+}
+SCRIPT_KEYS: dict[str, str] = {
+    "title": "Title of the drafted script (required).",
+    "body": "Text agents will read to customers (required). Placeholders: {brand}; {title} becomes a marked "
+            "【请改写…】 note quoting the incident's headline, which must be rewritten before the script can "
+            "be submitted for approval (a raw headline never reaches customers).",
+    "priority": "normal | high | critical (default: high for P1/P2 incidents, normal otherwise).",
+}
 _PLACEHOLDER = re.compile(r"\{(id|title|tier|brand|categories|mention_count)\}")
+BODY_PLACEHOLDERS = ("brand", "title")
+# The broadcast part refuses to submit a version whose text still holds this mark (broadcast/model.py).
+REWRITE_MARK = "【请改写"
+PRIORITIES = ("normal", "high", "critical")
 
 
 @dataclass(frozen=True)
@@ -85,9 +114,10 @@ def _list(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
 def parse_plan(table: dict[str, Any], where: str, channels: Iterable[str]) -> Plan:
     if not isinstance(table, dict):
         raise AlertConfigError(f"{where}: 必须是表 (must be a table)")
-    unknown = set(table) - {"name", "tiers", "categories", "brands", "checklist", "scripts", "notify"}
+    unknown = set(table) - set(PLAN_KEYS)
     if unknown:
-        raise AlertConfigError(f"{where}: 未知键 {', '.join(sorted(unknown))} (unknown keys)")
+        raise AlertConfigError(f"{where}: 未知键 {', '.join(sorted(unknown))} (unknown key); "
+                               f"可用的键 (valid keys): {', '.join(PLAN_KEYS)}")
     name = str(table.get("name") or "").strip()
     if not name:
         raise AlertConfigError(f"{where}: 缺少 name (missing 'name')")
@@ -100,9 +130,22 @@ def parse_plan(table: dict[str, Any], where: str, channels: Iterable[str]) -> Pl
     if not isinstance(raw_scripts, list):
         raise AlertConfigError(f"{where}: scripts 必须是表的列表 (must be a list of tables)")
     for i, s in enumerate(raw_scripts):
+        unknown = set(s) - set(SCRIPT_KEYS) if isinstance(s, dict) else set()
+        if unknown:
+            raise AlertConfigError(f"{where}: [[plans.scripts]] #{i + 1}: 未知键 {', '.join(sorted(unknown))} "
+                                   f"(unknown key); 可用的键 (valid keys): {', '.join(SCRIPT_KEYS)}")
         if not isinstance(s, dict) or not str(s.get("title") or "").strip() or not str(s.get("body") or "").strip():
             raise AlertConfigError(f"{where}: scripts #{i + 1} 需要 title 和 body (needs title and body)")
-        scripts.append(ScriptTemplate(str(s["title"]), str(s["body"]), str(s.get("priority") or "")))
+        internal = sorted({m.group(1) for m in _PLACEHOLDER.finditer(str(s["body"]))} - set(BODY_PLACEHOLDERS))
+        if internal:
+            names = ", ".join("{" + n + "}" for n in internal)
+            raise AlertConfigError(f"{where}: [[plans.scripts]] #{i + 1}: 正文不能使用 {names}：正文是对客户说的话 "
+                                   f"(the body is read to customers; it takes only {{brand}} and {{title}})")
+        priority = str(s.get("priority") or "")
+        if priority and priority not in PRIORITIES:
+            raise AlertConfigError(f"{where}: [[plans.scripts]] #{i + 1}: priority 必须是 {' / '.join(PRIORITIES)} "
+                                   f"(priority must be one of {', '.join(PRIORITIES)})")
+        scripts.append(ScriptTemplate(str(s["title"]), str(s["body"]), priority))
     notify = None
     if table.get("notify"):
         notify_table = {k: v for k, v in table["notify"].items()} if isinstance(table["notify"], dict) else None
@@ -125,10 +168,19 @@ def parse_plans(tables: Sequence[dict[str, Any]], channels: Iterable[str]) -> li
 
 
 def fill(template: str, inc: dict[str, Any]) -> str:
-    """Replace the known placeholders only; other braces stay as written."""
+    """A template's title: the known placeholders replaced (categories by their Chinese names)."""
     values = {"id": str(inc["id"]), "title": inc["title"], "tier": inc["tier"], "brand": inc.get("brand") or "",
-              "categories": "、".join(inc.get("categories") or []), "mention_count": str(inc.get("mention_count", 0))}
+              "categories": "、".join(CATEGORIES.get(c, c) for c in inc.get("categories") or []),
+              "mention_count": str(inc.get("mention_count", 0))}
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+
+def fill_body(template: str, inc: dict[str, Any]) -> str:
+    """A template's customer-facing body: {brand} as is, {title} as a note the manager must rewrite."""
+    headline = " ".join(str(inc["title"]).split())[:80]
+    values = {"brand": inc.get("brand") or "",
+              "title": f"{REWRITE_MARK}：用一句话向客户说明事件，勿照搬标题「{headline}」】"}
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
 DraftFn = Callable[..., Any]
@@ -175,7 +227,7 @@ class PlanRunner:
             return
         priority = template.priority or ("high" if inc["tier"] in ("P1", "P2") else "normal")
         try:
-            result = create(incident_id=inc["id"], title=fill(template.title, inc), body=fill(template.body, inc),
+            result = create(incident_id=inc["id"], title=fill(template.title, inc), body=fill_body(template.body, inc),
                             priority=priority, author=f"预案:{plan.name}")
             script_id = await result if inspect.isawaitable(result) else result
         except Exception:  # the checklist is attached already; a failed draft is logged and shown on the timeline

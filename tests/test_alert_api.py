@@ -231,7 +231,17 @@ async def test_routing_and_plans_are_admin_editable(env: dict[str, Any]) -> None
     invalid = await client.put("/api/routing", headers=env["admin"], json={"routes": [{"channels": ["nowhere"]}]})
     assert invalid.status == 400 and "nowhere" in (await invalid.json())["message"]
     assert (await client.put("/api/routing", headers=env["admin"], json=new)).status == 200
-    assert [r.name for r in svc.alerts.routes] == ["全部给值班"]
+    # Every tier is routed, but nothing escalates: the default escalation to admins stays, and says so.
+    assert [(r.name, r.tiers, r.builtin) for r in svc.alerts.routes] == [
+        ("全部给值班", ("P1", "P2", "P3", "P4"), False), ("默认：P1/P2 未确认升级至管理员", ("P1", "P2"), True)]
+    routing = await (await client.get("/api/routing", headers=env["manager"])).json()
+    assert [c["level"] for c in routing["coverage"]] == ["info", "warn"]
+    assert routing["coverage"][0]["text"].startswith("默认路由补上了 P1、P2：")
+    assert "unacknowledged P3 incidents never escalate" in routing["coverage"][1]["text"]
+    editable = await (await client.get("/api/console/editable/routes", headers=env["admin"])).json()
+    assert editable == {"routes": [{**new["routes"][0], "tiers": ["P1", "P2", "P3", "P4"], "categories": [],
+                                    "brands": [], "level": 0, "digest": False, "health": False, "channels": [],
+                                    "users": [], "teams": []}]}
     saved = await svc.db.read(lambda db: db.execute("select updated_by from alert_config where name = 'routes'")
                               .fetchone())
     assert saved[0] == "user:boss"

@@ -10,7 +10,7 @@ import pytest
 
 from monitor.alerting.errors import AlertConfigError
 from monitor.incidents import queries
-from monitor.plans import fill, parse_plans
+from monitor.plans import fill, fill_body, parse_plans
 from tests.fixtures.alerts.helpers import T0, Clock, add_user, make_services, settings_for, store_mention
 
 PLAN = {
@@ -18,7 +18,7 @@ PLAN = {
     "checklist": ["通知法务与公关", "涉事门店停业自查", "准备监管沟通材料"],
     "notify": {"roles": ["manager"], "must_act": True},
     "scripts": [{"title": "食品安全口径：{title}",
-                 "body": "您好，关于事件 #{id}（{tier}），我们已第一时间核查。{unknown}"}],
+                 "body": "您好，关于{title}，{brand}已第一时间核查。{unknown}"}],
 }
 STORY = "鲜味楼后厨老鼠乱窜，过期食材重新贴标"
 
@@ -54,7 +54,9 @@ async def test_matching_incident_starts_the_plan_once(svc: Any) -> None:
     assert detail["script_ids"] == [101]
     (draft,) = svc.extras["drafts"]
     assert draft == {"incident_id": iid, "title": f"食品安全口径：{STORY}",
-                     "body": f"您好，关于事件 #{iid}（P2），我们已第一时间核查。{{unknown}}", "priority": "high",
+                     "body": f"您好，关于【请改写：用一句话向客户说明事件，勿照搬标题「{STORY}」】，"
+                             "已第一时间核查。{unknown}",
+                     "priority": "high",
                      "author": "预案:食品安全预案"}
     kinds = [e["kind"] for e in detail["events"]]
     assert kinds.index("plan_started") < kinds.index("script_drafted")
@@ -110,6 +112,9 @@ async def test_checklist_items_can_be_ticked(svc: Any) -> None:
     ({"name": "a", "notify": {"channels": ["nowhere"]}}, "nowhere"),
     ({"name": "a", "checklist": "一项"}, "checklist"),
     ({"name": "a", "owner": "x"}, "owner"),
+    ({"name": "a", "scripts": [{"title": "t", "body": "b", "audience": "x"}]}, "valid keys): title, body, priority"),
+    ({"name": "a", "scripts": [{"title": "t", "body": "事件 #{id}（{tier}）"}]}, "{id}, {tier}"),
+    ({"name": "a", "scripts": [{"title": "t", "body": "b", "priority": "urgent"}]}, "priority"),
 ])
 def test_bad_plans_are_clear_errors(table: dict[str, Any], needle: str) -> None:
     with pytest.raises(AlertConfigError) as info:
@@ -121,7 +126,9 @@ def test_duplicate_plan_names_and_placeholders() -> None:
     with pytest.raises(AlertConfigError):
         parse_plans([{"name": "a"}, {"name": "a"}], [])
     inc = {"id": 3, "title": "标题", "tier": "P1", "brand": "鲜味楼", "categories": ["food_safety"], "mention_count": 9}
-    assert fill("{brand}#{id} {mention_count} {x} {{title}}", inc) == "鲜味楼#3 9 {x} {标题}"
+    assert fill("{brand}#{id} {mention_count} {x} {{title}} {categories}", inc) == "鲜味楼#3 9 {x} {标题} 食品安全"
+    body = fill_body("关于{title}，{brand}向您致歉", inc)
+    assert body == "关于【请改写：用一句话向客户说明事件，勿照搬标题「标题」】，鲜味楼向您致歉"
 
 
 async def test_plan_drafts_reach_the_real_approval_queue(tmp_path: Path, aiohttp_client: Any) -> None:
@@ -139,6 +146,19 @@ async def test_plan_drafts_reach_the_real_approval_queue(tmp_path: Path, aiohttp
         assert script["title"] == f"食品安全口径：{STORY}" and script["state"] == "draft"
         view = await svc.scripts.get(script["id"])
         assert view["incident_id"] == iid
+        assert f"勿照搬标题「{STORY}」" in view["body"]  # the raw headline is quoted inside a note, never as text
+        auth = {"Authorization": f"Bearer {token}"}
+        refused = await client.post(f"/api/scripts/{script['id']}/submit", json={"version": view["version"]},
+                                    headers=auth)
+        assert refused.status == 400
+        assert "请改写" in (await refused.json())["message"]
+        assert (await svc.scripts.get(script["id"]))["state"] == "draft"
+        edited = await client.put(f"/api/scripts/{script['id']}", headers=auth, json={
+            "version": view["version"], "body": "您好，关于门店卫生问题，我们已第一时间核查。"})
+        assert edited.status == 200, await edited.text()
+        version = (await edited.json())["version"]
+        submitted = await client.post(f"/api/scripts/{script['id']}/submit", json={"version": version}, headers=auth)
+        assert submitted.status == 200, await submitted.text()
     finally:
         await svc.alerts.stop()
         svc.db.close()

@@ -89,7 +89,7 @@ async def test_bad_edit_is_refused_with_the_reason_and_changes_nothing(api: Api)
     assert status == 400 and error["error"] == "invalid"
     assert "未配置的渠道" in error["message"] and "unknown channels" in error["message"]
     status, error = await api.call("root", "PUT", "/api/plans", {"plans": [{"name": "x", "bogus": 1}]})
-    assert status == 400 and "unknown keys" in error["message"]
+    assert status == 400 and "unknown key" in error["message"] and "valid keys): name" in error["message"]
     _, after = await api.call("root", "GET", "/api/routing")
     assert after["routes"] == before["routes"]
 

@@ -55,5 +55,5 @@ async def test_bad_tier_table_is_a_config_error(tmp_path: Path, services_factory
     config = tmp_path / "lantern.toml"
     config.write_text("[tier]\nno_such_weight = 3\n", encoding="utf-8")
     settings = load_settings(config, env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
-    with pytest.raises(ConfigError, match=r"\[tier\]: unknown tier setting"):
+    with pytest.raises(ConfigError, match=r"\[tier\]: 未知键 .*unknown tier setting"):
         await services_factory(settings, wiring=("web.wire_classifier",))

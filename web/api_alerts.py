@@ -17,7 +17,7 @@ from aiohttp.web_log import AccessLogger
 from monitor.alerting import contacts, outbox, silences
 from monitor.alerting.acklinks import mask_path
 from monitor.alerting.errors import AlertConfigError, ContactError, SilenceError
-from monitor.alerting.routing import parse_routes
+from monitor.alerting.routing import describe_gaps, parse_routes
 from monitor.plans import parse_plans
 
 from . import users
@@ -104,6 +104,8 @@ def _routing(services: Any) -> dict[str, Any]:
     return {
         "channels": [c.describe() for c in engine.channels.values()],
         "routes": [r.as_dict() for r in engine.routes],
+        "coverage": [{"level": level, "text": text} for level, text in
+                     describe_gaps(engine.routes, config.escalate_minutes)],
         "plan_routes": [r.as_dict() for r in engine.plan_routes],
         "timing": config.timing.__dict__, "escalate_minutes": config.escalate_minutes,
         "remind_minutes": config.remind_minutes,
@@ -156,7 +158,9 @@ def _invalid(message: str) -> web.HTTPBadRequest:
 @require("admin")
 async def put_routing(request: web.Request) -> web.Response:
     services = request.app["services"]
-    services.alerts.routes = await _replace(request, "routes", parse_routes)
+    fill = services.settings["incidents.default_routes"]
+    services.alerts.routes = await _replace(
+        request, "routes", lambda tables, channels: parse_routes(tables, channels, fill_defaults=fill))
     return web.json_response(_routing(services))
 
 

@@ -139,13 +139,14 @@ async def correction_handler(request: web.Request) -> web.StreamResponse:
 
 
 def _route_table(route: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in route.items() if k != "plan"}
+    return {k: v for k, v in route.items() if k not in ("plan", "builtin")}
 
 
 def editable(services: Any, kind: str) -> list[dict[str, Any]]:
     """Routes or plans as the PUT endpoints accept them (the parsed form minus derived keys)."""
     if kind == "routes":
-        return [_route_table(r.as_dict()) for r in services.alerts.routes]
+        # The default routes filling gaps are not the admin's to save: they are added again as needed.
+        return [_route_table(r.as_dict()) for r in services.alerts.routes if not r.builtin]
     out = []
     for plan in services.extras["plans"].plans:
         table = plan.as_dict()

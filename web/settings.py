@@ -150,6 +150,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Minutes without acknowledgement before the next level is notified, as TIER:MIN."),
     Setting("incidents.remind_minutes", ["P1:10", "P2:30", "P3:120"],
             "Reminder interval to must-act recipients until acknowledged, as TIER:MIN."),
+    Setting("incidents.default_routes", True,
+            "Keep the built-in routes where your [[routes]] leave a gap: a tier (P1-P4) without a level-0 route "
+            "for all its incidents keeps its default route (P1/P2 managers and on-call must act, P3 managers "
+            "informed, P4 managers in the digest), and a must-act tier without a level-1 route keeps the "
+            "default escalation to admins. false: only your routes (start and `lantern check` warn about each "
+            "tier nobody hears about and each must-act tier that never escalates)."),
     Setting("incidents.quiet_hours", "", "Quiet hours HH:MM-HH:MM (local): alerts below P1 wait for a digest."),
     Setting("incidents.quiet_on_holidays", False,
             "Also quiet on rest days of the mainland China calendar (statutory holidays and weekends; 调休 "
@@ -211,6 +217,11 @@ LIST_SECTIONS = ("sources", "channels", "routes", "plans", "shifts")
 # Free-form tables handed as they are to their owner: [tier] is the classifier's
 # TierPolicy (weights, thresholds, authority lists; see classifiers/tiers.py).
 TABLE_SECTIONS = ("tier",)
+_SECTIONS = tuple(dict.fromkeys(s.section for s in SETTINGS))
+
+
+def valid_tables() -> str:
+    return ", ".join([*(f"[{s}]" for s in (*_SECTIONS, *TABLE_SECTIONS)), *(f"[[{s}]]" for s in LIST_SECTIONS)])
 
 
 def _bad(message: str) -> bool:
@@ -335,12 +346,16 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
             if section in TABLE_SECTIONS and isinstance(body, dict):
                 tables[section] = body
                 continue
-            if not isinstance(body, dict):
-                raise ConfigError(f"{file_path}: unknown top-level key {section!r}")
+            if not isinstance(body, dict) or section not in _SECTIONS:
+                what = f"[{section}]" if isinstance(body, dict) else repr(section)
+                raise ConfigError(f"{file_path}: 未知的表或键 {what} (unknown table or top-level key); "
+                                  f"可用的表 (valid tables): {valid_tables()}")
             for key, value in body.items():
                 name = f"{section}.{key}"
                 if name not in _BY_NAME:
-                    raise ConfigError(f"{file_path}: unknown setting {name}")
+                    keys = ", ".join(s.key for s in SETTINGS if s.section == section)
+                    raise ConfigError(f"{file_path}: [{section}] 未知键 {key} (unknown setting {name}); "
+                                      f"可用的键 (valid keys): {keys}")
                 values[name] = _coerce(_BY_NAME[name], value, str(file_path))
     for setting in SETTINGS:
         if setting.env in env:
@@ -348,91 +363,12 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     return Settings(values, lists, file_path, tables)
 
 
-def render_toml() -> str:
-    """A commented ``lantern.toml`` with every setting at its default."""
-    lines = [
-        "# Lantern configuration. Every setting is shown with its default, commented out.",
-        "# Environment variables LANTERN_<SECTION>_<KEY> override this file.",
-        "",
-    ]
-    section = None
-    for s in SETTINGS:
-        if s.section != section:
-            section = s.section
-            lines += ["", f"[{section}]"]
-        lines.append(f"# {s.help}")
-        lines.append(f"# {s.key} = {_toml_value(s.default)}")
-    lines += [
-        "",
-        "## ---------------------------------------------------------------------------",
-        "## Lists of tables, validated by the package that owns them (see the docstrings",
-        "## of monitor/config.py, monitor/channels/registry.py, monitor/alerting/routing.py,",
-        "## monitor/plans.py and classifiers/tiers.py for every key).",
-        "##",
-        "## Sources to poll. kind: rss | json | html | push | demo. Common keys: name, kind, url,",
-        "## interval_s, jitter_s, timeout_s, max_bytes, headers, cookies, token, query, encoding, enabled.",
-        "## json: items, fields.{id,url,title,text,author,author_reach,published_at,channel}, feed_title,",
-        "##       cursor_param, next_cursor, max_pages.  html: item, title, link, time, text, author, link_attr,",
-        "##       time_attr.  The author and the channel (feed/page title) count for authority (央视新闻 = 中央媒体).",
-        "## [[sources]]",
-        '## name = "weibo-keyword"',
-        '## kind = "rss"',
-        '## url = "https://rsshub.example.com/weibo/keyword/海底捞"',
-        '## query = "(海底捞 OR HDL) AND (老鼠 OR 食品安全) NOT 招聘"',
-        "## interval_s = 300",
-        "##",
-        "## Alert channels. kind: dingtalk | wecom | feishu | email | webhook | console.",
-        "## [[channels]]",
-        '## name = "crisis-dingtalk"',
-        '## kind = "dingtalk"',
-        '## token = "..."            # robot access_token (never logged or shown)',
-        '## secret = "SEC..."        # signing secret',
-        "## e-mail: host, port, security = starttls|ssl|none, username, password, sender, to = [...]",
-        "##",
-        "## Routes: who hears about which incidents (default: P1/P2 managers + on-call must act).",
-        "## [[routes]]",
-        '## name = "p1-directors"',
-        '## tiers = ["P1"]',
-        '## categories = ["food_safety"]',
-        "## level = 0                # escalation level; level 1 is notified when level 0 does not ack",
-        "## must_act = true",
-        '## channels = ["crisis-dingtalk"]',
-        '## roles = ["manager", "oncall"]',
-        "##",
-        "## Contingency plans (预案): checklist and draft scripts started by a matching incident.",
-        "## [[plans]]",
-        '## name = "食品安全预案"',
-        '## categories = ["food_safety"]',
-        '## tiers = ["P1", "P2"]',
-        '## checklist = ["通知法务与公关", "涉事门店停业自查"]',
-        "## [[plans.scripts]]",
-        '## title = "食品安全统一口径"',
-        '## body = "您好，关于「{title}」，我们已第一时间核查……"',
-        "##",
-        "## Shifts (班次) of the agents, in monitor.timezone: accounts name one (lantern user add --shift),",
-        "## scripts may target them, coverage counts who was on shift. weekdays: the days a shift starts on",
-        "## (1 = Monday ... 7 = Sunday, or mon..sun; default every day); an end not after the start crosses",
-        "## midnight (Friday's 22:00-06:00 ends Saturday 06:00).",
-        "## [[shifts]]",
-        '## name = "早班"',
-        '## start = "08:00"',
-        '## end = "16:00"',
-        "## weekdays = [1, 2, 3, 4, 5]",
-        "##",
-        "## Severity policy of the classifier (weights, thresholds, authority lists):",
-        "## [tier.sources]",
-        '## central_media = ["央视", "新华社", "人民日报"]',
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'

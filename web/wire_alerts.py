@@ -16,6 +16,7 @@ Routes and plans an admin saves through the API (``alert_config`` table) win ove
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import sqlite_utils
@@ -27,7 +28,7 @@ from monitor.alerting.engine import AlertConfig, AlertEngine
 from monitor.alerting.errors import AlertConfigError
 from monitor.alerting.nflog import Timing
 from monitor.alerting.quiet import parse_clock, parse_window
-from monitor.alerting.routing import Route, parse_routes
+from monitor.alerting.routing import Route, describe_gaps, parse_routes
 from monitor.channels.errors import ChannelConfigError
 from monitor.channels.registry import build_channels
 from monitor.incidents import schema as incidents_schema
@@ -40,6 +41,7 @@ from . import api_ack, api_alerts, api_incidents, shared_limits, users
 from .errors import ConfigError
 from .wire_monitor import network_policy
 
+log = logging.getLogger("lantern.alerts")
 MIGRATIONS = (incidents_schema.migrations, alerting_schema.migrations)
 
 
@@ -79,8 +81,14 @@ def saved_config(db: sqlite_utils.Database, name: str) -> list[dict[str, Any]] |
 
 
 def build_routes_and_plans(route_tables: list[dict[str, Any]], plan_tables: list[dict[str, Any]],
-                           channels: list[str]) -> tuple[list[Route], list[Plan]]:
-    return parse_routes(route_tables, channels), parse_plans(plan_tables, channels)
+                           channels: list[str], *, fill_defaults: bool = True) -> tuple[list[Route], list[Plan]]:
+    return (parse_routes(route_tables, channels, fill_defaults=fill_defaults), parse_plans(plan_tables, channels))
+
+
+def log_coverage(routes: list[Route], escalating: Any) -> None:
+    """Start-up log: which tiers the default routes cover for the configured ones, and what nobody covers."""
+    for level, text in describe_gaps(routes, escalating):
+        (log.warning if level == "warn" else log.info)("alert routes: %s", text)
 
 
 def alert_config(settings: Any) -> tuple[IncidentConfig, AlertConfig]:
@@ -122,10 +130,13 @@ async def wire(services: Any) -> None:
         saved_plans = await services.db.read(lambda db: saved_config(db, "plans"))
         routes, plans = build_routes_and_plans(
             settings.lists["routes"] if saved_routes is None else saved_routes,
-            settings.lists["plans"] if saved_plans is None else saved_plans, list(channels))
+            settings.lists["plans"] if saved_plans is None else saved_plans, list(channels),
+            fill_defaults=settings["incidents.default_routes"])
     except (ChannelConfigError, AlertConfigError) as exc:
         raise ConfigError(str(exc)) from None
-    brands = {str(s.get("name")): str(s.get("brand") or "") for s in settings.lists["sources"]}
+    log_coverage(routes, config.escalate_minutes)
+    brands = {str(s.get("name")): str(s.get("brand") or "") for s in settings.lists["sources"]
+              if isinstance(s, dict)}
     default_brand = (settings["monitor.brands"] or [""])[0]
     incidents = IncidentEngine(services.db, clock=services.clock, config=incident_config,
                                tier_model=tier_model(services.classifier),

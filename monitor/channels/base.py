@@ -92,18 +92,41 @@ class Message:
         return body + ("\n" + links if links else "")
 
 
+COMMON_OPTIONS: dict[str, str] = {
+    "name": "Unique name of this destination; [[routes]] and `lantern alert test NAME` refer to it.",
+    "kind": "dingtalk | wecom | feishu | email | webhook | console (the in-app inbox, always there).",
+    "timeout_s": "Seconds to wait for the service's answer before the attempt counts as failed and is "
+                 "retried (default 10).",
+    "rate_per_minute": "Send at most this many messages a minute (default: the vendor's limit, DingTalk and "
+                       "WeCom 20, Feishu 100); more wait, P1 first.",
+    "rate_per_second": "Send at most this many messages a second (default: Feishu 5, others no limit).",
+}
+
+
 class Channel(abc.ABC):
-    """One configured destination.  Subclasses set ``kind`` and the service's rate limits."""
+    """One configured destination.  Subclasses set ``kind``, the service's rate limits and ``options``.
+
+    ``options`` maps every key of the kind's table (besides :data:`COMMON_OPTIONS`) to its help text
+    for users; the commented ``lantern init`` file is written from them and any other key is refused.
+    """
 
     kind: ClassVar[str]
+    options: ClassVar[dict[str, str]] = {}
+    default_url: ClassVar[str] = ""  # the vendor's endpoint when the table gives no url
     rate_per_minute: ClassVar[int | None] = None  # the vendor's limits; config may lower them
     rate_per_second: ClassVar[int | None] = None
     secret_keys: ClassVar[tuple[str, ...]] = ("secret", "token", "key", "password", "url")
     network: NetPolicy = NetPolicy()  # addresses post() may connect to; build_channels sets the configured one
+    last_reply: tuple[int, Any] | None = None  # (HTTP status, parsed JSON) of the latest post()
 
     def __init__(self, name: str, config: dict[str, Any]) -> None:
         self.name = name
         self.config = config
+        unknown = sorted(set(config) - set(COMMON_OPTIONS) - set(self.options))
+        if unknown:
+            raise ChannelConfigError(
+                f"[[channels]] {name!r} ({self.kind}): 未知键 {', '.join(unknown)} (unknown key); "
+                f"可用的键 (valid keys): {', '.join(self.valid_keys())}")
         try:
             self.timeout = float(config.get("timeout_s", 10))
             self.per_minute: int | None = int(config.get("rate_per_minute", self.rate_per_minute or 0)) or None
@@ -113,6 +136,14 @@ class Channel(abc.ABC):
                                      "必须是数字 (must be numbers)") from None
         if self.timeout <= 0:
             raise ChannelConfigError(f"[[channels]] {name!r}: timeout_s 必须大于 0 (must be positive)")
+
+    def endpoint(self) -> str:
+        """The URL this channel posts to (a secret: never shown); empty for channels that do not use HTTP."""
+        return str(self.config.get("url") or self.default_url)
+
+    @classmethod
+    def valid_keys(cls) -> list[str]:
+        return [*COMMON_OPTIONS, *cls.options]
 
     @abc.abstractmethod
     async def send(self, message: Message, http: aiohttp.ClientSession) -> None:
@@ -132,10 +163,13 @@ class Channel(abc.ABC):
         return {"name": self.name, "kind": self.kind, "host": host, "per_minute": self.per_minute,
                 "per_second": self.per_second, "signed": bool(self.config.get("secret"))}
 
-    def require(self, *keys: str) -> None:
+    def require(self, *keys: str, alternative: str = "") -> None:
+        """Each of ``keys`` must be set; ``alternative`` names what may be given instead (shown in the error)."""
         for key in keys:
             if not self.config.get(key):
-                raise ChannelConfigError(f"[[channels]] {self.name!r} ({self.kind}): 缺少 {key} (missing {key!r})")
+                other = f" 或 {alternative}" if alternative else ""
+                raise ChannelConfigError(f"[[channels]] {self.name!r} ({self.kind}): 缺少 {key}{other} "
+                                         f"(missing {key!r}{f' or {alternative}' if alternative else ''})")
 
 
 def open_session(policy: NetPolicy) -> aiohttp.ClientSession:
@@ -153,9 +187,12 @@ async def post(http: aiohttp.ClientSession, channel: Channel, url: str, *, body:
     """
     connector = http.connector
     if isinstance(connector, GuardedConnector) and connector.policy == channel.network:
-        return await _post(http, channel, url, body=body, params=params, headers=headers)
-    async with open_session(channel.network) as session:
-        return await _post(session, channel, url, body=body, params=params, headers=headers)
+        reply = await _post(http, channel, url, body=body, params=params, headers=headers)
+    else:
+        async with open_session(channel.network) as session:
+            reply = await _post(session, channel, url, body=body, params=params, headers=headers)
+    channel.last_reply = reply  # what `lantern alert test` reports
+    return reply
 
 
 async def _post(http: aiohttp.ClientSession, channel: Channel, url: str, *, body: bytes,

@@ -20,7 +20,7 @@ import base64
 import hashlib
 import hmac
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 
@@ -54,11 +54,20 @@ def render(message: Message) -> dict[str, Any]:
 class DingTalk(Channel):
     kind = "dingtalk"
     rate_per_minute = 20
+    default_url = DEFAULT_URL
+    options: ClassVar[dict[str, str]] = {
+        "url": "The robot's Webhook address, copied from DingTalk (群设置 → 机器人 → 添加机器人 → 自定义 → "
+               "Webhook), e.g. https://oapi.dingtalk.com/robot/send?access_token=xxxx. Kept secret: never "
+               "logged or shown. Give either url or token.",
+        "token": "Only the access_token=... part of that address, instead of url.",
+        "secret": "The robot's signing secret (安全设置 → 加签, starts with SEC). Recommended; without it the "
+                  "robot must use a keyword or an IP allow-list, and a message without the keyword is refused.",
+    }
 
     def __init__(self, name: str, config: dict[str, Any], *, clock: Any = time.time) -> None:
         super().__init__(name, config)
         if not config.get("token") and "access_token=" not in str(config.get("url") or ""):
-            self.require("token")
+            self.require("token", alternative="url")
         self.clock = clock
 
     async def send(self, message: Message, http: aiohttp.ClientSession) -> None:

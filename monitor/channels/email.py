@@ -17,7 +17,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 
@@ -30,6 +30,18 @@ SECURITY = ("starttls", "ssl", "none")
 class Email(Channel):
     kind = "email"
     secret_keys = ("password",)
+    options: ClassVar[dict[str, str]] = {
+        "host": "SMTP server name, e.g. smtp.exmail.qq.com (required).",
+        "port": "SMTP port (default: 587 for starttls, 465 for ssl, 25 for none).",
+        "security": "starttls (default: plain connection upgraded to TLS), ssl (TLS from the start, usually "
+                    "port 465) or none (unencrypted: only for a relay on the same host or network).",
+        "username": "SMTP login, usually the sender's address; leave out for a relay that needs none.",
+        "password": "SMTP password or the provider's app password (授权码). Kept secret: never logged or shown.",
+        "sender": 'From address (required), e.g. "Lantern 舆情 <lantern@example.com>".',
+        "to": 'Addresses every alert of this channel goes to, e.g. ["pr-team@example.com"]. May be empty '
+              "when the routes select people who have an e-mail contact: they are added to each alert.",
+        "ca_file": "PEM file of the CA that signed the server's certificate, for a relay with a private CA.",
+    }
 
     def __init__(self, name: str, config: dict[str, Any]) -> None:
         super().__init__(name, config)
@@ -71,18 +83,26 @@ class Email(Channel):
         context = ssl.create_default_context(cafile=self.config.get("ca_file") or None)
         return context
 
-    def _send_sync(self, mail: EmailMessage) -> None:
+    def connect_sync(self) -> smtplib.SMTP:
+        """A connected SMTP session, upgraded to TLS and signed in as configured (use it with ``with``)."""
         host = str(self.config["host"])
         smtp: smtplib.SMTP
         if self.security == "ssl":
             smtp = smtplib.SMTP_SSL(host, self.port, timeout=self.timeout, context=self._context())
         else:
             smtp = smtplib.SMTP(host, self.port, timeout=self.timeout)
-        with smtp:
+        try:
             if self.security == "starttls":
                 smtp.starttls(context=self._context())
             if self.config.get("username"):
                 smtp.login(str(self.config["username"]), str(self.config.get("password", "")))
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def _send_sync(self, mail: EmailMessage) -> None:
+        with self.connect_sync() as smtp:
             smtp.send_message(mail)
 
     async def send(self, message: Message, http: aiohttp.ClientSession) -> None:

@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 
@@ -68,11 +68,19 @@ class Feishu(Channel):
     kind = "feishu"
     rate_per_minute = 100
     rate_per_second = 5
+    default_url = DEFAULT_URL
+    options: ClassVar[dict[str, str]] = {
+        "url": "The custom bot's Webhook address, copied from Feishu/Lark (群设置 → 群机器人 → 添加机器人 → "
+               "自定义机器人), e.g. https://open.feishu.cn/open-apis/bot/v2/hook/xxxx (Lark: "
+               "open.larksuite.com). Kept secret: never logged or shown. Give either url or token.",
+        "token": "Only the hook id after /hook/, instead of url.",
+        "secret": "The bot's signing secret (安全设置 → 签名校验), if it is turned on.",
+    }
 
     def __init__(self, name: str, config: dict[str, Any], *, clock: Any = time.time) -> None:
         super().__init__(name, config)
         if not config.get("token") and "/hook/" not in str(config.get("url") or ""):
-            self.require("token")
+            self.require("token", alternative="url")
         self.clock = clock
 
     def body(self, message: Message) -> bytes:
@@ -87,10 +95,11 @@ class Feishu(Channel):
             card = {"timestamp": str(ts), "sign": sign(str(self.config["secret"]), ts), **card}
         return dumps(card)
 
-    async def send(self, message: Message, http: aiohttp.ClientSession) -> None:
+    def endpoint(self) -> str:
         url = str(self.config.get("url") or DEFAULT_URL)
-        if self.config.get("token"):
-            url = url.rstrip("/") + "/" + str(self.config["token"])
-        _, data = await post(http, self, url, body=self.body(message))
+        return url.rstrip("/") + "/" + str(self.config["token"]) if self.config.get("token") else url
+
+    async def send(self, message: Message, http: aiohttp.ClientSession) -> None:
+        _, data = await post(http, self, self.endpoint(), body=self.body(message))
         check_code(self, data, keys=("code", "StatusCode"), retryable_codes=frozenset({-1}),
                    rate_codes=frozenset({9499, 11232}))

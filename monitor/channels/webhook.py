@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 
@@ -36,6 +36,13 @@ def render(message: Message, sent_at: float) -> dict[str, Any]:
 
 class Webhook(Channel):
     kind = "webhook"
+    options: ClassVar[dict[str, str]] = {
+        "url": "Your endpoint (required, http:// or https://): each alert is POSTed to it as JSON (event, "
+               "title, text, tier, incident_id, must_act, ack_url, console_url, recipient, incident, sent_at).",
+        "secret": "Signing key: each request then carries X-Lantern-Timestamp and X-Lantern-Signature = "
+                  "sha256=HEX(HMAC-SHA256(secret, timestamp + \".\" + body)); reject old timestamps.",
+        "headers": 'Extra request headers, e.g. { Authorization = "Bearer ..." }. Kept secret.',
+    }
 
     def __init__(self, name: str, config: dict[str, Any], *, clock: Any = time.time) -> None:
         super().__init__(name, config)

@@ -13,7 +13,7 @@ Config: ``key`` (or ``token``) or a full ``url`` with ``key=``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 
@@ -39,11 +39,19 @@ def render(message: Message) -> dict[str, Any]:
 class WeCom(Channel):
     kind = "wecom"
     rate_per_minute = 20
+    default_url = DEFAULT_URL
+    options: ClassVar[dict[str, str]] = {
+        "url": "The group robot's Webhook address, copied from WeCom (群聊 → 添加群机器人 → Webhook 地址), "
+               "e.g. https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=xxxx. Kept secret: never logged "
+               "or shown. Give either url or key.",
+        "key": "Only the key=... part of that address, instead of url.",
+        "token": "Another name for key.",
+    }
 
     def __init__(self, name: str, config: dict[str, Any]) -> None:
         super().__init__(name, config)
         if not (config.get("key") or config.get("token")) and "key=" not in str(config.get("url") or ""):
-            self.require("key")
+            self.require("key", alternative="url")
 
     async def send(self, message: Message, http: aiohttp.ClientSession) -> None:
         key = self.config.get("key") or self.config.get("token")

@@ -77,6 +77,8 @@ class Source:
     default_interval_s: ClassVar[float | None] = None
     needs_url: ClassVar[bool] = True
     scheduled: ClassVar[bool] = True  # False: items arrive by push, nothing to poll
+    # The kind's own keys besides monitor.config.COMMON_KEYS, with help for users; others are refused.
+    options_help: ClassVar[dict[str, str]] = {}
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         self.config = config

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import SourceConfigError
 from ..mentions import Mention
@@ -35,10 +35,14 @@ class DemoSource(Source):
     kind = "demo"
     needs_url = False
     default_interval_s = 2.0
+    options_help: ClassVar[dict[str, str]] = {
+        "speed": "Replay speed-up (default demo.speed).",
+        "stream": "A JSON-lines file to replay instead of the bundled crisis.",
+    }
 
     @classmethod
     def validate_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
-        unknown = set(options) - {"speed", "stream"}
+        unknown = set(options) - set(cls.options_help)
         if unknown:
             raise SourceConfigError(f"unknown option(s) for kind demo: {', '.join(sorted(unknown))}")
         speed = options.get("speed", 1.0)

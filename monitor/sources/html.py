@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
@@ -86,10 +86,20 @@ def parse_html(text: str, options: Mapping[str, Any], *, source: str, base_url: 
 
 class HtmlSource(Source):
     kind = "html"
+    options_help: ClassVar[dict[str, str]] = {
+        "item": 'CSS selector of one mention on the page (required), e.g. "ul.news li".',
+        "title": 'Selector inside an item for its title, e.g. "a.title".',
+        "link": "Selector of its link (href, or link_attr); resolved against the page URL.",
+        "time": "Selector of its time (text, or time_attr).",
+        "text": "Selector of its text (default: the whole item).",
+        "author": "Selector of its author.",
+        "link_attr": "Attribute of the link element holding the URL (default href).",
+        "time_attr": 'Attribute of the time element holding the time, e.g. "datetime".',
+    }
 
     @classmethod
     def validate_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
-        known = {*SELECTOR_KEYS, "link_attr", "time_attr"}
+        known = set(cls.options_help)
         unknown = set(options) - known
         if unknown:
             raise SourceConfigError(f"unknown option(s) for kind html: {', '.join(sorted(unknown))}")

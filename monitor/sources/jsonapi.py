@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import ItemError, ParseError, ParseLimitError, SourceConfigError
 from ..http import decode_body
@@ -138,10 +138,20 @@ def _label(item: Mapping[str, Any], fields: Mapping[str, str], index: int) -> st
 
 class JsonSource(Source):
     kind = "json"
+    options_help: ClassVar[dict[str, str]] = {
+        "items": 'Dotted path to the list of items in the answer, e.g. "data.list" ("" = the answer is the list).',
+        "fields": 'Table: mention field -> dotted path inside one item, for id, url, title, text, author, '
+                  'author_reach, published_at, channel, e.g. { text = "content", author = "user.screen_name" } '
+                  "(default: the same names). The author and the channel count for authority (央视新闻 = 中央媒体).",
+        "feed_title": "Dotted path, in the whole answer, of a channel title for every item (e.g. \"title\").",
+        "cursor_param": "Query parameter that carries the paging cursor (turns paging on).",
+        "next_cursor": 'Dotted path of the next cursor in the answer, e.g. "data.next_cursor".',
+        "max_pages": "Pages followed per poll (default 5).",
+    }
 
     @classmethod
     def validate_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
-        known = {"items", "fields", "cursor_param", "next_cursor", "max_pages", "feed_title"}
+        known = set(cls.options_help)
         unknown = set(options) - known
         if unknown:
             raise SourceConfigError(f"unknown option(s) for kind json: {', '.join(sorted(unknown))}")

@@ -4,6 +4,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "demo",
     "init",
+    "check",
+    "alert",
     "user",
     "token",
     "poll",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..config_template import render_toml
 from ..errors import ConfigError
 from ..services import open_database
-from ..settings import load_settings, render_toml
+from ..settings import load_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -18,6 +18,7 @@ from aiohttp import web
 from ..api_alerts import MaskedAccessLogger
 from ..app import create_app
 from ..client_address import ClientAddressLogging
+from ..errors import ConfigError
 from ..services import Services, build_services
 from ..settings import Settings
 from ._common import add_config_argument, settings_from
@@ -65,7 +66,11 @@ async def serve(settings: Settings, *, announce: Callable[[Services, str], Await
         host, port = settings["server.host"], settings["server.port"]
         # A large backlog absorbs reconnect storms of thousands of agents.
         site = web.TCPSite(runner, host, port, backlog=4096)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # a bad server.host, or the port is taken: one clear line, no traceback
+            raise ConfigError(f"无法监听 {host}:{port} (cannot listen on {host}:{port}: "
+                              f"{exc.strerror or type(exc).__name__}); 检查 server.host / server.port") from None
         url = f"http://{host}:{port}"
         log.info("Lantern listening on %s", url)
         print(f"Lantern 走马灯 listening on {url}  (console {url}/  ticker {url}/ticker)", flush=True)

@@ -145,8 +145,10 @@ def _route_table(route: dict[str, Any]) -> dict[str, Any]:
 def editable(services: Any, kind: str) -> list[dict[str, Any]]:
     """Routes or plans as the PUT endpoints accept them (the parsed form minus derived keys)."""
     if kind == "routes":
-        # The default routes filling gaps are not the admin's to save: they are added again as needed.
-        return [_route_table(r.as_dict()) for r in services.alerts.routes if not r.builtin]
+        # The default routes filling gaps are not the admin's to save (they are added again as needed); with
+        # no routes of their own, the defaults are the starting point to edit.
+        own = [r for r in services.alerts.routes if not r.builtin]
+        return [_route_table(r.as_dict()) for r in own or services.alerts.routes]
     out = []
     for plan in services.extras["plans"].plans:
         table = plan.as_dict()

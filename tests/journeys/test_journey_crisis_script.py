@@ -5,8 +5,9 @@ edits it and presses 提交审批; being its author, they cannot approve it.  Th
 second PR manager approve (``broadcast.approvals_critical = ["pr", "service"]``) and it is published.
 An agent's ticker shows exactly the edited text within a second of the click on 发布 (measured in the
 browser: the click on one page, the text appearing on the other); the agent acknowledges it; the
-coverage view names who displayed and acknowledged it by display name; an agent who signs in later
-sees it.  Screenshots of every step go to ``test-artifacts/journey-*.png``.
+coverage view names who displayed and acknowledged it by display name; on-call acknowledges the
+incident from 我的告警 with a comment; an agent who signs in later sees it.  Screenshots of every step go
+to ``test-artifacts/journey-*.png``.
 """
 
 from __future__ import annotations
@@ -148,11 +149,25 @@ async def test_plan_drafted_script_edited_approved_by_two_published_and_seen(dem
     assert agents[0] not in str(await zhou.locator(".coverage").text_content())  # no login names
     await shot(zhou, "journey-06-coverage-names-the-agent")
 
-    # 6. An agent who signs in later sees the active script.
+    # 6. On-call acknowledges the incident from their inbox, with a comment everyone sees.
+    oncall = await sign_in(browser, demo, names["oncall:ops"])
+    await oncall.goto(f"{demo.url}/#/inbox")
+    alert = oncall.locator("article.inbox-item", has=oncall.locator(f"a[href='#/incidents/{draft['incident_id']}']"))
+    await alert.locator("form.inbox-ack input[name=comment]").fill("我来跟进，口径已发布")
+    await shot(oncall, "journey-07-oncall-inbox")
+    await alert.locator("form.inbox-ack button[type=submit]").click()
+    assert await toast(oncall) == "已确认，升级已停止"
+    note = alert.locator(".ack-note")
+    await note.wait_for()
+    assert "我来跟进，口径已发布" in str(await note.text_content())
+    assert f"已由 {demo.accounts[names['oncall:ops']]['display']} 确认" in str(await note.text_content())
+    await shot(oncall, "journey-08-oncall-acknowledged")
+
+    # 7. An agent who signs in later sees the active script.
     later = await sign_in(browser, demo, agents[1])
     late_item = later.locator(f".lt-item[data-id='{sid}'] .lt-body")
     await late_item.wait_for()
     assert await late_item.text_content() == edited
-    await shot(later, "journey-07-later-login-sees-it")
-    for page in (wang, agent, li, zhou, later):
+    await shot(later, "journey-09-later-login-sees-it")
+    for page in (wang, agent, li, zhou, oncall, later):
         assert page.errors == [], page.errors

@@ -131,8 +131,8 @@ Walk the whole journey / 走一遍完整流程 (English: the switch at the top r
      Sign in as zhang.agent: the ticker shows the edited text; click it → Got it. liu.agent, later, sees it too.
   6. 回到话术页 → 触达情况：谁已展示、谁已确认。
      Back on the script page → Coverage: who displayed and who acknowledged it.
-  7. zhao.oncall 登录 → 告警投递：事件的告警和确认。
-     Sign in as zhao.oncall → Alert deliveries: the incident's alerts and acknowledgements.
+  7. zhao.oncall 登录 → 我的告警 → 在 P1 事件上写备注（所有人可见）→ 确认处理。
+     Sign in as zhao.oncall → My alerts → add a comment (everyone sees it) on the P1 incident → Acknowledge.
   8. admin 登录 → 用户、数据源、路由与预案。
      Sign in as admin → Users, Sources, Routing & plans."""
 

@@ -216,3 +216,31 @@ async def test_console_acknowledgement_carries_a_comment(env: dict[str, Any]) ->
 def test_mask_path_hides_tokens_inside_a_login_next() -> None:
     assert mask_path("/login?next=%2Fack%2F12.abc.d2FuZw.0f0f") == "/login?next=%2Fack%2F***"
     assert mask_path("/ack/12.abc.d2FuZw.0f0f") == "/ack/***"
+
+
+async def test_my_alerts_lists_what_reached_me_one_item_per_incident(env: dict[str, Any]) -> None:
+    svc, client = env["svc"], env["client"]
+    iid = await open_p1(svc)
+    await svc.alerts.tick(T0)
+    assert (await client.get("/api/alerts/inbox")).status == 401
+    assert (await client.get("/api/alerts/inbox", headers=env["as"]["zhao"])).status == 403  # agents get no alerts
+    mine = (await (await client.get("/api/alerts/inbox", headers=env["as"]["li"])).json())["items"]
+    # li was alerted in the console and on four channels that named her (the group robot named nobody): one item
+    assert [i["incident_id"] for i in mine] == [iid] and mine[0]["count"] == 5
+    assert mine[0]["tier"] == "P1" and mine[0]["state"] == "open" and mine[0]["title"].startswith("央视曝光")
+    assert (await (await client.get("/api/alerts/inbox", headers=env["as"]["wang"])).json())["items"] == []
+    await client.post(f"/api/incidents/{iid}/ack", headers=env["as"]["li"], json={"comment": "我来"})
+    after = (await (await client.get("/api/alerts/inbox", headers=env["as"]["li"])).json())["items"][0]
+    assert (after["state"], after["acknowledged_by_label"], after["ack_comment"]) == ("acknowledged", "李娜", "我来")
+
+
+def test_english_cards_name_categories_in_english() -> None:
+    from monitor.alerting.messages import render
+
+    payload = {"incident": {"id": 3, "title": "t", "tier": "P1", "state": "open", "mention_count": 2,
+                            "negative_share": 1.0, "categories": ["food_safety"], "volume_1h": 2,
+                            "sample": {"author": "CCTV", "source": "rss", "text": "post"}, "reason": "评分 88 → P1"}}
+    message = render("open", "P1", payload, must_act=True, recipient="x", ack_url="http://h/ack/1",
+                     console_url="http://h/incidents/3", lang="en", ack_links=(("Li", "http://h/ack/1.p"),))
+    assert "food safety" in message.text and "Why this tier" in message.text and "Sample** (CCTV, rss)" in message.text
+    assert [label for label, _ in message.links()] == ["Acknowledge: Li", "Acknowledge: someone else", "Details"]

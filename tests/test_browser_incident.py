@@ -131,6 +131,8 @@ async def test_incident_page_a_manager_can_act_on(site: tuple[Services, TestServ
     assert "每根柱 = 1 分钟" in (await page.locator(".legend .bucket").text_content() or "")
     bars = await page.locator("svg.timeline rect.bar").count()
     assert 12 <= bars <= 13
+    summary = await page.locator("svg.timeline").get_attribute("aria-label") or ""
+    assert re.fullmatch(rf"声量与情感走势：共 {bars} 根柱，每根 = 1 分钟，最高 \d+ 条", summary), summary
     ticks = await page.locator("svg.timeline .time-label").all_text_contents()
     assert len(ticks) >= 3 and all(re.fullmatch(r"\d\d:\d\d", t) for t in ticks), ticks
     assert await page.locator("svg.timeline polyline.negative").count() == 1
@@ -208,7 +210,9 @@ async def test_incident_page_a_manager_can_act_on(site: tuple[Services, TestServ
     await english.goto(str(server.make_url(f"/?lang=en#/incidents/{iid}")))
     await english.locator(".incident-mentions .mention").first.wait_for()
     assert await english.locator("section.why h2").text_content() == "Why P2"
-    assert "Central media" in (await english.locator("section.why table.signals").text_content() or "")
+    signals_en = await english.locator("section.why table.signals").text_content() or ""
+    assert "Central media (matched “央视”)" in signals_en and "50M followers" in signals_en
+    assert "Food safety, Regulator / media exposure" in signals_en
     assert "One bar = 1 min" in (await english.locator(".legend .bucket").text_content() or "")
     assert await english.locator(".reposts-toggle").count() == 0  # on page 2
     assert english.errors == []

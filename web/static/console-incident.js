@@ -27,9 +27,9 @@ function duration(seconds) {
 
 function reach(n) {
   if (!n) return "";
-  if (n >= 1e8) return `${(n / 1e8).toFixed(1)}${lang === "en" ? "00M" : "亿"}`;
-  if (n >= 1e4 && lang !== "en") return `${Math.round(n / 1e4)}万`;
-  return count(n);
+  const short = (value, unit) => `${Number(value.toFixed(1))}${unit}`;
+  if (lang === "en") return n >= 1e6 ? short(n / 1e6, "M") : n >= 1e4 ? short(n / 1e3, "K") : count(n);
+  return n >= 1e8 ? short(n / 1e8, "亿") : n >= 1e4 ? `${Math.round(n / 1e4)}万` : count(n);
 }
 
 function scriptBadge(state) {
@@ -146,7 +146,8 @@ function chart(inc) {
   return h("section", {}, h("h2", {}, t("incident.timeline")),
     h("div", { class: "chart" },
       timeline(points, { bucket, start: window.start, end: window.end, locale: lang,
-        labels: { title: t("incident.timeline"), negative: t("incident.negative") } }),
+        labels: { negative: t("incident.negative"), title: t("incident.chart_summary", { title: t("incident.timeline"),
+          n: points.length, size: duration(bucket), max: Math.max(0, ...points.map((p) => p.volume || 0)) }) } }),
       h("p", { class: "legend small" }, h("span", { class: "key bar" }, t("incidents.volume")), " ",
         h("span", { class: "key negative" }, t("incident.negative")), " · ",
         h("span", { class: "bucket" }, t("incident.bucket", { size: duration(bucket) })))));

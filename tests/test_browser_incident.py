@@ -107,6 +107,8 @@ async def test_incident_page_a_manager_can_act_on(site: tuple[Services, TestServ
     await page.goto(str(server.make_url(f"/#/incidents/{iid}")))
     await page.locator(".incident-mentions .mention").first.wait_for()
 
+    assert "null" not in (await page.locator(".incident-top").text_content() or "")
+
     # Why P1: the signals and their points, and when it became P1.
     why = page.locator("section.why")
     assert (await why.locator("h2").text_content()) == "为什么是 P1"

@@ -295,7 +295,7 @@ export async function incidentView(root, id) {
       h("p", { class: "muted" }, `${t(`state.${inc.state}`)} · ${count(inc.mention_count)} ${t("incidents.mentions")} · `
         + `${t("incident.negative")} ${Math.round((inc.negative_share || 0) * 100)}% · `
         + t("incident.opened", { when: time(inc.opened_at), age: duration(age) })),
-      acknowledgement(inc),
+      acknowledgement(inc) || "", // replaceChildren would write a null out as the text "null"
       h("div", { class: "actions" },
         inc.state === "open" ? ackComment : null,
         inc.state === "open" ? button(t("incident.ack"), () => act("ack", { comment: ackComment.value })(), "primary") : null,
@@ -314,7 +314,7 @@ export async function incidentView(root, id) {
   const busy = () => {
     const active = document.activeElement;
     return Boolean(active && root.contains(active) && active.matches("input:not([type=checkbox]), select, textarea"))
-      || [...root.querySelectorAll(".retier-reason")].some((input) => input.value);
+      || [...root.querySelectorAll(".retier-reason, input[name=ack-comment]")].some((input) => input.value);
   };
   await live.follow({
     kinds: ["incident", "alert", "script"], poll: 10000, delay: 1000, guard: () => !busy(),

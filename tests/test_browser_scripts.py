@@ -162,3 +162,22 @@ async def test_unchanged_submit_and_publish_with_unsaved_edits(site: Site, brows
     assert "未保存的修改，未发布" in await toast(wang)
     assert await site.services.scripts.active_items() == []
     await shot(wang, "scripts-03-publish-refused-unsaved")
+
+
+async def test_an_edit_saved_but_refused_for_review_says_both_and_shows_the_saved_version(site: Site,
+                                                                                       browser: Any) -> None:
+    """A plan's 【请改写…】 note left in the body: the edit is saved, the submission refused, and the page says so."""
+    create = site.services.extras["create_draft_script"]
+    sid = int(await create(None, "口径", "您好，关于【请改写：事件标题】，我们已核查。", "normal", "预案:服务"))
+    wang = await sign_in(browser, site, "wang")
+    await open_script(wang, site, sid)
+    await wang.fill("input[name=title]", "门店口径")  # the title edited, the note left in the body
+    await wang.locator("button.submit").click()
+    said = await toast(wang)
+    assert said.startswith("修改已保存为 v2，但未能提交审批：") and "请改写" in said, said
+    stored = await site.services.scripts.get(sid)
+    assert (stored["version"], stored["state"], stored["title"]) == (2, "draft", "门店口径")
+    await wang.locator("h1", has_text="门店口径").wait_for()  # the page shows the saved version
+    await wang.locator("button.submit").click()  # unchanged now: no third version
+    assert "请改写" in await toast(wang)
+    assert (await site.services.scripts.get(sid))["version"] == 2

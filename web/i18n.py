@@ -232,6 +232,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "scripts.saved_as": "修改已保存为新版本 v{version}（草稿，需重新提交审批）",
         "scripts.saved_and_submitted": "修改已保存为 v{version}，并已提交审批",
         "scripts.submitted": "v{version} 已提交审批",
+        "scripts.saved_not_submitted": "修改已保存为 v{version}，但未能提交审批：{error}",
         "scripts.unsaved_publish": "表单中有未保存的修改，未发布。已批准的是 v{version}："
                                    "请先保存修改并重新审批，或刷新放弃修改",
         "scripts.published_as": "v{version} 已发布到坐席走马灯",
@@ -613,6 +614,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "scripts.saved_as": "Your edits were saved as a new version v{version} (a draft: submit it for approval again)",
         "scripts.saved_and_submitted": "Your edits were saved as v{version} and submitted for approval",
         "scripts.submitted": "v{version} submitted for approval",
+        "scripts.saved_not_submitted": "Your edits were saved as v{version} but not submitted: {error}",
         "scripts.unsaved_publish": "Not published: the form has unsaved edits and v{version} is what was approved. "
                                    "Save the edits and have them approved, or reload to discard them",
         "scripts.published_as": "v{version} is live on the agents' tickers",

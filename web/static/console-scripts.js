@@ -116,7 +116,15 @@ export async function scriptView(root, id) {
   const submit = async () => {
     const edited = dirty();
     const target = edited ? await persist() : script;
-    await api("POST", `/api/scripts/${sid(target.id)}/submit`, { version: target.version, content_hash: target.content_hash });
+    try {
+      await api("POST", `/api/scripts/${sid(target.id)}/submit`, { version: target.version, content_hash: target.content_hash });
+    } catch (err) {
+      if (edited) { // saved but not submitted: show the saved version, and say both
+        await reopen(target.id);
+        err.message = t("scripts.saved_not_submitted", { version: target.version, error: err.message });
+      }
+      throw err;
+    }
     flash(t(edited ? "scripts.saved_and_submitted" : "scripts.submitted", { version: target.version }));
     await reopen(target.id);
   };

@@ -7,7 +7,9 @@ planning+sending tick for many incidents to console recipients, the latency
 from a new incident to a local webhook receiver with group_wait 0 and the
 engine's real timer loop running, and the replay of the packaged demo crisis
 (monitor/demo/stream.jsonl) through the real pipeline, classifier and incident
-engine: incidents opened, the main incident's size and tier.  Readable lines
+engine: incidents opened, the main incident's size and tier; and grouping quality on the labelled
+two-brand stream (tests/fixtures/grouping/streams.jsonl: six stories, reposts, hashtags, rewordings,
+chatter) as pairwise precision/recall and B-cubed, record by record and polled every 60 s.  Readable lines
 go to stderr; the last line (stdout) holds ``key=value`` pairs.
 """
 
@@ -144,10 +146,39 @@ async def demo(tmp: Path) -> Result:
              "demo_replay_s": round(elapsed, 2)})
 
 
+async def quality(tmp: Path) -> Result:
+    from classifiers import Classifier
+    from monitor.incidents import schema
+    from monitor.mentions import migrations
+    from tests.fixtures.grouping import replay as grouping_replay
+    from web.storage import Database
+
+    classifier = Classifier.load(brands=list(grouping_replay.BRANDS))
+    records = grouping_replay.load(grouping_replay.FULL)
+    lines, values = [], {}
+    for poll_s in (0, 60):
+        db = Database(tmp / f"quality{poll_s}" / "l.db")
+        try:
+            db.migrate([migrations, schema.migrations])
+            out = await grouping_replay.replay(db, classifier, records, poll_s)
+        finally:
+            db.close()
+        scores = grouping_replay.score(grouping_replay.gold_of(records), out["assigned"])
+        stories = sum(1 for r in {r["story"] for r in records} if r)
+        lines.append(f"grouping quality ({len(records)} posts, {stories} stories, poll {poll_s} s): {scores.line()}, "
+                     f"{len(out['incidents'])} incidents")
+        if poll_s == 60:
+            values = {"pairwise_precision": round(scores.pairwise_precision, 3),
+                      "pairwise_recall": round(scores.pairwise_recall, 3),
+                      "bcubed_precision": round(scores.bcubed_precision, 3),
+                      "bcubed_recall": round(scores.bcubed_recall, 3), "quality_incidents": len(out["incidents"])}
+    return "\n".join(lines), values
+
+
 async def main() -> int:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for bench in (demo, grouping, planning, latency):
+        for bench in (demo, quality, grouping, planning, latency):
             line, values = await bench(Path(tmp))
             print(line, file=sys.stderr, flush=True)
             results.update(values)

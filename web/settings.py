@@ -130,7 +130,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     # -- incidents and alerts --------------------------------------------
     Setting("incidents.window_minutes", 360, "Mentions of one story within this window join one incident."),
-    Setting("incidents.similarity", 0.35, "Share of a mention's key terms an open incident must share to join it."),
+    Setting("incidents.similarity", 0.3, "Word similarity (0-1) a mention needs to join an open incident: the larger "
+            "of the share of its words the story holds and the share of the story's core words it holds."),
     Setting("incidents.volume_tiers", ["P4:1", "P3:10", "P2:30", "P1:300"],
             "Tier reached at N mentions per hour, as TIER:N (an incident only ever climbs)."),
     Setting("incidents.spike_sigma", 3.0, "Spike: last hour above the source's 14-day hourly mean + this many sigma."),

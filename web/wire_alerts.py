@@ -137,10 +137,9 @@ async def wire(services: Any) -> None:
     log_coverage(routes, config.escalate_minutes)
     brands = {str(s.get("name")): str(s.get("brand") or "") for s in settings.lists["sources"]
               if isinstance(s, dict)}
-    default_brand = (settings["monitor.brands"] or [""])[0]
     incidents = IncidentEngine(services.db, clock=services.clock, config=incident_config,
                                tier_model=tier_model(services.classifier),
-                               brand_of=lambda source: brands.get(source) or default_brand)
+                               brand_of=lambda source: brands.get(source, ""), brands=settings["monitor.brands"])
     runner = PlanRunner(services.db, plans, clock=services.clock,
                         create_draft=lambda: services.extras.get("create_draft_script"))
     engine = AlertEngine(services.db, clock=services.clock, channels=channels, routes=routes,

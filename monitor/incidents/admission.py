@@ -10,19 +10,26 @@
   (same words, or reposts of one original) arrived within ``watch_window_s``,
   they open one incident together.
 * Positive and neutral mentions without a risk category never open anything.
+* When an incident opens, the story's earlier posts that waited unattached
+  (within the incident window, whatever their sentiment) join it: posts
+  with one of its hashtags, posts whose words match it, and their reposts
+  (:func:`backfill`).  A story's first posts are often mild ones.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from monitor.mentions import Mention, StoredMention
 
-from . import grouping
+from . import grouping, story
 from .model import TIERS, rank
+
+BACKFILL_NEGATIVE = 0.0  # any sentiment: the story's words decide
+BACKFILL_LIMIT = 2000  # the newest unattached mentions an opening incident looks through
 
 
 def opens_directly(m: StoredMention, open_negative: float) -> bool:
@@ -73,4 +80,39 @@ def corroborating(m: StoredMention, mention_terms: Sequence[str], rows: Sequence
         same_root = (row.get("duplicate_of") or row["id"]) == root
         if same_root or grouping.share(mention_terms, grouping.terms(row_content(row)), stats) >= threshold:
             out.append(from_row(row))
+    return out
+
+
+def backfill(profile: story.Profile, brand: str, rows: Sequence[dict[str, Any]],
+             brand_of: Callable[[StoredMention], str], brand_words: Callable[[StoredMention], Sequence[str]],
+             stats: grouping.TermStats,
+             rules: grouping.Rules, passes: int = 3) -> list[tuple[StoredMention, story.Features]]:
+    """The unattached ``rows`` that tell the story ``profile`` describes (same brand; hashtag or words).
+
+    Each pass adds what it found to a copy of the profile, so a retelling that matches only the posts
+    found in the first pass is found in the next.
+    """
+    grown = story.Profile(dict(profile.support), list(profile.tags), profile.posts)
+    todo = []
+    for row in rows:
+        m = from_row(row)
+        if not brand or not (other := brand_of(m)) or other == brand:
+            todo.append((m, grouping.features(m.mention.content, brand_words(m))))
+    out: list[tuple[StoredMention, story.Features]] = []
+    for _ in range(passes):
+        found, rest = [], []
+        for m, feats in todo:
+            if set(feats.tags) & set(grown.tags):
+                found.append((m, feats))
+            elif not (feats.tags and grown.tags) and grouping.similarity(
+                    grouping.weights(feats.terms, stats), grown, stats) >= rules.threshold:
+                found.append((m, feats))
+            else:
+                rest.append((m, feats))
+        if not found:
+            break
+        for _, feats in found:
+            grown.add(feats)
+        out += found
+        todo = rest
     return out

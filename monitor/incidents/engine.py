@@ -16,7 +16,7 @@ import sqlite_utils
 from monitor.mentions import StoredMention
 from monitor.store import Store
 
-from . import admission, grouping, store_ops, tiering
+from . import admission, grouping, store_ops, stories, story, tiering
 from .model import IncidentChange, State, check_tier, check_transition, most_severe, rank
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ TierModel = Callable[[float, Sequence[str], dict[str, Any]], str | Mapping[str, 
 @dataclass
 class IncidentConfig:
     window_s: float = 360 * 60
-    similarity: float = 0.35
+    similarity: float = 0.3
     volume_tiers: dict[str, float] = field(default_factory=lambda: {"P4": 1, "P3": 10, "P2": 30, "P1": 300})
     spike_sigma: float = 3.0
     spike_min: int = 5
@@ -48,12 +48,14 @@ def opens_incident(m: StoredMention, open_negative: float = 0.75) -> bool:
 
 class IncidentEngine:
     def __init__(self, store: Store, *, clock: Callable[[], float], config: IncidentConfig | None = None,
-                 tier_model: TierModel | None = None, brand_of: Callable[[str], str] | None = None) -> None:
+                 tier_model: TierModel | None = None, brand_of: Callable[[str], str] | None = None,
+                 brands: Sequence[str] = ()) -> None:
         self.store = store
         self.clock = clock
         self.config = config or IncidentConfig()
         self.tier_model = tier_model
         self.brand_of = brand_of or (lambda source: "")
+        self.brands = tuple(b for b in brands if b)  # monitor.brands: found in the text when the source has none
         self.listeners: list[Listener] = []
         self.stats = grouping.TermStats()
 
@@ -67,7 +69,14 @@ class IncidentEngine:
         return changes
 
     def brand(self, m: StoredMention) -> str:
-        return str(m.mention.raw.get("brand") or self.brand_of(m.mention.source) or "")
+        """The item's brand, else its source's, else the configured brand the text is about, else the first."""
+        explicit = m.mention.raw.get("brand") or self.brand_of(m.mention.source)
+        if explicit:
+            return str(explicit)
+        return story.brand_in(m.mention.content, self.brands) or (self.brands[0] if self.brands else "")
+
+    def _brand_words(self, m: StoredMention) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(b for b in (*self.brands, self.brand(m)) if b))
 
     def _warm(self, db: sqlite_utils.Database, now: float) -> None:
         """Word statistics from the last week's mentions, once per process."""
@@ -82,23 +91,26 @@ class IncidentEngine:
         rules = grouping.Rules(threshold=cfg.similarity, major_tier=cfg.major_tier, followup_s=cfg.followup_s)
         candidates = {c["id"]: {**c, "terms": frozenset(c["terms"])}
                       for c in store_ops.open_candidates(db, now - cfg.window_s)}
+        profiles = stories.load(db, [(i, c["terms"]) for i, c in candidates.items()])
         opened: set[int] = set()
         touched: dict[int, str] = {}  # incident id -> tier before this batch
-        for m in batch:
+        for position, m in enumerate(batch):
             placed = store_ops.placed(db, m.id)
             if placed is not None:  # attached already: earlier in this batch, or before a crash or a failed announce
                 if placed[1] != State.RESOLVED.value:
                     touched.setdefault(placed[0], str(store_ops.load(db, placed[0])["tier"]))
                 continue
-            mention_terms = grouping.terms(m.mention.content)
+            feats = grouping.features(m.mention.content, self._brand_words(m))
+            mention_terms = list(feats.terms)
             self.stats.add(mention_terms)
             incident_id = store_ops.incident_of_mention(db, m.duplicate_of) if m.duplicate_of else None
             if incident_id is None:
-                probe = grouping.Probe(mention_terms, m.categories, self.brand(m), m.sentiment == "negative", m.tier)
-                pool = (grouping.Candidate(c["id"], c["terms"], c["categories"], c["brand"] or "", c["tier"],
-                                           c["last_mention_at"] or 0.0) for c in candidates.values())
+                probe = grouping.Probe(feats, m.categories, self.brand(m), m.sentiment == "negative", m.tier)
+                pool = (grouping.Candidate(c["id"], profiles.get(c["id"]) or story.Profile(), c["categories"],
+                                           c["brand"] or "", c["tier"], c["last_mention_at"] or 0.0)
+                        for c in candidates.values())
                 incident_id, _score, _why = grouping.best_match(probe, pool, rules, now, self.stats)
-            members = [m]
+            members = [(m, feats)]
             if incident_id is None:
                 if not admission.opens_directly(m, cfg.open_negative):
                     if not admission.watched(m, cfg.open_negative):
@@ -107,13 +119,32 @@ class IncidentEngine:
                     similar = admission.corroborating(m, mention_terms, rows, self.stats, cfg.similarity)
                     if len(similar) + 1 < cfg.watch_min:
                         continue  # watched: counts toward the baseline, pages nobody
-                    members = [*similar, m]
+                    members = [*((s, grouping.features(s.mention.content, self._brand_words(s))) for s in similar),
+                               (m, feats)]
                 incident_id = self._open(db, m, now)
                 opened.add(incident_id)
-            for member in members:
-                member_terms = mention_terms if member is m else grouping.terms(member.mention.content)
-                candidates[incident_id] = self._add(db, incident_id, member, member_terms, now)
+            if incident_id in opened and incident_id not in touched:  # the story's earlier, milder posts
+                opening = story.Profile()
+                for _, member_feats in members:
+                    opening.add(member_feats)
+                # Only mentions already announced: the rest of this batch (or another source's batch being
+                # announced meanwhile) is placed in its own turn.
+                later = [x.id for x in batch[position + 1:]]
+                rows = [r for r in store_ops.unattached(db, now - cfg.window_s, admission.BACKFILL_NEGATIVE,
+                                                        exclude=[*later, *(x.id for x, _ in members)],
+                                                        limit=admission.BACKFILL_LIMIT)
+                        if r.get("notified_at")]
+                members += admission.backfill(opening, self.brand(m), rows, self.brand, self._brand_words,
+                                              self.stats, rules)
+            profile = profiles.setdefault(incident_id, story.Profile())
+            for member, member_feats in members:
+                candidates[incident_id] = self._add(db, incident_id, member, list(member_feats.terms), now)
                 touched.setdefault(incident_id, candidates[incident_id]["before"])
+                profile.add(member_feats if member.duplicate_of is None else
+                            story.Features((), member_feats.tags, member_feats.cue))
+        for incident_id in touched:
+            if incident_id in profiles:
+                stories.save(db, incident_id, profiles[incident_id], now)
         changes = []
         for incident_id, before in touched.items():
             store_ops.recount(db, incident_id)

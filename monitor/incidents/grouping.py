@@ -1,27 +1,34 @@
-"""Which open incident a mention belongs to: the same story across sources, reposts and follow-up coverage.
+"""Which open incident a mention belongs to: one story across sources, reposts, hashtags and rewordings.
 
-A story is recognised by its salient words: jieba words (the classifier's
-tokenizer, with the configured brand words) and Latin words / numbers
-(brand names, product codes), weighted by inverse document frequency over
-the mentions seen lately (:class:`TermStats`), so words every post carries
-(the brand name, "门店", "外卖") count for little and story words ("老鼠",
-"过期食材", "贴标") for much.  A mention joins an open incident of the same
-brand when:
+A mention is placed by what it says about its story (:mod:`.story`): the words
+of its *root* text (a ``//@`` repost chain's quoted original, not the
+reposters' comments), its ``#hashtags#`` and whether it refers to coverage of
+an event.  Words are jieba words (the classifier's tokenizer, with the
+configured brand words) and Latin words / numbers, weighted by inverse
+document frequency over recent mentions (:class:`TermStats`), so words every
+post carries (the brand, "门店", "外卖") count for little and story words
+("中央厨房", "过期牛肉", "蟑螂") for much.
 
-* it is a near-duplicate repost of a mention of that incident (``duplicate_of``), or
-* the IDF-weighted share of its words the incident holds reaches the
-  threshold: lower (x0.6) when they share a risk category, higher by half
-  when both sides carry risk categories and none is shared ("food safety at
-  X" and "price complaint at X" are different stories), or
-* **follow-up:** the incident is *major* (tier P2 or above) and was active
-  within the follow-up window, and the mention either shares one of its risk
-  categories and some of its words (a third of the threshold), or is less
-  severe on its own than the incident and shares a risk category or
-  carries none and is negative.  The regulator's statement, the
-  brand's apology and the complaints a crisis sets off belong to that crisis,
-  not to a dozen new incidents that page people again.  A mention severe on
-  its own, or about another risk (the hotline nobody answers during a
-  food-safety crisis), with few shared words is a story of its own.
+Against each open incident of the same brand (a different brand never joins):
+
+* **hashtag**: a hashtag the incident carries puts the mention in it;
+* **words**: similarity = the larger of (a) the weighted share of the
+  mention's words the incident's story holds and (b) the weighted share of the
+  story's *core* words (carried by many of its posts) the mention holds, so a
+  short retelling and a long follow-up article both match.  The bar is
+  ``threshold``, x0.6 with a shared risk category, x1.5 when both sides carry
+  risk categories and share none (媒体曝光 and 法律纠纷 say how a story is
+  covered, not what happened: they neither match nor conflict), and x1.5 again when both carry hashtags and
+  share none (two hashtags, two stories);
+* **follow-up**: a *major* incident (P2 or above, active within the follow-up
+  window) also takes a mention that brings no hashtag of its own and either
+  shares a category (媒体曝光 included) and some words (besides the brand, a third of the bar), or refers to
+  the coverage and is less severe on its own: by naming it (看到新闻、道歉声明、
+  立案 ...), or only pointing at "the matter" (这事、回应) when it is about no
+  other kind of risk.
+  The regulator, the apology and the complaints a crisis sets off belong to
+  it; a customer's own new story (its own hashtag, its own words: a cockroach
+  in a milk tea at another store) does not, and neither does chatter.
 
 Pure functions and an in-memory statistic only; the engine does the database work.
 """
@@ -33,10 +40,12 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from classifiers.tokenize import Tokenizer
 
+from . import story
 from .model import rank
 
 _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9]+|\d{3,}")
@@ -52,6 +61,8 @@ MAX_TERMS = 80  # per mention: the beginning of the text carries the story
 MAX_INCIDENT_TERMS = 1500
 SHARED_CATEGORY_FACTOR = 0.6  # a shared risk category lowers the bar for shared words
 FOLLOWUP_FACTOR = 1 / 3  # ... and further for follow-up coverage of a major incident
+# Categories that say how a story is covered (an exposé, a lawsuit), not what happened.
+COVERAGE_CATEGORIES = frozenset({"media_exposure", "legal"})
 
 _tokenizer: Tokenizer | None = None
 _tokenizer_lock = threading.Lock()
@@ -122,14 +133,37 @@ def share(mention_terms: Sequence[str] | dict[str, float], incident_terms: Itera
     total = sum(weighted.values())
     if not total:
         return 0.0
-    held = incident_terms if isinstance(incident_terms, set | frozenset) else set(incident_terms)
+    held = incident_terms if isinstance(incident_terms, AbstractSet) else set(incident_terms)
     return sum(w for t, w in weighted.items() if t in held) / total
+
+
+def features(content: str, brands: Sequence[str] = ()) -> story.Features:
+    """What the mention says about its story (see :mod:`.story`).
+
+    ``brands`` are left out of its words: every post about a brand names it, so the brand tells which
+    incidents may be the story (same brand only), never which story it is.
+    """
+    root = story.root_text(content)
+    cue = 2 if any(c in root for c in story.STRONG_CUES) else 1 if any(c in root for c in story.WEAK_CUES) else 0
+    text = story.HASHTAG.sub(" ", root)
+    for brand in brands:
+        text = text.replace(brand, " ")
+    return story.Features(tuple(terms(text)), tuple(story.hashtags(content)), cue)
+
+
+def similarity(weighted: dict[str, float], profile: story.Profile, stats: TermStats | None) -> float:
+    """max(share of the mention's words in the story, share of the story's core words in the mention)."""
+    held = share(weighted, profile.support.keys())
+    core = profile.core(stats.weight if stats is not None else (lambda _t: 1.0))
+    total = sum(w for _, w in core)
+    covered = sum(w for t, w in core if t in weighted) / total if total else 0.0
+    return max(held, covered)
 
 
 @dataclass(frozen=True)
 class Candidate:
     incident_id: int
-    terms: Sequence[str]
+    profile: story.Profile
     categories: Sequence[str]
     brand: str = ""
     tier: str = "P4"
@@ -140,7 +174,7 @@ class Candidate:
 class Probe:
     """What grouping needs to know about the mention being placed."""
 
-    terms: Sequence[str]
+    features: story.Features
     categories: Sequence[str]
     brand: str = ""
     negative: bool = False
@@ -149,32 +183,47 @@ class Probe:
 
 @dataclass(frozen=True)
 class Rules:
-    threshold: float = 0.35  # weighted share of the mention's words
+    threshold: float = 0.3  # similarity of words (see the module docstring)
     major_tier: str = "P2"  # incidents at this tier or above absorb follow-up coverage
     followup_s: float = 2 * 3600  # ... while they had a mention this recently
 
 
 def best_match(probe: Probe, candidates: Iterable[Candidate], rules: Rules, now: float,
                stats: TermStats | None = None) -> tuple[int | None, float, str]:
-    """The incident the mention joins (or None), its score, and why ("terms" or "follow-up")."""
+    """The incident the mention joins (or None), its score, and why ("hashtag", "terms" or "follow-up")."""
     best: tuple[int | None, float, str] = (None, 0.0, "")
     follow: tuple[int | None, float, float] = (None, -1.0, 0.0)  # id, score, last_mention_at
-    cats = set(probe.categories)
-    weighted = weights(probe.terms, stats)
+    cats = set(probe.categories) - COVERAGE_CATEGORIES
+    tags = set(probe.features.tags)
+    weighted = weights(probe.features.terms, stats)
     for cand in candidates:
         if probe.brand and cand.brand and probe.brand != cand.brand:
             continue
-        score = share(weighted, cand.terms)
-        shared = bool(cats & set(cand.categories))
-        disjoint = bool(cats) and bool(cand.categories) and not shared
+        score = similarity(weighted, cand.profile, stats)
+        story_tags = set(cand.profile.tags)
+        if tags & story_tags:
+            if (2.0 + score, "hashtag") > (best[1], best[2]):
+                best = (cand.incident_id, 2.0 + score, "hashtag")
+            continue
+        their = set(cand.categories) - COVERAGE_CATEGORIES
+        shared = bool(cats & their)
+        disjoint = bool(cats) and bool(their) and not shared
         needed = rules.threshold * (1.5 if disjoint else SHARED_CATEGORY_FACTOR if shared else 1.0)
+        if tags and story_tags:
+            needed *= 1.5  # both name their story by a hashtag, and not the same one
         if score >= needed and score > best[1]:
             best = (cand.incident_id, score, "terms")
-        lesser = rank(probe.tier) > rank(cand.tier)  # as severe on its own: a story of its own unless words match
-        related = (shared and score >= rules.threshold * FOLLOWUP_FACTOR) or (
-            lesser and not disjoint and (shared or probe.negative))
-        if (related and rank(cand.tier) <= rank(rules.major_tier) and now - cand.last_mention_at <= rules.followup_s
-                and (score, cand.last_mention_at) > follow[1:]):
+        if tags or rank(cand.tier) > rank(rules.major_tier) or now - cand.last_mention_at > rules.followup_s:
+            continue  # a hashtag of its own is a story of its own; only major, active incidents absorb
+        lesser = rank(probe.tier) > rank(cand.tier)
+        cue = probe.features.cue
+        overlap = bool(set(probe.categories) & set(cand.categories))  # coverage categories count here
+        # Shared words besides the brand: its name is left out of the words when the brand is known
+        # (:func:`features`), otherwise it is one of them.
+        common = sum(1 for t in weighted if t in cand.profile.support) - (0 if probe.brand else 1)
+        related = (overlap and common >= 1 and score >= rules.threshold * FOLLOWUP_FACTOR) or (
+            lesser and (cue >= 2 or (cue == 1 and not disjoint)))
+        if related and (score, cand.last_mention_at) > follow[1:]:
             follow = (cand.incident_id, score, cand.last_mention_at)
     if best[0] is None and follow[0] is not None:
         return follow[0], follow[1], "follow-up"

@@ -3,6 +3,7 @@
 ``incidents``          one row per story; JSON columns hold lists
 ``incident_events``    the timeline: opened, retiered, acknowledged, plan started, ...
 ``incident_checklist`` checklist items attached by contingency plans
+``incident_stories``   each incident's story profile for grouping (words and their support, hashtags; JSON)
 ``incident_tier_history`` every tier an incident had: when, who (``auto`` or ``user:NAME``), why
 ``incidents.tier_why`` (JSON) explains the current tier: each signal and its points (see ``tiering.explain``)
 Mentions point at their incident through ``mentions.incident_id`` (monitor's table): one incident per
@@ -81,3 +82,11 @@ def m003_counts_from_mentions(db: sqlite_utils.Database) -> None:
 def m004_ack_comment(db: sqlite_utils.Database) -> None:
     """What the person who acknowledged wrote for everyone (who owns it, what happens next), issue 12."""
     db["incidents"].add_column("ack_comment", str)  # type: ignore[union-attr]
+
+
+@migrations()
+def m005_stories(db: sqlite_utils.Database) -> None:
+    db["incident_stories"].create(  # type: ignore[union-attr]
+        {"incident_id": int, "profile": str, "updated_at": float},
+        pk="incident_id", foreign_keys=[("incident_id", "incidents", "id")],
+    )

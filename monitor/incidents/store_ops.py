@@ -65,10 +65,15 @@ def outlets(db: sqlite_utils.Database, incident_id: int, limit: int = 100) -> li
 
 
 def unattached(db: sqlite_utils.Database, since: float, min_negative: float,
-               exclude: Sequence[int] = ()) -> list[dict[str, Any]]:
-    """Classified mentions since ``since`` in no incident and at least ``min_negative`` negative (the watch)."""
-    rows = db.query(f"select * from mentions where incident_id is null and classified_at is not null "
-                    f"and {_arrival()} >= ? and negative_probability >= ? order by id", [since, min_negative])
+               exclude: Sequence[int] = (), limit: int | None = None) -> list[dict[str, Any]]:
+    """Classified mentions since ``since`` in no incident and at least ``min_negative`` negative (the watch);
+    with ``limit``, only the newest ``limit`` of them (still oldest first)."""
+    order = "order by id desc limit ?" if limit is not None else "order by id"
+    params: list[Any] = [since, min_negative, *([limit] if limit is not None else [])]
+    rows = list(db.query(f"select * from mentions where incident_id is null and classified_at is not null "
+                         f"and {_arrival()} >= ? and negative_probability >= ? {order}", params))
+    if limit is not None:
+        rows.reverse()
     skip = set(exclude)
     return [r for r in rows if r["id"] not in skip]
 

@@ -71,6 +71,8 @@ class Defaults:
     failure_alert_after: int = 3
     silence_factor: float = 6.0
     near_duplicate_bits: int = 10
+    parse_workers: int = 1
+    parse_time_limit_s: float = 10.0
 
 
 @dataclass(frozen=True)

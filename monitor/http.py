@@ -1,4 +1,4 @@
-"""The HTTP side of polling: conditional GET, rate limits, size cap, text decoding.
+"""The HTTP side of polling: conditional GET, rate limits, size cap (text decoding: monitor/encoding.py).
 
 Every source kind that fetches over HTTP goes through :class:`HttpFetcher`,
 so robustness lives in one place:
@@ -21,9 +21,7 @@ so robustness lives in one place:
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
-import re
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -40,9 +38,6 @@ from .errors import FetchError, RateLimitedError
 from .netguard import BlockedAddressError, GuardedConnector, NetPolicy
 
 USER_AGENT = "Lantern/0.1 (public-opinion monitor)"
-_GB = {"gbk", "gb2312", "gb_2312-80", "x-gbk", "gb18030", "cp936", "euc-cn", "gb-2312"}
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.IGNORECASE)
-_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([\w.-]+)["']""", re.IGNORECASE)
 DEFAULT_RETRY_AFTER_S = 60.0
 DEFAULT_SLOT_HOLD_S = 3.0  # a healthy server has answered (and sent its feed) well within this
 MAX_REDIRECTS = 5
@@ -95,46 +90,6 @@ def parse_retry_after(value: str | None, *, now: float) -> float:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, min(86400.0, when.timestamp() - now))
-
-
-def canonical_encoding(name: str | None) -> str | None:
-    if not name:
-        return None
-    name = name.strip().lower()
-    if name in _GB:
-        return "gb18030"  # a superset of GBK and GB2312: never fails on their bytes
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
-
-
-def sniff_encoding(body: bytes, declared: str | None) -> str:
-    """The encoding to decode ``body`` with: declared, then BOM / XML / meta sniffing, then UTF-8 or GB18030."""
-    if body.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    for candidate in (declared,):
-        enc = canonical_encoding(candidate)
-        if enc:
-            return enc
-    head = body[:4096]
-    for pattern in (_XML_ENCODING, _META_CHARSET):
-        m = pattern.search(head)
-        if m:
-            enc = canonical_encoding(m.group(1).decode("ascii", "ignore"))
-            if enc:
-                return enc
-    try:
-        body.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError:
-        return "gb18030"
-
-
-def decode_body(body: bytes, declared: str | None = None, override: str = "") -> str:
-    """Text of ``body``: ``override`` wins, else sniffed; undecodable bytes become U+FFFD, never an error."""
-    encoding = canonical_encoding(override) if override else sniff_encoding(body, declared)
-    return body.decode(encoding or "utf-8", errors="replace")
 
 
 class HttpFetcher:

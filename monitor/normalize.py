@@ -140,7 +140,7 @@ _BREAK = re.compile(r"</?(?:br|p|div|li|tr|h[1-6])\b[^<>]*>", re.IGNORECASE)
 _TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
 
 
-def _visible(fragment: str) -> str:
+def visible_markup(fragment: str) -> str:
     """``fragment`` without scripts, styles and comments; an unclosed one hides the rest, as in a browser."""
     out: list[str] = []
     pos = 0
@@ -166,5 +166,5 @@ def html_to_text(fragment: str) -> str:
         return ""
     if "<" not in fragment and "&" not in fragment:
         return collapse(fragment)
-    text = _TAG.sub("", _BREAK.sub("\n", _visible(fragment)))
+    text = _TAG.sub("", _BREAK.sub("\n", visible_markup(fragment)))
     return collapse(html.unescape(text))

@@ -26,6 +26,7 @@ from .config import Defaults, SourceConfig, merge_update, parse_config
 from .errors import SourceConfigError, SourceExistsError, UnknownSourceError
 from .health import SourceState, check_silence, status
 from .http import HttpFetcher
+from .parsing import ParseWorkers
 from .pipeline import OnNewMentions, Pipeline
 from .poller import IngestResult, OnHealthAlert, Poller, PollResult
 from .registry import delete_source, load_sources, load_states, save_source, save_state, sync_config_sources
@@ -57,6 +58,8 @@ class MonitorService:
         self.kinds = kinds
         self.tz = ZoneInfo(self.defaults.timezone)
         self.fetcher = fetcher or HttpFetcher(per_host=self.defaults.per_host_concurrency, clock=clock)
+        self.parser = ParseWorkers(workers=self.defaults.parse_workers,
+                                   time_limit_s=self.defaults.parse_time_limit_s)
         self.pipeline = Pipeline(store, classifier, clock, tz=self.tz, on_new_mentions=on_new_mentions,
                                  index=NearDuplicateIndex(max_distance=self.defaults.near_duplicate_bits))
         self.poller = Poller(self.pipeline, clock, self.defaults, on_health_alert=on_health_alert, rng=rng)
@@ -89,7 +92,7 @@ class MonitorService:
 
     def _source(self, name: str) -> Source:
         cfg = self._config(name)
-        return self.kinds[cfg.kind](cfg, SourceContext(self.fetcher, self.clock, self.tz))
+        return self.kinds[cfg.kind](cfg, SourceContext(self.fetcher, self.clock, self.tz, self.parser))
 
     def _config(self, name: str) -> SourceConfig:
         if name not in self._configs:
@@ -135,6 +138,7 @@ class MonitorService:
         self._retry_task = asyncio.create_task(self._retry_loop(), name="lantern-resume-pending")
         if not schedule:
             return
+        await self.parser.warm_up()
         self._started = True
         for cfg in self._configs.values():
             self._schedule(cfg)

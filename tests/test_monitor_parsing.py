@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from monitor.encoding import choose, decode
 from monitor.errors import ParseError
-from monitor.http import decode_body, parse_retry_after, sniff_encoding
+from monitor.http import parse_retry_after
 from monitor.normalize import html_to_text, normalise_url, parse_time
 from monitor.simhash import NearDuplicateIndex, hamming, simhash
 from monitor.sources.html import parse_html
@@ -81,10 +82,10 @@ def test_json_api_mapping_and_cursor() -> None:
 
 def test_gbk_html_page_with_selectors() -> None:
     body = fixture_bytes("gbk_page.html")
-    assert sniff_encoding(body, None) == "gb18030"
+    assert choose(body, None) == ("gb18030", "meta")
     options = {"item": "li.item", "title": "a.title", "time": "span.time", "text": "p.summary",
                "author": "span.author"}
-    parsed = parse_html(decode_body(body), options, source="page", base_url="https://315.example.cn/list/",
+    parsed = parse_html(decode(body).text, options, source="page", base_url="https://315.example.cn/list/",
                         now=NOW, tz=TZ)
     mentions = parsed.mentions
     assert parsed.items_seen == 3

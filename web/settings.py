@@ -96,7 +96,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("monitor.default_interval_s", 300, "Poll interval of a source that does not set one, in seconds."),
     Setting("monitor.default_timeout_s", 20, "HTTP timeout of a source that does not set one, in seconds."),
     Setting("monitor.max_response_bytes", 5_000_000, "Largest response body accepted from a source."),
-    Setting("monitor.per_host_concurrency", 2, "Concurrent requests allowed to one host."),
+    Setting("monitor.per_host_concurrency", 2, "Concurrent requests allowed to one host (a request the server "
+            "does not answer within 3 s gives its slot back)."),
+    Setting("monitor.parse_workers", 1, "Worker processes that parse fetched feeds and pages, off the event loop.",
+            check=lambda n: 1 <= n <= 16 or _bad("must be 1 to 16")),
+    Setting("monitor.parse_time_limit_s", 10.0, "A page whose parsing takes longer is refused (its worker is "
+            "stopped) with an error on the source's health.", check=lambda n: 0.1 <= n <= 600 or _bad(
+                "must be 0.1 to 600 seconds")),
     Setting("monitor.timezone", "Asia/Shanghai",
             "Time zone assumed for source times that carry none; also the local time of quiet hours, the digest "
             "and [[shifts]]."),

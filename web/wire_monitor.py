@@ -56,6 +56,8 @@ def defaults_from(settings: Any) -> Defaults:
         failure_alert_after=int(settings["monitor.failure_alert_after"]),
         silence_factor=float(settings["monitor.silence_factor"]),
         near_duplicate_bits=int(settings["monitor.near_duplicate_bits"]),
+        parse_workers=int(settings["monitor.parse_workers"]),
+        parse_time_limit_s=float(settings["monitor.parse_time_limit_s"]),
     )
 
 

@@ -9,7 +9,9 @@ the next run resumes from the saved state.
 
 ``pages`` only does I/O through ``ctx.fetcher``; turning bytes into
 mentions is a pure ``parse_*`` function of the kind's module, testable
-without a network.  Pollers never touch the scheduler.
+without a network, which ``pages`` runs through ``ctx.parser`` (a worker
+process with a time limit, see monitor/parsing.py), never on the event loop.
+Pollers never touch the scheduler.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..config import SourceConfig
 from ..http import FetchRequest, HttpFetcher
 from ..items import Rejected
 from ..mentions import Mention
+from ..parsing import ParseWorkers, shared_workers
 
 
 @dataclass
@@ -68,6 +71,7 @@ class SourceContext:
     fetcher: HttpFetcher
     clock: Callable[[], float]
     tz: tzinfo
+    parser: ParseWorkers = field(default_factory=shared_workers)  # parse_* functions run here, off the loop
 
 
 class Source:

@@ -16,6 +16,7 @@ the source's ``encoding`` override.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, tzinfo
 from typing import Any, ClassVar
@@ -23,14 +24,36 @@ from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
-from ..errors import ParseError, SourceConfigError
-from ..http import decode_body
+from ..encoding import decode
+from ..errors import MonitorError, ParseError, ParseLimitError, SourceConfigError
 from ..items import Rejected, scrub
 from ..mentions import Mention, content_hash
-from ..normalize import collapse, parse_time
+from ..normalize import collapse, parse_time, visible_markup
 from .base import FetchState, Page, Parsed, Source
 
 SELECTOR_KEYS = ("item", "title", "link", "time", "text", "author")
+MAX_DEPTH = 2_000  # real pages nest < 100 deep; lexbor's time grows with the square of the depth (10k: 0.1 s)
+_TAGS = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]{0,40})[^<>]*?(/?)>")
+# Elements that never nest by themselves (void, or closed implicitly by the next one): not counted.
+_FLAT = frozenset("area base br col embed hr img input link meta param source track wbr p li dt dd tr td th "
+                  "option optgroup thead tbody tfoot colgroup caption rb rt rp rtc html head body a".split())
+
+
+def html_depth(text: str, *, stop_at: int = MAX_DEPTH) -> int:
+    """How deep the page's elements nest (approximately, from its tags; at most ``stop_at + 1``), in linear time."""
+    depth = deepest = 0
+    for m in _TAGS.finditer(visible_markup(text)):
+        if m.group(3) or m.group(2).lower() in _FLAT:
+            continue
+        if m.group(1):
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > stop_at:
+                    break
+    return deepest
 
 
 def _first(node: LexborNode, selector: str) -> LexborNode | None:
@@ -41,8 +64,34 @@ def _text(node: LexborNode | None) -> str:
     return collapse(node.text(separator=" ")) if node is not None else ""
 
 
+def parse_html_page(body: bytes, declared: str | None, override: str, options: Mapping[str, Any], *, source: str,
+                    base_url: str, now: float, tz: tzinfo) -> Parsed:
+    """:func:`parse_html` of fetched bytes, decoded in the encoding ``monitor.encoding`` chooses."""
+    decoded = decode(body, declared, override, markup="html")
+    parsed = parse_html(decoded.text, options, source=source, base_url=base_url, now=now, tz=tz)
+    parsed.encoding, parsed.encoding_source = decoded.encoding, decoded.source
+    return parsed
+
+
 def parse_html(text: str, options: Mapping[str, Any], *, source: str, base_url: str, now: float,
                tz: tzinfo) -> Parsed:
+    """Mentions picked out of a page by the source's selectors; ParseError for a page that cannot be read.
+
+    A page nested deeper than ``MAX_DEPTH`` is refused before lexbor sees it (ParseLimitError).
+    """
+    depth = html_depth(text)
+    if depth > MAX_DEPTH:
+        raise ParseLimitError(f"页面元素嵌套超过 {MAX_DEPTH} 层，不予解析 (page nested deeper than {MAX_DEPTH})")
+    try:
+        return _parse_html(text, options, source=source, base_url=base_url, now=now, tz=tz)
+    except MonitorError:
+        raise
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError, RecursionError) as exc:
+        raise ParseError(f"无法解析页面：{type(exc).__name__} (page could not be parsed)") from None
+
+
+def _parse_html(text: str, options: Mapping[str, Any], *, source: str, base_url: str, now: float,
+                tz: tzinfo) -> Parsed:
     tree = LexborHTMLParser(text)
     try:
         items = tree.css(options["item"])
@@ -122,7 +171,7 @@ class HtmlSource(Source):
         if resp.not_modified:
             yield Page([], 0, state)
             return
-        text = decode_body(resp.body, resp.charset, self.config.encoding)
-        parsed = parse_html(text, self.config.options, source=self.config.name, base_url=self.config.url,
-                            now=self.ctx.clock(), tz=self.ctx.tz)
+        parsed = await self.ctx.parser.run(parse_html_page, resp.body, resp.charset, self.config.encoding,
+                                           dict(self.config.options), source=self.config.name,
+                                           base_url=self.config.url, now=self.ctx.clock(), tz=self.ctx.tz)
         yield Page.of(parsed, FetchState(etag=resp.etag, last_modified=resp.last_modified))

@@ -25,8 +25,8 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, tzinfo
 from typing import Any, ClassVar
 
+from ..encoding import decode
 from ..errors import ItemError, ParseError, ParseLimitError, SourceConfigError
-from ..http import decode_body
 from ..items import Rejected, clean_raw, json_int, reach, scrub
 from ..mentions import Mention, content_hash
 from ..normalize import html_to_text, parse_time
@@ -83,6 +83,15 @@ def _item_mention(item: Mapping[str, Any], fields: Mapping[str, str], *, source:
                                                                          else reach_value),
         channel=_text(lookup(item, fields["channel"])) or feed_title, raw=clean_raw(dict(item)),
     )
+
+
+def parse_json_page(body: bytes, declared: str | None, override: str, options: Mapping[str, Any], *, source: str,
+                    now: float, tz: tzinfo) -> Parsed:
+    """:func:`parse_json` of fetched bytes (UTF-8 unless a BOM, the server or the source says otherwise)."""
+    decoded = decode(body, declared, override, markup="json")
+    parsed = parse_json(decoded.text, options, source=source, now=now, tz=tz)
+    parsed.encoding, parsed.encoding_source = decoded.encoding, decoded.source
+    return parsed
 
 
 def parse_json(text: str, options: Mapping[str, Any], *, source: str, now: float, tz: tzinfo) -> Parsed:
@@ -179,8 +188,9 @@ class JsonSource(Source):
             if resp.not_modified:
                 yield Page([], 0, state)
                 return
-            text = decode_body(resp.body, resp.charset, self.config.encoding)
-            parsed = parse_json(text, opts, source=self.config.name, now=self.ctx.clock(), tz=self.ctx.tz)
+            parsed = await self.ctx.parser.run(parse_json_page, resp.body, resp.charset, self.config.encoding,
+                                               dict(opts), source=self.config.name, now=self.ctx.clock(),
+                                               tz=self.ctx.tz)
             next_cursor = parsed.next_cursor
             yield Page.of(parsed, FetchState(etag=resp.etag, last_modified=resp.last_modified,
                                              cursor=next_cursor or cursor))

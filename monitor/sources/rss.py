@@ -20,8 +20,8 @@ from typing import Any
 
 import feedparser
 
-from ..errors import ParseError
-from ..http import canonical_encoding
+from ..encoding import choose
+from ..errors import MonitorError, ParseError
 from ..items import Rejected
 from ..mentions import Mention, content_hash
 from ..normalize import html_to_text, parse_time
@@ -72,7 +72,12 @@ def _entry_author(entry: Any) -> str:
     return author_name(name) if name else author_name(_get(entry, "author", ""))
 
 
-def _feedparser_entries(body: bytes, content_type: str) -> list[Any]:
+# bozo reasons that are not damage: the declared and used encodings differ (we re-encode to UTF-8), odd MIME type.
+_HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+
+
+def _feedparser_entries(body: bytes, content_type: str, warnings: list[str] | None = None) -> list[Any]:
+    """feedparser's entries; a feed it could read only in part (truncated, broken XML) adds a warning."""
     headers = {"content-type": content_type} if content_type else {}
     try:
         feed = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
@@ -83,6 +88,10 @@ def _feedparser_entries(body: bytes, content_type: str) -> list[Any]:
         if feed.get("bozo"):
             raise ParseError(f"订阅源 XML 格式错误（{_describe(feed.get('bozo_exception'))}）(malformed feed)")
         raise ParseError("返回的内容不是 RSS/Atom 订阅源 (not an RSS or Atom feed)")
+    damage = feed.get("bozo_exception")
+    if entries and feed.get("bozo") and warnings is not None and not isinstance(damage, _HARMLESS):
+        warnings.append(f"订阅源不完整或 XML 有误（{_describe(damage)}），已保存能读出的 {len(entries)} 条 "
+                        "(feed truncated or malformed: stored what could be read)")
     channel = html_to_text(dict.get(feed.get("feed") or {}, "title", "") or "")
     if channel:
         for entry in entries:
@@ -115,13 +124,25 @@ def parse_feed(body: bytes, *, source: str, now: float, tz: tzinfo, content_type
 
     An entry that cannot be read is refused on its own (``rejected``); the others are kept.
     """
-    if encoding:
-        text = body.decode(canonical_encoding(encoding) or encoding, errors="replace")
-        body = _XML_DECL.sub(b"", text.encode("utf-8"), count=1)
-        content_type = "application/xml; charset=utf-8"
+    try:
+        return _parse_feed(body, source=source, now=now, tz=tz, content_type=content_type, encoding=encoding)
+    except MonitorError:
+        raise
+    except (ValueError, TypeError, LookupError, AttributeError, IndexError, KeyError, RecursionError) as exc:
+        raise ParseError(f"无法解析订阅源：{type(exc).__name__} (feed parser failed)") from None
+
+
+def _parse_feed(body: bytes, *, source: str, now: float, tz: tzinfo, content_type: str, encoding: str) -> Parsed:
+    declared = content_type.lower().partition("charset=")[2].strip(" \"';") or None
+    chosen, how = choose(body, declared, encoding, markup="xml")
+    if chosen != "utf-8" or (_XML_DECL.match(body) and b"encoding" in body[:200]):
+        # One decoding for both parsers: read in the chosen encoding, handed over as declaration-free UTF-8.
+        body = _XML_DECL.sub(b"", body.decode(chosen, errors="replace").encode("utf-8"), count=1)
+    content_type = "application/xml; charset=utf-8"
+    warnings: list[str] = []
     entries: list[Any] | None = parse_rss2(body, content_type)
     if entries is None:
-        entries = _feedparser_entries(body, content_type)
+        entries = _feedparser_entries(body, content_type, warnings)
     out = Parsed([], len(entries))
     for index, entry in enumerate(entries):
         try:
@@ -132,6 +153,7 @@ def parse_feed(body: bytes, *, source: str, now: float, tz: tzinfo, content_type
             continue
         if mention is not None:
             out.mentions.append(mention)
+    out.warnings, out.encoding, out.encoding_source = warnings, chosen, how
     return out
 
 
@@ -143,7 +165,8 @@ class RssSource(Source):
         if resp.not_modified:
             yield Page([], 0, state)
             return
-        parsed = parse_feed(resp.body, source=self.config.name, now=self.ctx.clock(), tz=self.ctx.tz,
-                            content_type=resp.content_type + (f"; charset={resp.charset}" if resp.charset else ""),
-                            encoding=self.config.encoding)
+        parsed = await self.ctx.parser.run(
+            parse_feed, resp.body, source=self.config.name, now=self.ctx.clock(), tz=self.ctx.tz,
+            content_type=resp.content_type + (f"; charset={resp.charset}" if resp.charset else ""),
+            encoding=self.config.encoding)
         yield Page.of(parsed, FetchState(etag=resp.etag, last_modified=resp.last_modified, cursor=state.cursor))

@@ -70,3 +70,37 @@ async def test_push_token_is_shown_once_and_rotated_by_an_admin(console_site: Si
     await admin.locator("[data-source='crm-push']").wait_for()
     assert new_token not in await admin.content() and token not in await admin.content()
     assert manager.dialogs == []
+
+
+async def test_sources_page_shows_refused_items_encoding_and_masked_secrets(console_site: Site, browser: Any) -> None:
+    from tests.test_browser_ticker import api
+    from tests.test_monitor_support import FeedServer, Route
+
+    site = console_site
+    text = "鲜味楼望京店被曝后厨老鼠乱窜，顾客投诉食材过期"
+    page_json = ('{"items": [' + f'{{"id": "ok-1", "text": "{text} 一"}},'
+                 f'{{"id": "bad-2", "text": "{text} 二", "author_reach": 1e400}},'
+                 f'{{"id": "ok-3", "text": "{text} 三"}}' + "]}").encode("gbk")
+    async with FeedServer() as srv:
+        srv.routes["/api"] = Route(body=page_json, headers={"Content-Type": "application/json"})
+        await api(site, "bob", "POST", "/api/sources", {
+            "name": "gbk-api", "kind": "json", "items": "items", "query": "鲜味楼",
+            "url": srv.url("/api") + "?apikey=APIKEYSECRET&q=1"})
+        result = await api(site, "bob", "POST", "/api/sources/gbk-api/poll")
+        assert result["result"]["new"] == 2, result
+    manager = await sign_in(browser, site, "bob")
+    await manager.goto(site.url("/#/sources"))
+    row = manager.locator("tr", has=manager.locator("[data-source='gbk-api']"))
+    await row.wait_for()
+    assert (await row.locator(".health").text_content() or "") == "有警告"
+    assert "拒收 1 条" in (await row.locator(".source-warning").text_content() or "")
+    assert "gb18030" in (await row.locator(".source-encoding").text_content() or "")
+    assert "自动检测" in (await row.locator(".source-encoding").text_content() or "")
+    await row.locator(".source-rejected summary").click()
+    refused = await row.locator(".source-rejected li").all_text_contents()
+    assert len(refused) == 1 and refused[0].startswith("bad-2") and "有限" in refused[0]
+    await row.locator("button.edit").click()
+    url_input = manager.locator("form.edit-source input[name=url]")
+    assert "apikey=***" in await url_input.input_value()
+    assert "APIKEYSECRET" not in await manager.content()
+    await shot(manager, "11-sources-refused-items-encoding")

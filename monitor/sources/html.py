@@ -10,8 +10,10 @@ Options (selectors inside ``item`` are relative to one item)::
     author = "span.author"
 
 The page's ``<title>`` is each mention's channel (it counts for authority,
-like the author).  GBK/GB18030 pages are decoded from the HTTP charset, ``<meta charset>``, or
-the source's ``encoding`` override.
+like the author).  The page is decoded in the encoding ``monitor/encoding.py`` chooses (the source's
+``encoding`` override, BOM, HTTP charset, ``<meta charset>``, else detected with
+GBK/GB18030 and Big5 first) and parsed in the parse worker; a page nested deeper
+than ``MAX_DEPTH`` is refused before lexbor (quadratic in depth) sees it.
 """
 
 from __future__ import annotations

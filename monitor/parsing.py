@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -45,11 +47,27 @@ def _context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
+def _watch_owner(owner: int) -> None:
+    """In each worker: exit once the process that started the pool is gone (however it ended)."""
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:  # alive, owned by someone else: cannot happen for our owner; keep going
+                pass
+
+    threading.Thread(target=watch, name="lantern-parse-owner", daemon=True).start()
+
+
 def _pool(workers: int) -> ProcessPoolExecutor:
     with _pools_lock:
         pool = _pools.get(workers)
         if pool is None:
-            pool = _pools[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=_context())
+            pool = _pools[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=_context(),
+                                                         initializer=_watch_owner, initargs=(os.getpid(),))
         return pool
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+pytest.importorskip("charset_normalizer", reason="a dependency since #11: pip install -e .")
+
 from monitor.encoding import choose, decode
 from tests.test_monitor_api import api  # noqa: F401 - the fixture
 from tests.test_monitor_support import FeedServer, Route

@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
+pytest.importorskip("hypothesis", reason="the test extra: pip install -e '.[test]'")
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

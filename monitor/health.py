@@ -6,6 +6,13 @@ happens on the first failure and on recovery only, never on every retry;
 an alert (``failing``) is raised once a source has failed
 ``failure_alert_after`` times in a row, and a ``silent`` alert when no new
 item arrived for ``silence_factor`` times its usual gap between new items.
+
+The usual gap is only trusted once it was learnt from at least
+``MIN_ARRIVALS_FOR_RHYTHM`` arrivals spread over ``MIN_RHYTHM_SPAN_S`` since the
+process started (it is learnt anew after a restart; issue 12: a
+90-second burst of the demo replay, one item per 2-second poll, made the demo
+report "已 0.2 小时没有新内容，平时约每 0 分钟一条" once the replay ended).
+Sources whose kind says silence is expected (the demo replay ends) are not checked.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 MIN_ARRIVALS_FOR_RHYTHM = 3
+MIN_RHYTHM_SPAN_S = 1800.0  # arrivals must have been watched this long before a silence is judged
 
 
 @dataclass
@@ -44,6 +52,7 @@ class SourceState:
     encoding: str | None = None  # text encoding of the last page, and how it was chosen
     encoding_source: str | None = None  # override | bom | http | xml | meta | utf-8 | detected | json
     arrivals: int = 0  # not persisted: arrivals learnt since start
+    learned_s: float = 0.0  # not persisted: the time those arrivals span
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> SourceState:
@@ -53,6 +62,7 @@ class SourceState:
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)
         row.pop("arrivals")
+        row.pop("learned_s")
         return row
 
     def public(self) -> dict[str, Any]:
@@ -119,6 +129,7 @@ def record_success(state: SourceState, *, now: float, items_seen: int, new: int,
             gap = now - state.last_new_at
             state.mean_gap_s = gap if state.mean_gap_s is None else 0.8 * state.mean_gap_s + 0.2 * gap
             state.arrivals += 1
+            state.learned_s += gap
         state.mentions_new += new
         state.last_new_at = now
         if state.alert == "silent":
@@ -152,13 +163,33 @@ def check_silence(state: SourceState, *, now: float, interval_s: float, factor: 
     """A ``silent`` alert when no new item came for far longer than the source's usual rhythm."""
     if state.alert or state.last_new_at is None or state.mean_gap_s is None:
         return None
-    if state.arrivals < MIN_ARRIVALS_FOR_RHYTHM and state.mentions_new < MIN_ARRIVALS_FOR_RHYTHM + 1:
-        return None
+    if state.arrivals < MIN_ARRIVALS_FOR_RHYTHM or state.learned_s < MIN_RHYTHM_SPAN_S:
+        return None  # no rhythm known yet: a short burst says nothing about the usual pace
     limit = max(factor * state.mean_gap_s, 3 * interval_s, 600.0)
     silent_for = now - state.last_new_at
     if silent_for <= limit:
         return None
     state.alert = "silent"
-    return HealthEvent("silent", f"来源 {state.name} 已 {silent_for / 3600:.1f} 小时没有新内容，平时约每 "
-                       f"{state.mean_gap_s / 60:.0f} 分钟一条，请检查 Cookie、路由或关键词 (source went silent)",
-                       alert=True)
+    return HealthEvent("silent", f"来源 {state.name} 已 {duration_zh(silent_for)}没有新内容，平时约每 "
+                       f"{duration_zh(state.mean_gap_s)}一条，请检查 Cookie、路由或关键词 (source went silent: "
+                       f"nothing new for {duration_en(silent_for)}, usually one every "
+                       f"{duration_en(state.mean_gap_s)})", alert=True)
+
+
+def duration_zh(seconds: float) -> str:
+    """``90`` -> "2 分钟", ``7200`` -> "2 小时": the unit a person would say, never "0 分钟"."""
+    if seconds < 60:
+        return f"{max(1, round(seconds))} 秒"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} 分钟"
+    hours = seconds / 3600
+    return f"{hours:.0f} 小时" if hours >= 10 else f"{hours:.1f} 小时"
+
+
+def duration_en(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    hours = seconds / 3600
+    return f"{hours:.0f} h" if hours >= 10 else f"{hours:.1f} h"

@@ -257,7 +257,7 @@ class MonitorService:
         self.pipeline.index.prune(now)
         for name, cfg in list(self._configs.items()):
             state = self._states.get(name)
-            if state is None or not cfg.enabled:
+            if state is None or not cfg.enabled or self.kinds[cfg.kind].silence_expected:
                 continue
             event = check_silence(state, now=now, interval_s=cfg.interval_s, factor=self.defaults.silence_factor)
             if event is not None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from monitor.health import SourceState, check_silence, record_success
+from monitor.health import SourceState, check_silence, duration_en, duration_zh, record_success
 from tests.test_monitor_support import Clock, FakeClassifier, FeedServer, Harness, Route, fixture_bytes, open_db
 
 
@@ -53,16 +53,44 @@ async def test_failures_back_off_alert_once_and_recover(harness: Harness, caplog
 def test_silence_alert_after_the_usual_rhythm() -> None:
     state = SourceState("quiet")
     now = 1000.0
-    for _ in range(5):
+    for _ in range(8):  # seven gaps of 5 minutes: 35 minutes of rhythm watched
         record_success(state, now=now, items_seen=1, new=1, duplicates=0)
         now += 300
     assert state.mean_gap_s == pytest.approx(300)
     assert check_silence(state, now=now + 600, interval_s=60, factor=6) is None
     event = check_silence(state, now=now + 3 * 3600, interval_s=60, factor=6)
-    assert event is not None and event.kind == "silent" and "没有新内容" in event.message
+    assert event is not None and event.kind == "silent"
+    assert "已 3.1 小时没有新内容，平时约每 5 分钟一条" in event.message and "usually one every 5 min" in event.message
     assert check_silence(state, now=now + 4 * 3600, interval_s=60, factor=6) is None  # once per episode
     events = record_success(state, now=now + 5 * 3600, items_seen=1, new=1, duplicates=0)
     assert [e.kind for e in events] == ["recovered"] and state.alert is None
+
+
+def test_a_short_burst_teaches_no_rhythm() -> None:
+    """Issue 12: the demo's 90-second burst (an item every 2-second poll) then quiet was called a silence."""
+    state = SourceState("demo")
+    now = 1000.0
+    for _ in range(45):
+        record_success(state, now=now, items_seen=1, new=1, duplicates=0)
+        now += 2
+    assert state.mean_gap_s == pytest.approx(2)
+    assert check_silence(state, now=now + 720, interval_s=2, factor=6) is None
+    assert check_silence(state, now=now + 6 * 3600, interval_s=2, factor=6) is None  # still only 90 s watched
+
+
+def test_durations_read_as_a_person_says_them() -> None:
+    assert [duration_zh(s) for s in (0.4, 2, 59, 90, 3000, 3600 * 1.25, 3600 * 30)] == [
+        "1 秒", "2 秒", "59 秒", "2 分钟", "50 分钟", "1.2 小时", "30 小时"]
+    assert duration_en(2) == "2 s" and duration_en(720) == "12 min"
+
+
+async def test_the_demo_replay_ending_is_not_a_silence(harness: Harness) -> None:
+    service = harness.service([{"name": "demo", "kind": "demo", "speed": 1000.0}])
+    state = SourceState("demo", last_new_at=harness.clock(), mean_gap_s=2.0, arrivals=100, learned_s=7200)
+    service._states["demo"] = state
+    harness.clock.advance(12 * 3600)
+    await service.check_health()
+    assert harness.alerts == [] and state.alert is None
 
 
 async def test_scheduler_retries_a_failed_source_sooner_with_backoff(harness: Harness) -> None:

@@ -81,6 +81,7 @@ class Source:
     default_interval_s: ClassVar[float | None] = None
     needs_url: ClassVar[bool] = True
     scheduled: ClassVar[bool] = True  # False: items arrive by push, nothing to poll
+    silence_expected: ClassVar[bool] = False  # True: going quiet is normal (a replay ends), no silence alert
     # The kind's own keys besides monitor.config.COMMON_KEYS, with help for users; others are refused.
     options_help: ClassVar[dict[str, str]] = {}
 

@@ -35,6 +35,7 @@ class DemoSource(Source):
     kind = "demo"
     needs_url = False
     default_interval_s = 2.0
+    silence_expected = True  # the replay ends; its quiet afterwards is not a broken source
     options_help: ClassVar[dict[str, str]] = {
         "speed": "Replay speed-up (default demo.speed).",
         "stream": "A JSON-lines file to replay instead of the bundled crisis.",

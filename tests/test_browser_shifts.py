@@ -102,7 +102,7 @@ async def test_shift_set_by_admin_targets_a_script_and_coverage_counts_it(shift_
     headers = await table.locator("th").all_text_contents()
     assert headers[1:3] == ["在线坐席", "当班坐席（发布时）"] and headers[-1] == "复制使用"
     first = await table.locator("tbody tr").first.locator("td").all_text_contents()
-    assert first[0] == "v1" and first[1] == "1" and first[2] == "1 · 已展示 100% · 已确认 0%"
+    assert first[0] == "全部目标坐席（v1）" and first[1] == "1" and first[2] == "1 · 已展示 100% · 已确认 0%"
     assert first[-1] == "1 次 · 1 人"
     assert "发布时在班：当班" in (await manager.locator(".shifts-on").text_content() or "")
     assert "v1 1 次 · 1 人" in (await manager.locator(".copies-by-version").text_content() or "")

@@ -70,7 +70,16 @@ async def list_silences(request: web.Request) -> web.Response:
     services = request.app["services"]
     now = services.clock()
     expired = request.query.get("expired") in ("1", "true")
-    items = await services.db.read(lambda db: silences.list_active(db, now, include_expired=expired))
+    def read(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+        found = silences.list_active(db, now, include_expired=expired)
+        people = {str(u["name"]): str(u.get("display_name") or u["name"])
+                  for u in users.list_users(db, include_inactive=True)}
+        for item in found:  # "user:wang" -> the name people see
+            creator = str(item.get("created_by") or "")
+            item["created_by_name"] = people.get(creator.removeprefix("user:"), creator.removeprefix("user:"))
+        return found
+
+    items = await services.db.read(read)
     return web.json_response({"items": items})
 
 

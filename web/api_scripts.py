@@ -146,7 +146,12 @@ async def act(request: web.Request) -> web.Response:
 @require(*MANAGERS)
 @broadcast_errors
 async def script_audit(request: web.Request) -> web.Response:
-    return web.json_response(await request.app["services"].scripts.audit(_id(request)))
+    """The audit trail; each entry's actor also by the name people see (``actor_display_name``)."""
+    audit = await request.app["services"].scripts.audit(_id(request))
+    names = await _names(request, [e.get("actor_id") for e in audit["entries"]])
+    for entry in audit["entries"]:
+        entry["actor_display_name"] = names.get(entry.get("actor_id") or 0, entry["actor"])
+    return web.json_response(audit)
 
 
 @require(*MANAGERS)

@@ -1,6 +1,6 @@
 // Alert deliveries, routing / plans / silences (admins edit routes and plans as JSON), users (fields, state,
 // API tokens) and their contacts.
-import { api, button, flash, h, keyValues, listOf, me, t, table, time, unavailable } from "./dom.js";
+import { api, button, can, flash, h, listOf, me, t, table, time, unavailable } from "./dom.js";
 import { showTokenOnce } from "./console-sources.js";
 
 export async function alertsView(root, { incident, embedded } = {}) {
@@ -26,6 +26,68 @@ export async function alertsView(root, { incident, embedded } = {}) {
 }
 
 const list = (v) => (Array.isArray(v) ? v.join(", ") : v == null ? "" : String(v));
+const tierList = (tiers) => (tiers && tiers.length ? tiers.join("、") : t("routing.any"));
+const categoryList = (cats) => (cats && cats.length ? cats.map((c) => t(`category.${c}`)).join("、") : t("routing.any"));
+const minutes = (value) => (value == null ? "—" : t("routing.minutes", { n: value }));
+// Seconds in the unit a person would say: 30 秒, 5 分钟, 4 小时.
+const seconds = (value) => {
+  if (value == null) return "—";
+  if (value >= 3600 && value % 3600 === 0) return t("routing.hours", { n: value / 3600 });
+  if (value >= 60 && value % 60 === 0) return t("routing.minutes", { n: value / 60 });
+  return t("routing.seconds", { n: value });
+};
+
+// Who a route (or a plan's notify part) reaches, in words: roles by their names, then teams, people, channels.
+function recipientsText(r) {
+  const parts = [...(r.roles || []).map((role) => t(`role.${role}`)),
+    ...(r.teams || []).map((team) => t("routing.team", { team })), ...(r.users || []),
+    ...(r.channels || []).map((c) => t("routing.channel", { channel: c }))];
+  return parts.join("、") || "—";
+}
+
+function routesTable(items) {
+  return table([t("sources.name"), t("routing.tiers"), t("routing.categories"), t("routing.level"),
+    t("routing.kind"), t("alerts.recipient")],
+  items.map((r) => [h("span", {}, r.name, r.builtin ? h("span", { class: "badge builtin" }, t("routing.builtin")) : null),
+    tierList(r.tiers), `${categoryList(r.categories)}${(r.brands || []).length ? ` · ${r.brands.join("、")}` : ""}`,
+    r.level ? t("routing.level_n", { n: r.level }) : t("routing.level_0"),
+    [r.must_act ? t("routing.must_act") : t("routing.informed"), r.digest ? t("routing.digest") : "",
+      r.health ? t("routing.health") : ""].filter(Boolean).join(" · "),
+    recipientsText(r)]));
+}
+
+function channelsTable(channels) {
+  return table([t("sources.name"), t("sources.kind"), t("routing.host"), t("routing.rate"), t("routing.signed")],
+    channels.map((c) => [c.name, t(`channel.${c.kind}`), c.host || "—",
+      c.per_minute ? t("routing.per_minute", { n: c.per_minute }) : "—", c.signed ? "✓" : ""]));
+}
+
+function timingList(data) {
+  const rows = [
+    [t("routing.group_wait"), seconds(data.timing.group_wait)],
+    [t("routing.group_interval"), seconds(data.timing.group_interval)],
+    [t("routing.repeat_interval"), seconds(data.timing.repeat_interval)],
+    [t("routing.escalate"), Object.entries(data.escalate_minutes || {}).map(([k, v]) => `${k} ${minutes(v)}`).join("，") || "—"],
+    [t("routing.remind"), Object.entries(data.remind_minutes || {}).map(([k, v]) => `${k} ${minutes(v)}`).join("，") || "—"],
+    [t("routing.quiet_hours"), data.quiet_hours || t("common.none")],
+    [t("routing.quiet_on_holidays"), data.quiet_on_holidays ? t("common.yes") : t("common.no")],
+    [t("routing.digest_at"), data.digest_at || "—"],
+  ];
+  return h("dl", { class: "kv" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+}
+
+function planCard(p) {
+  return h("div", { class: "card plan" }, h("h3", {}, p.name),
+    h("dl", { class: "kv" },
+      h("dt", {}, t("routing.tiers")), h("dd", {}, tierList(p.tiers)),
+      h("dt", {}, t("routing.categories")), h("dd", {}, categoryList(p.categories)),
+      (p.brands || []).length ? [h("dt", {}, t("routing.brands")), h("dd", {}, p.brands.join("、"))] : null,
+      h("dt", {}, t("routing.notify")), h("dd", {}, p.notify ? recipientsText(p.notify) : t("common.none"))),
+    (p.checklist || []).length ? [h("h4", {}, t("routing.checklist")), h("ol", {}, p.checklist.map((c) => h("li", {}, c)))] : null,
+    (p.scripts || []).length ? [h("h4", {}, t("routing.templates")), h("ul", { class: "plan-scripts" },
+      p.scripts.map((s) => h("li", {}, h("strong", {}, s.title), s.priority ? ` (${t(`priority.${s.priority}`)})` : "",
+        h("p", { class: "small" }, s.body))))] : null);
+}
 
 export async function routingView(root) {
   const section = async (title, path, render, ...names) => {
@@ -38,34 +100,27 @@ export async function routingView(root) {
   };
   const calendar = (data) => [data.holiday_calendar?.error, data.holiday_calendar?.warning].filter(Boolean)
     .map((text) => h("p", { class: "form-error calendar-note", role: "alert" }, text));
-  const routes = (data, items) => h("div", {}, calendar(data),
-    items.length ? table([t("sources.name"), t("routing.tiers"), t("routing.level"), t("routing.must_act"), t("alerts.recipient"),
-      t("alerts.channel"), t("routing.digest")],
-      items.map((r) => [r.name, list(r.tiers), String(r.level ?? 0), r.must_act ? t("common.yes") : t("common.no"),
-        [list(r.roles), list(r.teams), list(r.users)].filter(Boolean).join(" · "), list(r.channels) || "*",
-        r.digest ? "✓" : ""])) : h("p", { class: "muted" }, t("common.none")),
-    data.channels ? h("details", {}, h("summary", {}, t("alerts.channel")),
-      h("div", { class: "stack" }, data.channels.map((c) => h("div", { class: "card" }, keyValues(c))))) : null,
-    data.timing ? h("details", {}, h("summary", {}, t("routing.timing")), keyValues({ ...data.timing,
-      escalate_minutes: data.escalate_minutes, remind_minutes: data.remind_minutes, quiet_hours: data.quiet_hours,
-      quiet_on_holidays: data.quiet_on_holidays, ...(data.holiday_calendar ? { holiday_calendar: data.holiday_calendar } : {}),
-      digest_at: data.digest_at })) : null);
+  const coverage = (data) => (data.coverage || []).map((c) => h("p",
+    { class: c.level === "warn" ? "form-error route-gap" : "muted route-note", role: c.level === "warn" ? "alert" : null }, c.text));
+  const routes = (data, items) => h("div", {}, calendar(data), coverage(data),
+    items.length ? routesTable(items) : h("p", { class: "muted" }, t("common.none")),
+    (data.channels || []).length ? [h("h3", {}, t("routing.channels")), channelsTable(data.channels)] : null,
+    data.timing ? [h("h3", {}, t("routing.timing")), timingList(data)] : null);
   const cards = (data, items) => (items.length
-    ? h("div", { class: "stack" }, items.map((x) => h("div", { class: "card" }, keyValues(x))))
+    ? h("div", { class: "stack" }, items.map(planCard))
     : h("p", { class: "muted" }, t("common.none")));
   const silences = (data, items) => h("div", {},
-    items.length ? table([t("alerts.time"), t("routing.tiers"), t("common.comment"), t("users.name"), ""],
+    items.length ? table([t("alerts.time"), t("routing.tiers"), t("common.comment"), t("routing.created_by"), ""],
       items.map((x) => [`${time(x.starts_at)} – ${time(x.ends_at)}${x.daily ? ` (${x.daily})` : ""}`,
-        list((x.matchers || {}).tiers) || "*", x.comment || "", x.created_by || "",
+        list((x.matchers || {}).tiers) || t("routing.any"), x.comment || "", x.created_by_name || x.created_by || "",
         button(t("silence.delete"), async () => {
           await api("DELETE", `/api/silences/${x.id}`);
           flash(t("common.saved"));
           await routingView(root);
         }, "danger")])) : h("p", { class: "muted" }, t("common.none")),
     silenceForm(() => routingView(root)));
-  const editable = me.role === "admin";
   const editing = async (kind, path) => {
-    if (!editable) return null;
+    if (!can("editRouting")) return null;
     try {
       const data = await api("GET", `/api/console/editable/${kind}`);
       return jsonEditor(kind, data[kind], path, () => routingView(root));
@@ -73,12 +128,13 @@ export async function routingView(root) {
       return unavailable(err);
     }
   };
-  root.replaceChildren(h("h1", {}, t("nav.routing")),
+  // replaceChildren would show a null as the text "null": editors only for those who may save.
+  root.replaceChildren(...[h("h1", {}, t("nav.routing")),
     await section(t("routing.routes"), "/api/routing", routes, "routes"),
     await editing("routes", "/api/routing"),
     await section(t("routing.plans"), "/api/plans", cards, "items", "plans"),
     await editing("plans", "/api/plans"),
-    await section(t("routing.silences"), "/api/silences", silences, "items", "silences"));
+    await section(t("routing.silences"), "/api/silences", silences, "items", "silences")].filter(Boolean));
 }
 
 // Admins edit the routes or plans as a JSON list; the server validates and answers with the reason.
@@ -170,7 +226,6 @@ function shown(field, user) {
 }
 
 export async function usersView(root, { all = false } = {}) {
-  if (me.role !== "admin") { root.replaceChildren(h("p", { class: "muted" }, t("common.unavailable"))); return; }
   const list = listOf(await api("GET", `/api/users${all ? "?all=1" : ""}`), "items");
   const reload = () => usersView(root, { all });
   const panel = h("section", { class: "contacts-editor user-panel" });

@@ -1,7 +1,7 @@
 // One incident, as a PR manager works it: why it has its tier (signals and points, the re-tier history), the
 // drafted scripts and their state, a volume + negative-share timeline, who carries the story, the plan's
 // checklist, and the mentions (paged, reposts folded).  Every server text goes in through textContent (h()).
-import { api, button, flash, h, lang, listOf, t, table, time } from "./dom.js";
+import { api, button, can, flash, h, lang, listOf, t, table, time } from "./dom.js";
 import { timeline } from "./charts.js";
 import { alertsView } from "./console-admin.js";
 import { live } from "./console-live.js";
@@ -130,7 +130,8 @@ function scripts(inc) {
   const list = inc.scripts || [];
   return h("section", { class: "incident-scripts" }, h("h2", {}, t("incident.scripts")),
     list.length ? h("ul", { class: "scripts-linked" }, list.map((s) => h("li", { "data-script": s.id },
-      h("a", { href: `#/scripts/${encodeURIComponent(s.id)}` }, s.title || `#${s.id}`), " ",
+      can("scripts") ? h("a", { href: `#/scripts/${encodeURIComponent(s.id)}` }, s.title || `#${s.id}`)
+        : h("span", {}, s.title || `#${s.id}`), " ",
       s.state ? scriptBadge(s.state) : null,
       s.version ? h("span", { class: "muted small" }, ` v${s.version}`) : null,
       s.priority ? h("span", { class: "muted small" }, ` · ${t(`priority.${s.priority}`)}`) : null, " ",
@@ -205,10 +206,10 @@ function mentionItem(m) {
       + (m.negative_probability != null ? `(${Math.round(m.negative_probability * 100)}%)` : "")
       + ((m.categories || []).length ? ` · ${categories(m.categories)}` : "")),
     reasons.length ? h("details", {}, h("summary", {}, t("incident.reasons")), h("ul", {}, reasons.map((r) => h("li", {}, String(r))))) : null,
-    h("span", { class: "correct" }, sentiment, button(t("incident.correct"), async () => {
+    can("corrections") ? h("span", { class: "correct" }, sentiment, button(t("incident.correct"), async () => {
       await api("POST", "/api/console/corrections", { mention_id: m.id, field: "sentiment", value: sentiment.value });
       flash(t("incident.correct.saved"));
-    }))));
+    })) : null));
 }
 
 // The folded reposts of one original: a toggle that loads them (50 at a time) under it.

@@ -177,7 +177,9 @@ async function coverageBlock(script) {
     const row = (label, b) => [label, String(b.connected ?? 0), onShift(b),
       `${b.displayed_connected ?? 0} (${pct(b.displayed_pct)}) · ${secs(b.display_latency)}`,
       `${b.acked_connected ?? 0} (${pct(b.acked_pct)}) · ${secs(b.ack_latency)}`, copies(b)];
-    const rows = [row(`v${c.version}`, c), ...Object.entries(c.by_team || {}).map(([team, b]) => row(team || "—", b))];
+    // The first row is everyone the version targets; then one row per team (the column is the team's name).
+    const rows = [row(t("coverage.all", { version: c.version }), c),
+      ...Object.entries(c.by_team || {}).map(([team, b]) => row(team || t("coverage.no_team"), b))];
     const versions = c.copies_by_version || [];
     const people = c.people || [];
     return h("div", { class: "coverage" },
@@ -196,14 +198,26 @@ async function coverageBlock(script) {
   }
 }
 
+const AUDIT_ACTIONS = ["create", "submit", "approve", "approve_partial", "reject", "publish", "retract", "expire",
+  "supersede"];
+const auditAction = (action) => (AUDIT_ACTIONS.includes(action) ? t(`audit.${action}`) : action);
+
+// The entry's detail (stored as JSON) in words: a comment or reason as written, a superseding version.
+function auditDetail(detail) {
+  let data = {};
+  try { data = typeof detail === "string" ? JSON.parse(detail || "{}") : detail || {}; } catch (err) { return String(detail); }
+  return [data.comment, data.reason, data.by_version != null ? t("audit.by_version", { version: data.by_version }) : ""]
+    .filter(Boolean).join(" · ");
+}
+
 async function auditBlock(script) {
   try {
     const audit = await api("GET", `/api/scripts/${sid(script.id)}/audit`);
     const entries = listOf(audit, "entries");
     return h("div", {}, audit.chain_intact === false ? h("p", { class: "form-error" }, "audit chain broken") : null,
-      table([t("alerts.time"), t("scripts.version"), "", t("scripts.author"), t("scripts.comment")],
-        entries.map((e) => [time(e.at), `v${e.version}`, e.action, e.actor,
-          e.detail && e.detail !== "{}" ? e.detail : ""])));
+      table([t("alerts.time"), t("scripts.version"), t("audit.action"), t("audit.actor"), t("common.comment")],
+        entries.map((e) => [time(e.at), `v${e.version}`, auditAction(e.action), e.actor_display_name || e.actor,
+          auditDetail(e.detail)])));
   } catch (err) {
     return unavailable(err);
   }

@@ -3,7 +3,7 @@
 // shows more than the API returns, and never sends a masked URL back as if it were the real one.
 // A push source's token is the exception: the API returns it once (creation, rotation) and this page
 // shows it once, in a dialog that forgets it when closed.
-import { api, button, flash, h, listOf, me, t, table, time } from "./dom.js";
+import { api, button, can, flash, h, listOf, me, t, table, time } from "./dom.js";
 import { copyText } from "./ticker-core.js";
 
 const KINDS = ["rss", "json", "html", "push"];
@@ -145,12 +145,12 @@ export async function sourcesView(root) {
     sources.map((s) => [h("span", { "data-source": s.name }, s.name), s.kind || "", health(s),
       s.interval_s != null ? `${s.interval_s} s` : "", time(s.health && s.health.last_success_at),
       notes(s), encoding(s),
-      h("span", { class: "actions" },
+      can("editSources") ? h("span", { class: "actions" },
         s.paused ? button(t("sources.resume"), control(s.name, "resume")) : button(t("sources.pause"), control(s.name, "pause")),
         button(t("sources.poll"), control(s.name, "poll")),
         button(t("sources.edit"), edit(s), "edit"),
         s.kind === "push" && me.role === "admin" ? button(t("sources.rotate"), rotate(s), "rotate") : null,
-        button(t("sources.delete"), remove(s), "danger"))])),
+        button(t("sources.delete"), remove(s), "danger")) : ""])),
     editor,
-    h("section", {}, h("h2", {}, t("sources.add")), add));
+    ...(can("editSources") ? [h("section", {}, h("h2", {}, t("sources.add")), add)] : []));
 }

@@ -1,7 +1,7 @@
 // The manager console: a hash router over views.  Incidents live here; scripts and the
 // administrative views are in their own modules.  Views refresh when the live stream (console-live.js)
 // says something they show changed, and poll as before only while that stream is down.
-import { api, h, listOf, me, t, time, unavailable } from "./dom.js";
+import { api, can, h, listOf, me, noPermission, t, time, unavailable } from "./dom.js";
 import { sparkline } from "./charts.js";
 import { incidentView } from "./console-incident.js";
 import { approvalsView, scriptsView, scriptView, refreshApprovalBadge } from "./console-scripts.js";
@@ -85,6 +85,10 @@ async function route() {
     for (const a of document.querySelectorAll("[data-nav]")) a.classList.toggle("active", a.dataset.nav === nav);
     const root = h("div", { class: `view view-${nav}` });
     view.replaceChildren(root);
+    if (!can(nav)) { // typed or bookmarked: say so, and ask the server nothing it would refuse
+      root.replaceChildren(h("h1", {}, t(`nav.${nav}`)), noPermission());
+      return;
+    }
     const args = match.slice(1).map(decodeURIComponent);
     try {
       if (events) await followed(root, fn, args, events(...args)); else await fn(root, ...args);
@@ -94,11 +98,13 @@ async function route() {
 }
 
 document.body.classList.toggle("is-admin", me.role === "admin");
+// Each role sees only the views it can use.
+for (const a of document.querySelectorAll("[data-nav]")) a.hidden = !can(a.dataset.nav);
 window.addEventListener("hashchange", route);
 live.start(document.querySelector(".who"));
 route();
 // The approval badge follows script changes on every view (polled every 15 s only without the stream);
 // only for those who approve scripts: on-call may not list scripts under review (a 403 on every page).
-if (me.role === "manager" || me.role === "admin") {
+if (can("approvals")) {
   live.follow({ kinds: ["script"], poll: 15000, global: true }, refreshApprovalBadge).now();
 }

@@ -8,6 +8,17 @@ export const me = page.user;
 export const lang = page.lang;
 const strings = page.strings;
 
+// What each role may use, as the server enforces it (web/auth.py `require`; admin passes everything).  The
+// console shows a role only these views and buttons, so nobody is offered what would answer 403; a view
+// typed into the address bar says plainly that it needs another role.
+const ALLOWED = {
+  incidents: ["manager", "oncall"], inbox: ["manager", "oncall"], alerts: ["manager", "oncall"],
+  scripts: ["manager"], approvals: ["manager"], sources: ["manager", "oncall"], editSources: ["manager"],
+  routing: ["manager", "oncall"], editRouting: [], users: [], corrections: ["manager"],
+  me: ["manager", "oncall", "agent"],
+};
+export const can = (what) => me.role === "admin" || (ALLOWED[what] || []).includes(me.role);
+
 export function t(key, values) {
   let text = strings[key] || key;
   for (const [k, v] of Object.entries(values || {})) text = text.replace(`{${k}}`, String(v));
@@ -83,7 +94,12 @@ export function table(headers, rows) {
     h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) => h("td", {}, c))))));
 }
 
+export function noPermission() {
+  return h("p", { class: "form-error no-permission", role: "alert" }, t("common.forbidden"));
+}
+
 export function unavailable(err) {
+  if (err && err.status === 403) return noPermission();
   if (err && (err.status === 404 || err.status === 405)) return h("p", { class: "muted" }, t("common.unavailable"));
   return h("p", { class: "form-error" }, (err && err.message) || t("common.error"));
 }

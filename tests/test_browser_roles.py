@@ -157,3 +157,18 @@ async def test_audit_and_coverage_read_as_words_with_display_names(site: Site, b
     english = str(await page.locator("#view").inner_text())
     assert "Approved in part (more approvals needed)" in english and "All targeted agents (v1)" in english
     await shot(page, "roles-wang-script-audit-en")
+
+
+async def test_the_routing_page_in_english(site: Site, browser: Any) -> None:
+    page = await signed_in(browser, site, "root")
+    await page.goto(site.url("/?lang=en#/routing"))
+    await page.locator("#view h1", has_text="Routing & plans").wait_for()
+    await page.wait_for_load_state("networkidle")
+    text = str(await page.locator("#view").inner_text())
+    for words in ("Alert routes", "told first", "escalation level 1", "Food safety", "On call", "Checklist",
+                  "Wait before a new incident's first alert", "4 h", "Edit alert routes"):
+        assert words in text, words
+    for chinese in ("首先通知", "风险类别", "处置清单", "知悉"):
+        assert chinese not in text, chinese
+    clean(text, "routing en")
+    await shot(page, "roles-root-routing-en")

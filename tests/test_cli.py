@@ -34,7 +34,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         run_cli("--help")
     out = capsys.readouterr().out
-    for command in ("serve", "demo", "init", "user", "token", "classify", "poll"):
+    for command in ("serve", "demo", "init", "check", "alert", "user", "token", "classify", "poll"):
         assert command in out
 
 

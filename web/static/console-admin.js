@@ -48,7 +48,8 @@ function recipientsText(r) {
 function routesTable(items) {
   return table([t("sources.name"), t("routing.tiers"), t("routing.categories"), t("routing.level"),
     t("routing.kind"), t("alerts.recipient")],
-  items.map((r) => [h("span", {}, r.name, r.builtin ? h("span", { class: "badge builtin" }, t("routing.builtin")) : null),
+  // A default route filling a gap is named by what it is, in the page's language (its stored name is Chinese).
+  items.map((r) => [r.builtin ? h("span", { class: "badge builtin" }, t("routing.builtin")) : r.name,
     tierList(r.tiers), `${categoryList(r.categories)}${(r.brands || []).length ? ` · ${r.brands.join("、")}` : ""}`,
     r.level ? t("routing.level_n", { n: r.level }) : t("routing.level_0"),
     [r.must_act ? t("routing.must_act") : t("routing.informed"), r.digest ? t("routing.digest") : "",

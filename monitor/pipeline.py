@@ -37,6 +37,7 @@ import sqlite_utils
 
 from classifiers import Signals
 
+from . import faults
 from .mentions import Mention, StoredMention, content_hash
 from .normalize import normalise_url
 from .simhash import NearDuplicateIndex, fingerprints
@@ -196,6 +197,7 @@ class Pipeline:
         """Classify ``stored`` (except those in ``classified``), record it, then announce all of them."""
         classified = dict(classified or {})
         todo = [s for s in stored if s.id not in classified]
+        faults.reached("pipeline.stored")
         if todo:
             results = await asyncio.to_thread(self._classify_sync, todo)
             now = self.clock()
@@ -215,6 +217,7 @@ class Pipeline:
         ) for s in stored]
         if batch and self.on_new_mentions is not None:
             await self.on_new_mentions(batch)
+        faults.reached("pipeline.announced")
         ids = [(self.clock(), s.id) for s in stored]
         if ids:
             await self.store.write(partial(_mark_notified, ids=ids))

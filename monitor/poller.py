@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import faults
 from .config import Defaults
 from .errors import ItemError, RateLimitedError, SourceError
 from .health import HealthEvent, SourceState, record_failure, record_success
@@ -164,6 +165,7 @@ class Poller:
         try:
             fetch_state = FetchState(state.etag, state.last_modified, state.cursor)
             async for page in source.pages(fetch_state):
+                faults.reached("poll.fetched")
                 result.items += page.items_seen
                 if page.encoding:
                     state.encoding, state.encoding_source = page.encoding, page.encoding_source

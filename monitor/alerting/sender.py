@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from monitor import faults
 from monitor.channels.base import Channel, Message
 from monitor.channels.budget import Budget, SharedBudget
 from monitor.channels.errors import DeliveryError
@@ -160,6 +161,7 @@ class Sender:
                 await self._finish(row, now, error=f"{name}: 内部错误 ({type(exc).__name__})", retryable=True,
                                    report=report)
             else:
+                faults.reached("alerts.posted")
                 await self.store.write(partial(_mark_sent, delivery_id=row["id"], now=now))
                 report.sent += 1
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
+from monitor import faults
 from monitor.mentions import StoredMention
 from monitor.store import Store
 
@@ -65,6 +66,7 @@ class IncidentEngine:
             return []
         now = self.clock()
         changes = await self.store.write(lambda db: self._attach(db, batch, now))
+        faults.reached("incidents.attached")
         await self._tell(changes, strict=True)  # a failed listener leaves the batch unannounced: it is resumed
         return changes
 

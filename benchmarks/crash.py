@@ -2,7 +2,7 @@
 
 (a) **stages**: for each crash point of :mod:`monitor.faults`, a fresh database: ``lantern serve`` frozen at the
     point, SIGKILL, restart, settle; the counts at the kill and after (``tests/support_crash.CrashRun``).
-(b) **random**: one database, ``--kills`` restarts each killed with SIGKILL after a random 0.5-6 s (mid-start,
+(b) **random**: one database, ``--kills`` restarts each killed with SIGKILL after a random 3-9 s (mid-start,
     mid-poll, mid-classify, mid-delivery, wherever it is), then one run that settles.
 
 After each: every item stored once, every incident's counts equal to its attached mentions, every incident
@@ -60,7 +60,7 @@ async def random_kills(kills: int, items: int, rng: random.Random) -> int:
         cfg = config(Path(tmp), feed, robot, free_port())
         for n in range(kills):
             lantern = Lantern(cfg).start()
-            delay = rng.uniform(0.5, 6.0)
+            delay = rng.uniform(3.0, 9.0)
             await asyncio.sleep(delay)
             lantern.kill()
             state = ledger(db)

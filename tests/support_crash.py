@@ -226,17 +226,18 @@ def ledger(db_path: Path) -> dict[str, Any]:
         conn.close()
 
 
-_INCIDENT = re.compile(r"#/incidents/(\d+)")
+_INCIDENT = re.compile(r"/incidents/(\d+)|事件 #(\d+)|[Ii]ncident #(\d+)")
 
 
 def alerted(robot: Robot, path: str) -> dict[int, int]:
-    """Messages the robot received on ``path``, per incident id (from the console link in the message)."""
+    """Messages the robot received on ``path``, per incident id (from the incident link or title in the message)."""
     counts: dict[int, int] = {}
     for request in robot.requests:
         if request["path"] != path:
             continue
-        for found in set(_INCIDENT.findall(json.dumps(request["json"], ensure_ascii=False))):
-            counts[int(found)] = counts.get(int(found), 0) + 1
+        text = json.dumps(request["json"], ensure_ascii=False)
+        for found in {int(next(g for g in groups if g)) for groups in _INCIDENT.findall(text)}:
+            counts[found] = counts.get(found, 0) + 1
     return counts
 
 

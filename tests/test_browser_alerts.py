@@ -128,7 +128,8 @@ async def test_oncall_acknowledges_from_my_alerts(alert_site: Site, robot: Robot
     await page.click("a[data-nav=inbox]")
     item = page.locator(".inbox-item", has_text=f"#{iid}")
     await item.wait_for()
-    assert "新事件" in await item.inner_text() and "P1" in await item.inner_text()
+    text = await item.inner_text()
+    assert "新事件" in text and "P1" in text and "经 控制台" in text
     await shot(page, "12-inbox-oncall")
     await item.locator("input[name=comment]").fill("已联系门店店长")
     await item.locator("button[type=submit]").click()

@@ -39,7 +39,7 @@ function card(item, refresh) {
     ? h("a", { class: "card-title", href: `#/incidents/${item.incident_id}` }, `#${item.incident_id} ${item.title || ""}`)
     : h("div", { class: "card-title" }, item.title || "");
   const meta = h("div", { class: "muted small" },
-    `${t("inbox.last")} ${time(item.at)} · ${t(`alertkind.${item.kind}`)} · ${t("inbox.via")} ${item.channel}`
+    `${t("inbox.last")} ${time(item.at)} · ${t(`alertkind.${item.kind}`)} · ${t("inbox.via")} ${item.channel === "console" ? t("inbox.console") : item.channel}`
     + (item.count > 1 ? ` · ${t("inbox.count", { n: item.count })}` : ""));
   return h("article", { class: `card inbox-item state-${item.state || "none"}` }, head, title, meta,
     item.problem ? h("p", { class: "small" }, item.problem) : null,

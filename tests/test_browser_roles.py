@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.alerts.helpers import store_mention
 from tests.support_browser import BROWSER_MARKS, browser, shot
 from tests.test_browser_ticker import Site, api, password
 from web import users
@@ -75,6 +76,11 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     await api(running, "zhao", "POST", "/api/silences", {"starts_at": now, "ends_at": now + 3600, "comment": "演练",
                                                          "matchers": {"tiers": ["P4"]}})
     running.services.extras["script_id"] = sid
+    # A P1 food-safety incident: the plan starts and drafts a script linked to it.
+    mention = await store_mention(services, title="鲜味楼后厨老鼠乱窜，过期食材重新贴标", tier="P1",
+                                  categories=("food_safety",))
+    changes = await services.incidents.on_mentions([mention])
+    running.services.extras["incident_id"] = changes[0].incident_id
     try:
         yield running
     finally:
@@ -172,3 +178,18 @@ async def test_the_routing_page_in_english(site: Site, browser: Any) -> None:
         assert chinese not in text, chinese
     clean(text, "routing en")
     await shot(page, "roles-root-routing-en")
+
+
+async def test_on_call_works_an_incident_without_a_refused_request(site: Site, browser: Any) -> None:
+    page = await signed_in(browser, site, "zhao")
+    iid = site.services.extras["incident_id"]
+    await page.goto(site.url(f"/#/incidents/{iid}"))
+    await page.locator(".incident-scripts li").first.wait_for()
+    await page.wait_for_load_state("networkidle")
+    linked = page.locator(".incident-scripts li").first
+    assert "统一口径" in str(await linked.inner_text())
+    assert await linked.locator("a").count() == 0  # on-call cannot open scripts: the title is not a link
+    assert await page.locator(".correct").count() == 0  # classifier corrections are the managers'
+    clean(str(await page.locator("#view").inner_text()), "on-call incident")
+    await shot(page, "roles-zhao-incident")
+    assert [s for s in page.statuses if s[0] >= 400] == []

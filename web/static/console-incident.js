@@ -135,7 +135,8 @@ function scripts(inc) {
       s.state ? scriptBadge(s.state) : null,
       s.version ? h("span", { class: "muted small" }, ` v${s.version}`) : null,
       s.priority ? h("span", { class: "muted small" }, ` · ${t(`priority.${s.priority}`)}`) : null, " ",
-      h("a", { class: "button small", href: `#/scripts/${encodeURIComponent(s.id)}` }, t("incident.scripts.open")))))
+      can("scripts") ? h("a", { class: "button small", href: `#/scripts/${encodeURIComponent(s.id)}` }, t("incident.scripts.open"))
+        : null)))
       : h("p", { class: "muted" }, t("incident.scripts.none")));
 }
 

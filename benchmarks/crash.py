@@ -2,8 +2,9 @@
 
 (a) **stages**: for each crash point of :mod:`monitor.faults`, a fresh database: ``lantern serve`` frozen at the
     point, SIGKILL, restart, settle; the counts at the kill and after (``tests/support_crash.CrashRun``).
-(b) **random**: one database, ``--kills`` restarts each killed with SIGKILL after a random 3-9 s (mid-start,
-    mid-poll, mid-classify, mid-delivery, wherever it is), then one run that settles.
+(b) **random**: one database, ``--kills`` restarts each killed with SIGKILL after a random 4-12 s (mid-start,
+    mid-poll, mid-classify, mid-delivery, wherever it is; start-up takes ~5-8 s), the feed gaining 4 new posts
+    before each restart, then one run that settles.
 
 After each: every item stored once, every incident's counts equal to its attached mentions, every incident
 alerted at least once and escalated. The last line (stdout) holds ``key=value`` pairs.
@@ -31,9 +32,12 @@ from tests.support_crash import (
     interim_problems,
     ledger,
     problems,
+    rss,
     settled,
     wait_for,
 )
+
+GROWTH = 4  # feed items added before each restart of part (b)
 
 
 async def stages(items: int) -> int:
@@ -59,16 +63,18 @@ async def random_kills(kills: int, items: int, rng: random.Random) -> int:
         db = Path(tmp) / "lantern.db"
         cfg = config(Path(tmp), feed, robot, free_port())
         for n in range(kills):
+            feed.body = rss(feed_items(items + n * GROWTH))  # new posts each round: always something in flight
             lantern = Lantern(cfg).start()
-            delay = rng.uniform(3.0, 9.0)
+            delay = rng.uniform(4.0, 12.0)
             await asyncio.sleep(delay)
             lantern.kill()
             state = ledger(db)
-            found = interim_problems(state, items)
+            found = interim_problems(state, items + n * GROWTH)
             bad += len(found)
             print(f"kill {n + 1} after {delay:.1f} s: {describe(state)}", file=sys.stderr)
             for problem in found:
                 print(f"  PROBLEM: {problem}", file=sys.stderr)
+        items += (kills - 1) * GROWTH
         last = Lantern(cfg).start()
         try:
             await wait_for(lambda: settled(ledger(db), robot, items), 60, "settled", last)

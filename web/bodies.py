@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aiohttp import web
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
-def _bad(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": "bad_json", "message": message}, ensure_ascii=False),
+
+def _bad(message: str, **extra: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": "bad_json", "message": message, **extra}, ensure_ascii=False),
                               content_type="application/json")
 
 
@@ -25,4 +28,32 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         raise _bad("请求体 JSON 嵌套过深 (JSON nested too deeply)") from None
     if not isinstance(body, dict):
         raise _bad("请求体必须是 JSON 对象 (body must be a JSON object)")
+    where = _lone_surrogate(body)
+    if where is not None:
+        raise _bad(f"{where} 含有无效字符（不成对的 UTF-16 代理项，常见于截断的表情符号），请删除后重试 "
+                   f"({where} holds an invalid character: a lone UTF-16 surrogate, e.g. from a cut emoji)",
+                   field=where)
     return body
+
+
+def _lone_surrogate(body: dict[str, Any]) -> str | None:
+    """Where (``body``, ``audience.teams[0]``) the first string holding a lone surrogate is, or None.
+
+    JSON may carry ``"\\ud800"``; Python decodes it to a string that cannot be encoded as UTF-8, so every
+    handler further on (hashing, SQLite, logging) would fail with a 500 instead of telling the user.  A key
+    holding one is named by its parent's path (the key itself cannot be printed).
+    """
+    stack: list[tuple[str, Any]] = [("", body)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if _SURROGATE.search(str(key)):
+                    return path or "{}"
+                stack.append((f"{path}.{key}" if path else str(key), item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import AsyncIterator
@@ -128,3 +129,16 @@ def test_safe_next() -> None:
     assert pages.safe_next("/ticker?x=1") == "/ticker?x=1"
     for bad in ("//evil.example", "https://evil.example/", "/\\evil", "", None, "/logout"):
         assert pages.safe_next(bad) == "/"
+
+
+async def test_an_agent_sent_from_the_console_to_the_ticker_keeps_the_language(client: TestClient) -> None:
+    """QA: an agent opening ``/?lang=en`` landed on a Chinese ticker (the redirect dropped ``lang``)."""
+    services = client.server.app["services"]
+    token = await services.db.write(lambda db: users.create_token(
+        db, users.add_user(db, "ag", "agent", "agent-password", display_name="张坐席", now=1.0), "t", now=1.0))
+    headers = {"Authorization": f"Bearer {token}"}
+    response = await client.get("/?lang=en", headers=headers, allow_redirects=False)
+    assert response.status == 302 and response.headers["Location"] == "/ticker?lang=en"
+    page = await (await client.get("/?lang=en", headers=headers)).text()
+    assert 'lang="en"' in page and html.escape(i18n.t("en", "ticker.active")) in page
+    assert (await client.get("/", headers=headers, allow_redirects=False)).headers["Location"] == "/ticker"

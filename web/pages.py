@@ -96,7 +96,8 @@ async def index(request: web.Request) -> web.StreamResponse:
     """``/``: the console for managers, on-call and admins; agents go to their ticker."""
     user: User = request["user"]
     if not user.has_role("manager", "oncall"):
-        raise web.HTTPFound("/ticker")
+        # Keep the query: ``/?lang=en`` (a bookmark, the language link) must still switch the ticker's language.
+        raise web.HTTPFound("/ticker" + (f"?{request.query_string}" if request.query_string else ""))
     return await console(request)
 
 

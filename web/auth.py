@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from aiohttp.web_exceptions import NotAppKeyWarning
 
-from . import users
+from . import i18n, users
 from .client_address import CLIENT_KEY, TrustedProxies, parse_networks
 from .token_cache import Found, PrincipalCache, cache_key
 from .users import User
@@ -196,13 +197,28 @@ def require(*roles: str) -> Callable[[Handler], Handler]:
                     return json_error(401, "unauthenticated", "sign in or send an API token")
                 raise web.HTTPFound("/login?" + urlencode({"next": request.path_qs}))
             if roles and not user.has_role(*roles):
-                return json_error(403, "forbidden", f"requires role: {' or '.join(roles)}")
+                if request.path.startswith(MACHINE_PREFIXES):
+                    return json_error(403, "forbidden", f"requires role: {' or '.join(roles)}")
+                return forbidden_page(request, user)
             return await handler(request)
 
         wrapper.__lantern_roles__ = roles  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
+
+
+def forbidden_page(request: web.Request, user: User) -> web.Response:
+    """A 403 page in the user's language with a link to the page they can use (a browser, not raw JSON)."""
+    lang = i18n.request_language(request)
+    home, label = ("/", i18n.t(lang, "nav.incidents")) if user.has_role("manager", "oncall") \
+        else ("/ticker", i18n.t(lang, "nav.ticker"))
+    body = (f'<!doctype html><html lang="{html.escape(lang)}"><head><meta charset="utf-8">'
+            '<link rel="stylesheet" href="/static/lantern.css"><title>403</title></head>'
+            '<body class="login-page"><main class="login-box">'
+            f'<p class="form-error no-permission">{html.escape(i18n.t(lang, "common.forbidden"))}</p>'
+            f'<p><a href="{home}">{html.escape(label)}</a></p></main></body></html>')
+    return web.Response(status=403, text=body, content_type="text/html", charset="utf-8")
 
 
 def public(handler: Handler) -> Handler:

@@ -68,7 +68,7 @@ def test_profile_core_is_what_several_posts_say_and_survives_json() -> None:
 
 
 async def test_a_hashtag_post_joins_the_incident_of_its_hashtag(services: Any) -> None:
-    first = await store_mention(services, title=MEAT, categories=("food_safety",), tier="P2")
+    first = await store_mention(services, title=MEAT, categories=("food_safety",), tier="P3")  # not major
     await services.incidents.on_mentions([first])
     short = await store_mention(services, title="#麦香园过期肉# 太恶心了[吐]", negative=0.95, tier="P4")
     await services.incidents.on_mentions([short])

@@ -176,20 +176,20 @@ def check_silence(state: SourceState, *, now: float, interval_s: float, factor: 
                        f"{duration_en(state.mean_gap_s)})", alert=True)
 
 
-def duration_zh(seconds: float) -> str:
-    """``90`` -> "2 分钟", ``7200`` -> "2 小时": the unit a person would say, never "0 分钟"."""
+def _duration(seconds: float, units: tuple[str, str, str]) -> str:
+    """The unit a person would say (seconds, minutes, hours), never "0 minutes"."""
     if seconds < 60:
-        return f"{max(1, round(seconds))} 秒"
+        return f"{max(1, round(seconds))} {units[0]}"
     if seconds < 3600:
-        return f"{round(seconds / 60)} 分钟"
+        return f"{round(seconds / 60)} {units[1]}"
     hours = seconds / 3600
-    return f"{hours:.0f} 小时" if hours >= 10 else f"{hours:.1f} 小时"
+    return f"{hours:.0f} {units[2]}" if hours >= 10 else f"{hours:.1f} {units[2]}"
+
+
+def duration_zh(seconds: float) -> str:
+    """``90`` -> "2 分钟", ``7200`` -> "2.0 小时"."""
+    return _duration(seconds, ("秒", "分钟", "小时"))
 
 
 def duration_en(seconds: float) -> str:
-    if seconds < 60:
-        return f"{max(1, round(seconds))} s"
-    if seconds < 3600:
-        return f"{round(seconds / 60)} min"
-    hours = seconds / 3600
-    return f"{hours:.0f} h" if hours >= 10 else f"{hours:.1f} h"
+    return _duration(seconds, ("s", "min", "h"))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
-import socket
 import statistics
 import tempfile
 import time
@@ -24,6 +23,8 @@ from typing import Any
 
 from playwright.async_api import async_playwright
 
+from tests.journeys.support import WATCH
+from tests.support_servers import free_port
 from web import users
 from web.commands.serve import serve
 from web.services import Services
@@ -32,23 +33,6 @@ from web.settings import load_settings
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 TARGET_MS = 1000.0
-WATCH = """([sid, text]) => {
-  window.__seen = null;
-  const check = () => {
-    if (window.__seen !== null) return;
-    for (const body of document.querySelectorAll(`.lt-item[data-id="${sid}"] .lt-body`)) {
-      if (body.textContent === text) { window.__seen = Date.now(); return; }
-    }
-  };
-  new MutationObserver(check).observe(document.body, { subtree: true, childList: true, characterData: true });
-  check();
-}"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float:

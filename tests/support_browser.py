@@ -35,3 +35,12 @@ async def browser() -> AsyncIterator[Any]:
 async def shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def toast(page: Any) -> str:
+    """The text of the toast the last action showed (read once: it is removed, so the next call waits anew)."""
+    note = page.locator("#flash .flash").last
+    await note.wait_for()
+    text = str(await note.text_content())
+    await page.evaluate("document.getElementById('flash').replaceChildren()")
+    return text

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.support_browser import BROWSER_MARKS, browser, shot
+from tests.support_browser import BROWSER_MARKS, browser, shot, toast
 from web import users
 from web.app import create_app
 from web.services import Services, build_services
@@ -80,15 +80,6 @@ async def open_script(page: Any, site: Site, sid: int) -> None:
     await (page.reload() if page.url == url else page.goto(url))  # a hash-only goto would not re-render
     await page.locator("form.editor textarea[name=body]").wait_for()
     await page.wait_for_load_state("networkidle")
-
-
-async def toast(page: Any) -> str:
-    """The text of the toast the last action showed (read once: it is removed, so the next call waits anew)."""
-    note = page.locator("#flash .flash").last
-    await note.wait_for()
-    text = str(await note.text_content())
-    await page.evaluate("document.getElementById('flash').replaceChildren()")
-    return text
 
 
 async def test_edit_then_submit_sends_the_edit_and_the_author_cannot_approve(site: Site, browser: Any) -> None:

@@ -86,15 +86,21 @@ async def sign_in(browser: Any, demo: Demo, name: str, *, lang: str = "") -> Any
     return page
 
 
-async def toast(page: Any) -> str:
-    """The text of the toast the last action showed (read once: it is removed, so the next call waits anew)."""
-    note = page.locator("#flash .flash").last
-    await note.wait_for()
-    text = str(await note.text_content())
-    await page.evaluate("document.getElementById('flash').replaceChildren()")
-    return text
-
-
 async def api_get(page: Any, path: str) -> Any:
     """GET an API path with the page's session (what the console itself does)."""
     return await page.evaluate("p => fetch(p, {headers: {Accept: 'application/json'}}).then(r => r.json())", path)
+
+
+# Run in an agent's ticker page with [script id, text]: window.__seen becomes the time (ms) the exact text is on
+# screen. Critical scripts pin in place beside the crawling track, so the item is looked for anywhere in the ticker.
+WATCH = """([sid, text]) => {
+  window.__seen = null;
+  const check = () => {
+    if (window.__seen !== null) return;
+    for (const body of document.querySelectorAll(`.lt-item[data-id="${sid}"] .lt-body`)) {
+      if (body.textContent === text) { window.__seen = Date.now(); return; }
+    }
+  };
+  new MutationObserver(check).observe(document.body, { subtree: true, childList: true, characterData: true });
+  check();
+}"""

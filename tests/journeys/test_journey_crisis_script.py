@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from tests.journeys.support import Demo, api_get, run_demo, sign_in, toast
-from tests.support_browser import BROWSER_MARKS, browser, shot
+from tests.journeys.support import WATCH, Demo, api_get, run_demo, sign_in
+from tests.support_browser import BROWSER_MARKS, browser, shot, toast
 
 __all__ = ["browser"]
 pytestmark = BROWSER_MARKS
@@ -46,20 +46,6 @@ async def plan_draft(page: Any, timeout_s: float = 90) -> dict[str, Any]:
                 return dict(item)
         await asyncio.sleep(0.5)
     raise AssertionError("the plan drafted no script within the replay")
-
-
-# Critical scripts pin in place beside the crawling track, so the item is looked for anywhere in the ticker.
-WATCH = """([sid, text]) => {
-  window.__seen = null;
-  const check = () => {
-    if (window.__seen !== null) return;
-    for (const body of document.querySelectorAll(`.lt-item[data-id="${sid}"] .lt-body`)) {
-      if (body.textContent === text) { window.__seen = Date.now(); return; }
-    }
-  };
-  new MutationObserver(check).observe(document.body, { subtree: true, childList: true, characterData: true });
-  check();
-}"""
 
 
 async def test_plan_drafted_script_edited_approved_by_two_published_and_seen(demo: Demo, browser: Any) -> None:

@@ -159,7 +159,7 @@ class RedisRelay:
             while True:
                 message = await pubsub.get_message(timeout=self.check_interval_s)
                 if message is None:
-                    await self._check()
+                    await self._check(pubsub)
                 elif message.get("type") == "message":
                     await self._on_event(str(message["data"]))
                 if asyncio.get_running_loop().time() - self._presence_at >= self.presence_interval_s:
@@ -178,10 +178,22 @@ class RedisRelay:
             return
         self.hub.apply_remote(kind, json.loads(body), rev)
 
-    async def _check(self) -> None:
-        """Quiet channel: make sure no change slipped past (e.g. a silently re-opened connection)."""
+    async def _check(self, pubsub: Any) -> None:
+        """Quiet channel: make sure no change slipped past (e.g. a silently re-opened connection).
+
+        A change published just after the quiet wait ended is already counted in Redis's revision while its
+        message is still on the way: take the messages that arrive within a moment before deciding to reload,
+        so such a change reaches clients as itself (a ``publish``), not as a needless full snapshot.
+        """
         assert self.redis is not None
         epoch, rev = await self.redis.hmget(self.meta, ["epoch", "rev"])  # type: ignore[misc]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.0
+        while (epoch is not None and epoch == self.hub.core.epoch and self.hub.core.rev < int(rev or 0)
+               and loop.time() < deadline):
+            message = await pubsub.get_message(timeout=0.2)
+            if message is not None and message.get("type") == "message":
+                await self._on_event(str(message["data"]))
         if epoch is None or epoch != self.hub.core.epoch or int(rev or 0) != self.hub.core.rev:
             await self.reload()
 

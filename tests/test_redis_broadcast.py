@@ -113,6 +113,30 @@ async def test_agent_on_any_node_sees_publish_from_any_node(tmp_path: Any, prefi
         await stop_node(b)
 
 
+async def test_change_racing_the_quiet_check_reaches_clients_as_a_publish(tmp_path: Any, prefix: str) -> None:
+    """The quiet-channel check may read Redis's revision just before that change's message arrives: the node
+    takes the message rather than reloading, so agents see each publish as itself, not as a fresh snapshot
+    (a CI run once timed out waiting for a publish that had been folded into such a snapshot)."""
+    clock = FakeClock(1_800_000_000.0)
+    a = await start_node(tmp_path, "a", prefix, clock, db="shared")
+    b = await start_node(tmp_path, "b", prefix, clock, db="shared")
+    b.relay.check_interval_s = 0.0005  # check almost continuously, so the race is hit on every publish
+    try:
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(b.url(f"/ws/ticker?token={b.agent.token}"))
+            await receive(ws, "snapshot")
+            resyncs = b.relay.resyncs
+            for n in range(12):
+                sid = await publish(http, a, f"竞态{n}")
+                got = await receive(ws, "publish", "snapshot")
+                assert got["type"] == "publish" and got["item"]["id"] == sid, got["type"]
+            assert b.relay.resyncs == resyncs
+            await ws.close()
+    finally:
+        await stop_node(a)
+        await stop_node(b)
+
+
 async def test_node_that_lost_redis_recovers_by_snapshot(tmp_path: Any, prefix: str) -> None:
     clock = FakeClock(1_800_000_000.0)
     a = await start_node(tmp_path, "a", prefix, clock)

@@ -119,7 +119,7 @@ async def demo(tmp: Path) -> Result:
     from monitor.incidents import schema
     from monitor.mentions import migrations
     from tests.fixtures.alerts.demo_replay import crisis_start, replay
-    from web.storage import Database
+    from web.platform.storage import Database
 
     classifier = Classifier.load()
     db = Database(tmp / "demo" / "l.db")
@@ -151,7 +151,7 @@ async def quality(tmp: Path) -> Result:
     from monitor.incidents import schema
     from monitor.mentions import migrations
     from tests.fixtures.grouping import replay as grouping_replay
-    from web.storage import Database
+    from web.platform.storage import Database
 
     classifier = Classifier.load(brands=list(grouping_replay.BRANDS))
     records = grouping_replay.load(grouping_replay.FULL)

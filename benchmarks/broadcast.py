@@ -52,15 +52,15 @@ def free_port() -> int:
 
 
 def settings_for(db_path: str) -> Any:
-    from web.settings import load_settings
+    from web.platform.settings import load_settings
 
     return load_settings(env={}).with_overrides(storage__path=db_path)
 
 
 def prepare(db_path: str, agents: int) -> dict[str, Any]:
     """Users and API tokens in a fresh database (before the node starts)."""
-    from web import users
-    from web.services import open_database
+    from web.auth import users
+    from web.wiring.services import open_database
 
     db = open_database(settings_for(db_path))
     now = time.time()
@@ -86,7 +86,7 @@ async def serve(db_path: str, port: int) -> None:
     from aiohttp import web
 
     from web.app import create_app
-    from web.services import build_services
+    from web.wiring.services import build_services
 
     raise_fd_limit()
     services = await build_services(settings_for(db_path))

@@ -32,8 +32,8 @@ from monitor.service import MonitorService
 from monitor.simhash import simhash
 from monitor.sources.demo import load_stream
 from monitor.sources.rss import parse_feed
-from web import users
-from web.storage import Database
+from web.auth import users
+from web.platform.storage import Database
 
 
 def _texts(n: int, rng: random.Random) -> list[str]:

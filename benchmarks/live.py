@@ -33,9 +33,9 @@ POLLS_PER_MINUTE = 60 / 5 + 60 / 15
 
 
 def prepare(db_path: str) -> str:
-    from web import users
-    from web.services import open_database
-    from web.settings import load_settings
+    from web.auth import users
+    from web.platform.settings import load_settings
+    from web.wiring.services import open_database
 
     db = open_database(load_settings(env={}).with_overrides(storage__path=db_path))
     try:
@@ -49,8 +49,8 @@ def prepare(db_path: str) -> str:
 
 
 async def serve(db_path: str, port: int) -> None:
-    from web.commands.serve import serve as run_node
-    from web.settings import load_settings
+    from web.cli.serve import serve as run_node
+    from web.platform.settings import load_settings
 
     settings = load_settings(env={}).with_overrides(storage__path=db_path, server__port=port, monitor__enabled=False,
                                                     server__log_level="WARNING", console__live_queue=4096)

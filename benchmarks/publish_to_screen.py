@@ -2,7 +2,7 @@
 
     python -m benchmarks.publish_to_screen --agents 5 --publishes 20
 
-Runs ``lantern serve``'s own code (``web.commands.serve.serve``) on a throw-away database, signs in one
+Runs ``lantern serve``'s own code (``web.cli.serve.serve``) on a throw-away database, signs in one
 manager and ``--agents`` agents in headless Chromium (``/usr/bin/chromium``), and for each of
 ``--publishes`` scripts (drafted, submitted and approved by two other managers through the service) clicks
 发布 on the script page.  Each agent page records, with a MutationObserver, when the script's exact body
@@ -25,10 +25,10 @@ from playwright.async_api import async_playwright
 
 from tests.journeys.support import WATCH
 from tests.support_servers import free_port
-from web import users
-from web.commands.serve import serve
-from web.services import Services
-from web.settings import load_settings
+from web.auth import users
+from web.cli.serve import serve
+from web.platform.settings import load_settings
+from web.wiring.services import Services
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -17,9 +17,9 @@ from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher
 
 from tests.support_servers import REDIS_URL, Inbox, free_port
-from web import users
-from web.services import Services, build_services
-from web.settings import Settings, load_settings
+from web.auth import users
+from web.platform.settings import Settings, load_settings
+from web.wiring.services import Services, build_services
 
 if TYPE_CHECKING:
     from tests.fixtures.alerts.helpers import Robot

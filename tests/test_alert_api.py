@@ -14,7 +14,7 @@ from aiohttp import web
 
 from monitor.alerting.acklinks import mask_path
 from tests.fixtures.alerts.helpers import T0, Clock, add_user, make_services, settings_for, store_mention
-from web.api_alerts import MaskedAccessLogger
+from web.api.alerts import MaskedAccessLogger
 from web.app import create_app
 
 STORY = "鲜味楼外卖吃出异物，顾客投诉无人处理"
@@ -135,8 +135,8 @@ async def test_ack_link_get_only_confirms_post_acknowledges_once_escaped(env: di
 
 async def test_ack_confirm_page_works_in_a_signed_in_browser(env: dict[str, Any]) -> None:
     """With a console session cookie the POST must pass the CSRF check: the confirm page carries the token."""
-    from web import users
-    from web.auth import SESSION_COOKIE
+    from web.auth import users
+    from web.auth.middleware import SESSION_COOKIE
 
     client, svc = env["client"], env["svc"]
     await open_incident(svc)

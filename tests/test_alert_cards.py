@@ -20,9 +20,9 @@ from monitor.alerting import contacts
 from monitor.alerting.acklinks import mask_path
 from tests.fixtures.alerts.helpers import T0, Clock, Robot, add_user, make_services, settings_for, store_mention
 from tests.support_servers import Inbox
-from web import users
 from web.app import create_app
-from web.auth import SESSION_COOKIE
+from web.auth import users
+from web.auth.middleware import SESSION_COOKIE
 
 HEADLINE = "央视曝光鲜味楼后厨**老鼠**乱窜"
 POST = "[点我领券](http://evil.example/x) 过期食材重新贴标 <b>继续</b>售卖\n### 假标题\n多名顾客食物中毒"

@@ -20,7 +20,7 @@ from monitor.alerting.errors import CalendarError
 from monitor.alerting.holidays import ChineseCalendarData, RestDays
 from monitor.alerting.outbox import list_deliveries
 from tests.fixtures.alerts.helpers import Clock, Robot, add_user, make_services, settings_for, store_mention
-from web.api_alerts import _routing
+from web.api.alerts import _routing
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 STORY = "鲜味楼外卖吃出异物，顾客投诉无人处理"

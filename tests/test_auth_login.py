@@ -13,11 +13,11 @@ from argon2 import PasswordHasher
 from yarl import URL
 
 from tests.conftest import FakeClock
-from web import users
 from web.app import create_app
-from web.security import LoginLimiter
-from web.services import build_services
-from web.settings import load_settings
+from web.auth import users
+from web.auth.security import LoginLimiter
+from web.platform.settings import load_settings
+from web.wiring.services import build_services
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
@@ -291,7 +291,7 @@ async def test_bearer_tokens_skip_csrf_and_deactivation_revokes_them(client: Tes
 
 
 async def test_cookie_websocket_handshake_from_another_origin_is_anonymous(client: TestClient) -> None:
-    from web.auth import authenticate
+    from web.auth.middleware import authenticate
 
     await login(client, "mgr", PASSWORD)
     session = client.session.cookie_jar.filter_cookies(client.make_url("/"))["lantern_session"].value

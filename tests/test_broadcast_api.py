@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestServer
 
 from tests.conftest import Account, FakeClock, add_account
 from web.app import create_app
-from web.services import Services, build_services
-from web.settings import load_settings
+from web.platform.settings import load_settings
+from web.wiring.services import Services, build_services
 
 BODY = "您好，涉事门店已停业整改。如您身体不适，请提供订单信息，我们全程负责。"
 
@@ -69,7 +69,7 @@ async def receive(ws: aiohttp.ClientWebSocketResponse, wanted: str) -> dict[str,
 async def make_env(tmp_path: Any, **overrides: Any) -> AsyncIterator[Env]:
     clock = FakeClock(1_800_000_000.0)
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), **overrides)
-    services = await build_services(settings, clock=clock, wiring=("web.wire_broadcast",))
+    services = await build_services(settings, clock=clock, wiring=("web.wiring.broadcast",))
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
     accounts = [await add_account(services, n, r, t) for n, r, t in (
@@ -269,7 +269,7 @@ async def test_targeting_by_team(env: Env) -> None:
 
 
 async def test_targeting_by_skills_and_site_comes_from_the_account(env: Env) -> None:
-    from web import users
+    from web.auth import users
 
     now = env.clock()
 

@@ -19,10 +19,10 @@ from aiohttp.test_utils import TestServer
 from tests.fixtures.alerts.helpers import Robot, store_mention
 from tests.support_browser import BROWSER_MARKS, browser, shot
 from tests.test_browser_ticker import Site, password
-from web import users
 from web.app import create_app
-from web.services import build_services
-from web.settings import Settings, load_settings
+from web.auth import users
+from web.platform.settings import Settings, load_settings
+from web.wiring.services import build_services
 
 __all__ = ["browser"]
 pytestmark = [*BROWSER_MARKS, pytest.mark.usefixtures("cheap_password_hashing")]
@@ -39,7 +39,7 @@ async def alert_site(tmp_path: Path, robot: Robot) -> AsyncIterator[Site]:
              "routes": [{"name": "p1-people", "tiers": ["P1"], "roles": ["oncall", "manager"], "must_act": True},
                         {"name": "p1-group", "tiers": ["P1"], "must_act": True, "channels": ["group"]}]}
     services = await build_services(Settings(base.as_dict(), lists, None),
-                                    wiring=("web.wire_monitor", "web.wire_alerts", "web.wire_broadcast"))
+                                    wiring=("web.wiring.monitor", "web.wiring.alerts", "web.wiring.broadcast"))
     now = time.time()
 
     def seed(db: Any) -> dict[str, str]:

@@ -10,7 +10,7 @@ import aiohttp
 
 from tests.support_browser import BROWSER_MARKS, browser, shot
 from tests.test_browser_ticker import Site, sign_in, site
-from web import i18n
+from web.platform import i18n
 
 __all__ = ["browser", "site"]  # fixtures used below
 pytestmark = BROWSER_MARKS

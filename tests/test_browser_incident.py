@@ -23,10 +23,10 @@ from monitor.incidents import queries
 from tests.conftest import FakeClock
 from tests.fixtures.alerts.helpers import store_mention
 from tests.support_browser import BROWSER_MARKS, browser, shot
-from web import users
 from web.app import create_app
-from web.services import Services, build_services
-from web.settings import load_settings
+from web.auth import users
+from web.platform.settings import load_settings
+from web.wiring.services import Services, build_services
 
 PASSWORD = "pw-manager-incident-page"
 STORY = "鲜味楼后厨老鼠乱窜，过期食材重新贴标继续售卖"

@@ -10,10 +10,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.support_browser import ARGS, BROWSER_MARKS, CHROMIUM, playwright_api
-from web import users
 from web.app import create_app
-from web.services import build_services
-from web.settings import load_settings
+from web.auth import users
+from web.platform.settings import load_settings
+from web.wiring.services import build_services
 
 pytestmark = BROWSER_MARKS
 

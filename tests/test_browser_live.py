@@ -18,10 +18,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.support_browser import BROWSER_MARKS, browser, shot
-from web import users
 from web.app import create_app
-from web.services import Services, build_services
-from web.settings import load_settings
+from web.auth import users
+from web.platform.settings import load_settings
+from web.wiring.services import Services, build_services
 
 PUSH_TOKEN = "browser-live-push-token-0123"
 PASSWORD = "pw-manager-browser-live"

@@ -9,7 +9,7 @@ import pytest
 
 from monitor.alerting import contacts
 from tests.test_browser_ticker import CHROMIUM, Site, browser, console_site, password, shot, sign_in
-from web import users
+from web.auth import users
 
 __all__ = ["browser", "console_site"]  # fixtures used below
 

@@ -18,10 +18,10 @@ import pytest
 from tests.fixtures.alerts.helpers import store_mention
 from tests.support_browser import BROWSER_MARKS, browser, shot
 from tests.test_browser_ticker import Site, api, password
-from web import users
 from web.app import create_app
-from web.services import build_services
-from web.settings import load_settings
+from web.auth import users
+from web.platform.settings import load_settings
+from web.wiring.services import build_services
 
 __all__ = ["browser"]
 pytestmark = [*BROWSER_MARKS, pytest.mark.usefixtures("cheap_password_hashing")]
@@ -49,7 +49,8 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), monitor__enabled=False)
     settings = settings.with_lists(routes=ROUTES, plans=PLANS, sources=[
         {"name": "weibo", "kind": "rss", "url": "https://rsshub.example.com/weibo/keyword/x"}])
-    services = await build_services(settings, wiring=("web.wire_monitor", "web.wire_alerts", "web.wire_broadcast"))
+    services = await build_services(settings,
+        wiring=("web.wiring.monitor", "web.wiring.alerts", "web.wiring.broadcast"))
     now = time.time()
 
     def seed(db: Any) -> dict[str, str]:

@@ -19,10 +19,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.support_browser import BROWSER_MARKS, browser, shot, toast
-from web import users
 from web.app import create_app
-from web.services import Services, build_services
-from web.settings import load_settings
+from web.auth import users
+from web.platform.settings import load_settings
+from web.wiring.services import Services, build_services
 
 __all__ = ["browser"]
 pytestmark = [*BROWSER_MARKS, pytest.mark.usefixtures("cheap_password_hashing")]
@@ -46,7 +46,7 @@ class Site:
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"),
                                                     broadcast__approvals_critical=["pr", "service"])
-    services = await build_services(settings, wiring=("web.wire_broadcast",))
+    services = await build_services(settings, wiring=("web.wiring.broadcast",))
     now = time.time()
 
     def seed(db: Any) -> None:

@@ -27,7 +27,7 @@ pytestmark = [*BROWSER_MARKS, pytest.mark.usefixtures("cheap_password_hashing")]
 
 @pytest.fixture
 async def quick_site(tmp_path: Path) -> AsyncIterator[Site]:
-    async for running in _site(tmp_path, ("web.wire_broadcast",), broadcast__ping_interval_s=1,
+    async for running in _site(tmp_path, ("web.wiring.broadcast",), broadcast__ping_interval_s=1,
                                broadcast__stale_after_s=3):
         yield running
 

@@ -22,10 +22,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.support_browser import BROWSER_MARKS, CHROMIUM, browser, shot
-from web import users
 from web.app import create_app
-from web.services import Services, build_services
-from web.settings import load_settings
+from web.auth import users
+from web.platform.settings import load_settings
+from web.wiring.services import Services, build_services
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -56,14 +56,14 @@ def password(name: str) -> str:
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
-    async for running in _site(tmp_path, ("web.wire_broadcast",)):
+    async for running in _site(tmp_path, ("web.wiring.broadcast",)):
         yield running
 
 
 @pytest.fixture
 async def console_site(tmp_path: Path) -> AsyncIterator[Site]:
     """With the monitor (sources, its scheduler off: nothing is polled) and alerting (routes, plans)."""
-    async for running in _site(tmp_path, ("web.wire_monitor", "web.wire_alerts", "web.wire_broadcast"),
+    async for running in _site(tmp_path, ("web.wiring.monitor", "web.wiring.alerts", "web.wiring.broadcast"),
                                monitor__enabled=False):
         yield running
 

@@ -23,8 +23,8 @@ from classifiers import (
     save_overlay,
 )
 from classifiers.model import shipped_model_dir
-from web.feedback import adapt_from_corrections, classifiers_migrations, corrections_signature, record_correction
-from web.storage import Database
+from web.platform.storage import Database
+from web.wiring.feedback import adapt_from_corrections, classifiers_migrations, corrections_signature, record_correction
 
 FIXTURES = Path(__file__).parent / "fixtures" / "classifier"
 EXPOSE = "央视3·15晚会曝光：某连锁餐厅后厨老鼠乱窜，食材过期变质，顾客吃完上吐下泻"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from classifiers import Classifier
-from web.commands import classify as cmd
+from web.cli import classify as cmd
 
 FIXTURES = Path(__file__).parent / "fixtures" / "classifier"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from web.cli import main
+from web.cli.main import main
 
 
 def run_cli(*argv: str, stdin: str = "") -> int:

@@ -20,8 +20,8 @@ from aiosmtpd.controller import Controller
 
 from monitor.channels.registry import KINDS
 from tests.support_servers import Inbox, free_port
-from web import config_check
-from web.config_template import render_toml
+from web.cli import config_check
+from web.cli.config_template import render_toml
 
 TOKEN = "tok-5ecret-dingtalk-0123456789"
 SECRET = "SEC-very-secret-signing-key"

@@ -15,13 +15,13 @@ from aiohttp.test_utils import TestServer
 from argon2 import PasswordHasher
 
 from tests.conftest import FakeClock
-from web import users
 from web.app import create_app
-from web.client_address import TrustedProxies, parse_address, parse_networks
-from web.commands.serve import AccessLogger
+from web.auth import users
+from web.auth.client_address import TrustedProxies, parse_address, parse_networks
+from web.cli.serve import AccessLogger
 from web.errors import ConfigError
-from web.services import build_services
-from web.settings import load_settings
+from web.platform.settings import load_settings
+from web.wiring.services import build_services
 
 NOW = 1_800_000_000.0
 PASSWORD = "correct horse battery"
@@ -88,7 +88,7 @@ async def server_for(tmp_path: Path) -> AsyncIterator[Factory]:
         settings = load_settings(env={}).with_overrides(
             storage__path=str(tmp_path / f"l{len(made)}.db"), web__trusted_proxies=trusted,
             auth__login_attempts_per_minute=2)
-        services = await build_services(settings, clock=FakeClock(NOW), wiring=("web.wire_broadcast",))
+        services = await build_services(settings, clock=FakeClock(NOW), wiring=("web.wiring.broadcast",))
         await services.db.write(lambda db: users.add_user(db, "mgr", "manager", PASSWORD, now=NOW))
         server = TestServer(create_app(services), host="127.0.0.1")
         await server.start_server(access_log_class=AccessLogger)  # as `lantern serve` logs

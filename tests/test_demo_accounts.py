@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from broadcast.errors import SelfApproval
-from web import users
-from web.commands.demo import DEMO_ACCOUNTS, announcement, demo_settings, seed
-from web.services import build_services
+from web.auth import users
+from web.cli.demo import DEMO_ACCOUNTS, announcement, demo_settings, seed
+from web.wiring.services import build_services
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 async def test_demo_people_take_a_critical_plan_draft_through_every_approval_rule(tmp_path: Path) -> None:
     settings = demo_settings(tmp_path, host="127.0.0.1", port=8080, speed=None)
     assert settings["broadcast.approvals_critical"] == ["pr", "service"]
-    services = await build_services(settings, wiring=("web.wire_broadcast",))
+    services = await build_services(settings, wiring=("web.wiring.broadcast",))
     try:
         passwords = await seed(services)
         assert set(passwords) == {a.name for a in DEMO_ACCOUNTS}

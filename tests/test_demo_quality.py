@@ -23,7 +23,7 @@ from monitor.incidents import schema as incidents_schema
 from monitor.mentions import migrations as monitor_migrations
 from monitor.sources.demo import load_stream
 from tests.fixtures.alerts.demo_replay import crisis_start, replay
-from web.storage import Database
+from web.platform.storage import Database
 
 
 @pytest.fixture(scope="module")

@@ -162,8 +162,8 @@ def test_push_payloads_over_the_api_never_answer_500(tmp_path: Path) -> None:
 
     from tests.test_monitor_api import PUSH_TOKEN
     from tests.test_monitor_support import Clock, FakeClassifier, monitor_client, open_db
-    from web.services import build_services
-    from web.settings import Settings, load_settings
+    from web.platform.settings import Settings, load_settings
+    from web.wiring.services import build_services
 
     async def start() -> tuple[TestClient, Any]:
         settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), monitor__enabled=False,
@@ -171,7 +171,7 @@ def test_push_payloads_over_the_api_never_answer_500(tmp_path: Path) -> None:
         settings = Settings(settings.as_dict(), {**settings.lists, "sources": [
             {"name": "hook", "kind": "push", "token": PUSH_TOKEN}]}, None)
         db = open_db(tmp_path / "l.db")
-        services = await build_services(settings, clock=Clock(), db=db, wiring=("web.wire_monitor",))
+        services = await build_services(settings, clock=Clock(), db=db, wiring=("web.wiring.monitor",))
         services.classifier = FakeClassifier()
 
         async def make(app: Any) -> TestClient:

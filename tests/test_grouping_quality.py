@@ -21,7 +21,7 @@ from classifiers import Classifier
 from monitor.incidents import schema as incidents_schema
 from monitor.mentions import migrations as monitor_migrations
 from tests.fixtures.grouping import replay as grouping_replay
-from web.storage import Database
+from web.platform.storage import Database
 
 FLOOR = 0.9
 

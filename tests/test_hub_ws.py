@@ -10,10 +10,10 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import FakeClock, add_account
-from web import users
 from web.app import create_app
-from web.services import build_services
-from web.settings import load_settings
+from web.auth import users
+from web.platform.settings import load_settings
+from web.wiring.services import build_services
 
 
 def big_item(n: int) -> dict[str, Any]:
@@ -26,7 +26,7 @@ async def test_slow_reader_is_dropped_without_delaying_others(tmp_path: Any) -> 
     clock = FakeClock(1_800_000_000.0)
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"),
                                                     broadcast__max_buffer_bytes=256_000, broadcast__history=50)
-    services = await build_services(settings, clock=clock, wiring=("web.wire_broadcast",))
+    services = await build_services(settings, clock=clock, wiring=("web.wiring.broadcast",))
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
     agent = await add_account(services, "zhang", "agent", "hotline")
@@ -79,7 +79,7 @@ async def test_slow_reader_is_dropped_without_delaying_others(tmp_path: Any) -> 
 async def test_session_cookie_signs_in_and_anonymous_is_refused(tmp_path: Any) -> None:
     clock = FakeClock(1_800_000_000.0)
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
-    services = await build_services(settings, clock=clock, wiring=("web.wire_broadcast",))
+    services = await build_services(settings, clock=clock, wiring=("web.wiring.broadcast",))
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
     try:

@@ -10,10 +10,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.test_monitor_support import Clock, FakeClassifier, monitor_client, open_db
-from web.ratelimit import TokenBuckets, retry_after_header
-from web.services import build_services
-from web.settings import Settings, load_settings
-from web.wire_monitor import INGEST_BUCKETS
+from web.platform.ratelimit import TokenBuckets, retry_after_header
+from web.platform.settings import Settings, load_settings
+from web.wiring.monitor import INGEST_BUCKETS
+from web.wiring.services import build_services
 
 TOKEN_A = "push-token-a-0123456789abcdef"
 TOKEN_B = "push-token-b-0123456789abcdef"
@@ -45,7 +45,7 @@ async def make_api(tmp_path: Path, aiohttp_client: Any) -> AsyncIterator[Callabl
         db = open_db(tmp_path / "l.db")
         dbs.append(db)
         services = await build_services(settings, clock=clock, db=db,
-                                        wiring=("tests.test_ingest_limit", "web.wire_monitor"))
+                                        wiring=("tests.test_ingest_limit", "web.wiring.monitor"))
         client = await monitor_client(aiohttp_client, services)
         return client, clock, db
 

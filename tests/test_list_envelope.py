@@ -8,10 +8,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.test_monitor_support import Clock
-from web import users
 from web.app import create_app
-from web.services import build_services
-from web.settings import load_settings
+from web.auth import users
+from web.platform.settings import load_settings
+from web.wiring.services import build_services
 
 LISTS = ("/api/users", "/api/users/{id}/tokens", "/api/sources", "/api/mentions", "/api/incidents", "/api/alerts",
          "/api/silences", "/api/plans", "/api/scripts", "/api/console/incidents/1/mentions")
@@ -21,7 +21,7 @@ async def test_every_list_is_items(tmp_path: Path) -> None:
     clock = Clock()
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), monitor__enabled=False)
     services = await build_services(settings, clock=clock, wiring=(
-        "tests.test_push_token", "web.wire_broadcast", "web.wire_alerts", "web.wire_monitor"))
+        "tests.test_push_token", "web.wiring.broadcast", "web.wiring.alerts", "web.wiring.monitor"))
 
     def seed(db: Any) -> tuple[int, str]:
         admin = users.add_user(db, "root", "admin", "root-password", now=clock())

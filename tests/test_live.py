@@ -18,11 +18,11 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import Account, FakeClock, add_account
-from web import users
 from web.app import create_app
-from web.live import LiveHub
-from web.services import Services, build_services
-from web.settings import load_settings
+from web.auth import users
+from web.platform.settings import load_settings
+from web.realtime.console_events import LiveHub
+from web.wiring.services import Services, build_services
 
 NOW = 1_773_600_000.0  # 2026-03-15, the evening of the 3·15 broadcast
 PUSH_TOKEN = "live-push-token-0123456789"
@@ -253,7 +253,7 @@ async def test_roles_and_session_cookie(site: Site) -> None:
 
 
 async def test_heartbeat_comments(tmp_path: Path) -> None:
-    async for site in open_site(tmp_path, wiring=("web.wire_broadcast", "web.api_live"),
+    async for site in open_site(tmp_path, wiring=("web.wiring.broadcast", "web.realtime.console_stream"),
                                 console__live_heartbeat_s=0.05, console__fallback_polling=False):
         stream = await site.stream()
         ready = await stream.next()
@@ -265,7 +265,8 @@ async def test_heartbeat_comments(tmp_path: Path) -> None:
 
 
 async def test_a_console_that_does_not_keep_up_is_dropped_not_buffered(tmp_path: Path) -> None:
-    async for site in open_site(tmp_path, wiring=("web.wire_broadcast", "web.api_live"), console__live_queue=3):
+    async for site in open_site(tmp_path,
+        wiring=("web.wiring.broadcast", "web.realtime.console_stream"), console__live_queue=3):
         hub: LiveHub = site.services.live
         slow, fine = await site.stream(), await site.stream()
         for stream in (slow, fine):
@@ -305,7 +306,7 @@ def test_hub_ring_resume_and_resync() -> None:
 
 
 async def test_serve_stops_promptly_with_consoles_connected(tmp_path: Path, unused_tcp_port: int) -> None:
-    from web.commands.serve import serve
+    from web.cli.serve import serve
 
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), server__port=unused_tcp_port,
                                                     monitor__enabled=False)

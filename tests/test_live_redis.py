@@ -13,10 +13,10 @@ from argon2 import PasswordHasher
 from tests.conftest import FakeClock, add_account
 from tests.support_servers import REDIS_URL
 from tests.test_live import Stream
-from web import users
 from web.app import create_app
-from web.services import Services, build_services
-from web.settings import load_settings
+from web.auth import users
+from web.platform.settings import load_settings
+from web.wiring.services import Services, build_services
 
 pytestmark = pytest.mark.redis
 
@@ -29,7 +29,8 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 async def start(tmp_path: Path, prefix: str, clock: FakeClock) -> tuple[Services, TestServer]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "shared.db"),
                                                     broadcast__redis_url=REDIS_URL, broadcast__redis_prefix=prefix)
-    services = await build_services(settings, clock=clock, wiring=("web.wire_broadcast", "web.api_live"))
+    services = await build_services(settings, clock=clock,
+        wiring=("web.wiring.broadcast", "web.realtime.console_stream"))
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
     services.extras["console_fanout"].retry_s = 0.05

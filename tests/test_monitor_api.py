@@ -10,9 +10,9 @@ import pytest
 
 from monitor.mentions import StoredMention
 from tests.test_monitor_support import Clock, FakeClassifier, FeedServer, Route, fixture_bytes, monitor_client, open_db
-from web import users
-from web.services import build_services
-from web.settings import Settings, load_settings
+from web.auth import users
+from web.platform.settings import Settings, load_settings
+from web.wiring.services import build_services
 
 PUSH_TOKEN = "push-token-0123456789abcdef"
 received: list[StoredMention] = []
@@ -38,7 +38,8 @@ async def api(tmp_path: Path, aiohttp_client: Any) -> Any:
         {"name": "cfg-rss", "kind": "rss", "url": "http://127.0.0.1:9/feed", "cookies": "SUB=COOKIESECRET"},
     ]}, None)
     db = open_db(tmp_path / "l.db")
-    services = await build_services(settings, clock=clock, db=db, wiring=("tests.test_monitor_api", "web.wire_monitor"))
+    services = await build_services(settings, clock=clock, db=db,
+        wiring=("tests.test_monitor_api", "web.wiring.monitor"))
     client = await monitor_client(aiohttp_client, services)
     tokens = {}
     for name, role in (("boss", "manager"), ("night", "oncall"), ("amy", "agent"), ("root", "admin")):
@@ -165,6 +166,6 @@ async def test_a_bad_source_table_is_a_clear_config_error(tmp_path: Path) -> Non
     db = open_db(tmp_path / "l.db")
     try:
         with pytest.raises(ConfigError, match=r"\[\[sources\]\]: wb: 查询语法错误"):
-            await build_services(settings, db=db, wiring=("tests.test_monitor_api", "web.wire_monitor"))
+            await build_services(settings, db=db, wiring=("tests.test_monitor_api", "web.wiring.monitor"))
     finally:
         db.close()

@@ -18,10 +18,10 @@ from monitor.config import Defaults
 from monitor.mentions import StoredMention
 from monitor.service import MonitorService
 from tests.conftest import FakeClock
-from web.auth import auth_middleware
-from web.services import Services
-from web.storage import Database
-from web.wire_monitor import setup_routes
+from web.auth.middleware import auth_middleware
+from web.platform.storage import Database
+from web.wiring.monitor import setup_routes
+from web.wiring.services import Services
 
 FIXTURES = Path(__file__).parent / "fixtures" / "monitor"
 NEGATIVE_WORDS = ("老鼠", "恶心", "过期", "投诉", "拒绝", "退款", "上吐下泻")
@@ -129,7 +129,7 @@ class FeedServer:
 def open_db(path: Path) -> Database:
     """A database with only the tables the monitor needs (users + monitor migrations)."""
     from monitor.mentions import migrations
-    from web import users
+    from web.auth import users
 
     db = Database(path)
     db.migrate([users.migrations, migrations])

@@ -24,11 +24,11 @@ from monitor.service import MonitorService
 from tests.fixtures.alerts.helpers import Clock as AlertClock
 from tests.fixtures.alerts.helpers import make_services, settings_for
 from tests.test_monitor_support import Clock, FakeClassifier, FeedServer, Route, fixture_bytes, monitor_client, open_db
-from web import users
+from web.auth import users
 from web.errors import ConfigError
-from web.services import build_services
-from web.settings import load_settings
-from web.wire_monitor import network_policy
+from web.platform.settings import load_settings
+from web.wiring.monitor import network_policy
+from web.wiring.services import build_services
 
 PRIVATE = NetPolicy(block_private=True)
 RSS = b"<rss><channel><item><title>t</title><link>http://x/1</link></item></channel></rss>"
@@ -359,7 +359,8 @@ async def api(tmp_path: Path, aiohttp_client: Any) -> AsyncIterator[tuple[TestCl
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), monitor__enabled=False,
                                                     network__block_private=True, network__allow=["10.20.0.0/16"])
     db = open_db(tmp_path / "l.db")
-    services = await build_services(settings, clock=Clock(), db=db, wiring=("tests.test_netguard", "web.wire_monitor"))
+    services = await build_services(settings, clock=Clock(), db=db,
+        wiring=("tests.test_netguard", "web.wiring.monitor"))
     client = await monitor_client(aiohttp_client, services)
 
     def txn(d: Any) -> str:

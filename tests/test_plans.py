@@ -133,10 +133,10 @@ def test_duplicate_plan_names_and_placeholders() -> None:
 
 async def test_plan_drafts_reach_the_real_approval_queue(tmp_path: Path, aiohttp_client: Any) -> None:
     from web.app import create_app
-    from web.services import build_services
+    from web.wiring.services import build_services
 
     settings = settings_for(tmp_path, incidents__group_wait_s=0, plans=[PLAN])
-    svc = await build_services(settings, clock=Clock(), wiring=("web.wire_broadcast", "web.wire_alerts"))
+    svc = await build_services(settings, clock=Clock(), wiring=("web.wiring.broadcast", "web.wiring.alerts"))
     try:
         _, token = await add_user(svc, "wang", "manager")
         iid = await open_incident(svc, "P1")

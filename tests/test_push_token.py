@@ -12,13 +12,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.test_monitor_support import Clock, FakeClassifier
-from web import users
 from web.app import create_app
-from web.services import Services, build_services
-from web.settings import load_settings
+from web.auth import users
+from web.platform.settings import load_settings
+from web.wiring.services import Services, build_services
 
 FILE_TOKEN = "file-token-0123456789abcdef"
-WIRING = ("tests.test_push_token", "web.wire_monitor")
+WIRING = ("tests.test_push_token", "web.wiring.monitor")
 
 
 async def wire(services: Any) -> None:

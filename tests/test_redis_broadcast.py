@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestServer
 from tests.conftest import Account, FakeClock, add_account
 from tests.support_servers import REDIS_URL, free_port
 from web.app import create_app
-from web.services import Services, build_services
-from web.settings import load_settings
+from web.platform.settings import load_settings
+from web.wiring.services import Services, build_services
 
 pytestmark = pytest.mark.redis
 
@@ -38,7 +38,7 @@ async def start_node(tmp_path: Any, name: str, prefix: str, clock: FakeClock, db
                      url: str = REDIS_URL, wait: bool = True) -> Node:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / f"{db or name}.db"),
                                                     broadcast__redis_url=url, broadcast__redis_prefix=prefix)
-    services = await build_services(settings, clock=clock, wiring=("web.wire_broadcast",))
+    services = await build_services(settings, clock=clock, wiring=("web.wiring.broadcast",))
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
     accounts = [await add_account(services, f"{name}-{n}", r, t) for n, r, t in (

@@ -15,7 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.support_servers import REDIS_URL, free_port
-from web.redis_pubsub import PubSubChannel
+from web.platform.redis_pubsub import PubSubChannel
 
 pytestmark = pytest.mark.redis
 LOG = "lantern.test.pubsub"

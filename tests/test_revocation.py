@@ -23,10 +23,10 @@ from argon2 import PasswordHasher
 from broadcast.ws import CLOSE_RECONNECT, CLOSE_SIGNED_OUT
 from tests.conftest import FakeClock
 from tests.test_live import Stream
-from web import revocation, users
 from web.app import create_app
-from web.services import Services, build_services
-from web.settings import load_settings
+from web.auth import revocation, users
+from web.platform.settings import load_settings
+from web.wiring.services import Services, build_services
 
 NOW = 1_800_000_000.0
 
@@ -121,7 +121,7 @@ async def stop_site(site: Site) -> None:
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
-    started = await start_site(tmp_path, FakeClock(NOW), ("web.wire_broadcast", "web.api_live"))
+    started = await start_site(tmp_path, FakeClock(NOW), ("web.wiring.broadcast", "web.realtime.console_stream"))
     yield started
     await stop_site(started)
 

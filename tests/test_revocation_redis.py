@@ -23,8 +23,8 @@ from tests.test_monitor_support import FakeClassifier
 from tests.test_revocation import NOW, Site, closed_with, publish, refused, start_site, still_open, stop_site
 
 pytestmark = pytest.mark.redis
-WIRING = ("tests.test_revocation_redis", "web.wire_broadcast", "web.wire_monitor", "web.api_live",
-          "web.revocation_redis")
+WIRING = ("tests.test_revocation_redis", "web.wiring.broadcast", "web.wiring.monitor", "web.realtime.console_stream",
+          "web.auth.revocation_redis")
 
 
 async def wire(services: Any) -> None:

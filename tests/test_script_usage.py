@@ -20,11 +20,11 @@ from aiohttp.test_utils import TestServer
 from tests.conftest import Account, FakeClock
 from tests.test_broadcast_api import BODY, Env, receive
 from tests.test_cli import run_cli
-from web import users
 from web.app import create_app
+from web.auth import users
 from web.errors import ConfigError
-from web.services import build_services
-from web.settings import load_settings
+from web.platform.settings import load_settings
+from web.wiring.services import build_services
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SHIFTS = [
@@ -43,7 +43,7 @@ FRIDAY_NIGHT = local("2026-03-13 23:30")
 async def make_env(tmp_path: Path, **overrides: Any) -> AsyncIterator[Env]:
     clock = FakeClock(FRIDAY_NIGHT)
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), **overrides)
-    services = await build_services(settings.with_lists(shifts=SHIFTS), clock=clock, wiring=("web.wire_broadcast",))
+    services = await build_services(settings.with_lists(shifts=SHIFTS), clock=clock, wiring=("web.wiring.broadcast",))
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
     now = clock()
@@ -310,7 +310,7 @@ async def test_bad_settings_stop_the_start_with_a_reason(tmp_path: Path, overrid
                                                          lists: dict[str, Any], message: str) -> None:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), **overrides)
     with pytest.raises(ConfigError) as error:
-        await build_services(settings.with_lists(**lists), wiring=("web.wire_broadcast",))
+        await build_services(settings.with_lists(**lists), wiring=("web.wiring.broadcast",))
     assert message in str(error.value)
 
 

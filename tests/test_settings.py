@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from web.config_template import render_toml
+from web.cli.config_template import render_toml
 from web.errors import ConfigError
-from web.settings import SETTINGS, load_settings
+from web.platform.settings import SETTINGS, load_settings
 
 
 def test_defaults_work_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ import pytest
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from web.storage import Database
+from web.platform.storage import Database
 
 notes = Migrations("notes-test")
 

@@ -25,7 +25,7 @@ from monitor.mentions import Mention
 from monitor.mentions import migrations as monitor_migrations
 from monitor.pipeline import Pipeline
 from tests.test_monitor_support import FakeClassifier
-from web.storage import ConnectionBoundResult, Database
+from web.platform.storage import ConnectionBoundResult, Database
 
 T = TypeVar("T")
 

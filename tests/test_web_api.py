@@ -11,10 +11,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.conftest import FakeClock
-from web import metrics, users
 from web.app import create_app
-from web.services import build_services
-from web.settings import load_settings
+from web.auth import users
+from web.platform import metrics
+from web.platform.settings import load_settings
+from web.wiring.services import build_services
 
 NOW = 1_700_000_000.0
 
@@ -136,7 +137,7 @@ async def test_sparklines_and_incident_mentions(api: Api) -> None:
 
 
 async def test_corrections(api: Api) -> None:
-    from web import feedback
+    from web.wiring import feedback
 
     await insert_mentions(api)
     services = api.client.server.app["services"]

@@ -6,7 +6,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from web.bodies import json_object
+from web.api.bodies import json_object
 
 
 @pytest.fixture

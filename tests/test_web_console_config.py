@@ -16,10 +16,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.conftest import FakeClock
-from web import users
 from web.app import create_app
-from web.services import build_services
-from web.settings import load_settings
+from web.auth import users
+from web.platform.settings import load_settings
+from web.wiring.services import build_services
 
 NOW = 1_700_000_000.0
 CHANNELS = [{"name": "desk", "kind": "console"}]
@@ -46,7 +46,7 @@ class Api:
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db")).with_lists(
         channels=CHANNELS, routes=ROUTES, plans=PLANS)
-    services = await build_services(settings, clock=FakeClock(NOW), wiring=("web.wire_alerts",))
+    services = await build_services(settings, clock=FakeClock(NOW), wiring=("web.wiring.alerts",))
 
     def seed(db: Any) -> dict[str, str]:
         tokens = {}

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from web.errors import ConfigError
-from web.logging_setup import redact, setup_logging
-from web.settings import load_settings
+from web.platform.logging_setup import redact, setup_logging
+from web.platform.settings import load_settings
 
 
 @pytest.fixture

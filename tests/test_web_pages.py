@@ -13,10 +13,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.conftest import FakeClock, add_account
-from web import i18n, pages, users
+from web import pages
 from web.app import create_app
-from web.services import build_services
-from web.settings import load_settings
+from web.auth import users
+from web.platform import i18n
+from web.platform.settings import load_settings
+from web.wiring.services import build_services
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 

@@ -17,10 +17,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.conftest import add_account
-from web import auth
 from web.app import create_app
-from web.services import WIRING, build_services
-from web.settings import load_settings
+from web.auth import middleware as auth
+from web.platform.settings import load_settings
+from web.wiring.services import WIRING, build_services
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
@@ -110,7 +110,7 @@ async def test_agents_get_403_where_their_role_is_not_allowed(client: TestClient
 
 
 async def test_openapi_documents_every_api_route_of_the_wired_app(client: TestClient) -> None:
-    from web import openapi
+    from web.api import openapi
 
     doc = openapi.build(client.server.app)
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}

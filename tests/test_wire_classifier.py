@@ -8,16 +8,16 @@ import pytest
 
 from classifiers import Signals
 from web.errors import ConfigError
-from web.feedback import record_correction
-from web.settings import load_settings
-from web.wire_classifier import load_classifier, overlay_dir
+from web.platform.settings import load_settings
+from web.wiring.classifier import load_classifier, overlay_dir
+from web.wiring.feedback import record_correction
 
 TEXT = "鲜味楼今天开始上线早餐外卖，不知道味道怎么样，有人吃过吗？"
 
 
 async def test_corrections_change_the_live_model_and_survive_restart(settings, services_factory) -> None:
     settings = settings.with_overrides(classifier__adapt_interval_s=0)
-    wiring = ("web.wire_classifier",)
+    wiring = ("web.wiring.classifier",)
     services = await services_factory(settings, wiring=wiring)
     before = services.classifier.classify(TEXT)
     corrected = "positive" if before.sentiment != "positive" else "negative"
@@ -46,7 +46,7 @@ async def test_tier_table_reaches_the_policy(tmp_path: Path, services_factory) -
     config = tmp_path / "lantern.toml"
     config.write_text('[tier.sources]\ncentral_media = ["鲜味日报"]\n', encoding="utf-8")
     settings = load_settings(config, env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
-    services = await services_factory(settings, wiring=("web.wire_classifier",))
+    services = await services_factory(settings, wiring=("web.wiring.classifier",))
     result = services.classifier.classify("鲜味日报：某品牌后厨老鼠乱窜", Signals(source_name="鲜味日报"))
     assert any("鲜味日报" in reason for reason in result.reasons), result.reasons
 
@@ -56,4 +56,4 @@ async def test_bad_tier_table_is_a_config_error(tmp_path: Path, services_factory
     config.write_text("[tier]\nno_such_weight = 3\n", encoding="utf-8")
     settings = load_settings(config, env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
     with pytest.raises(ConfigError, match=r"\[tier\]: 未知键 .*unknown tier setting"):
-        await services_factory(settings, wiring=("web.wire_classifier",))
+        await services_factory(settings, wiring=("web.wiring.classifier",))

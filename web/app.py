@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from aiohttp.web_exceptions import NotAppKeyWarning
 
-from .auth import auth_middleware, public
-from .services import WIRING, Services
+from web.auth.middleware import auth_middleware, public
+from web.wiring.services import WIRING, Services
 
 ROUTE_MODULES: tuple[str, ...] = (*WIRING, "web.pages")
 

@@ -2,7 +2,7 @@
 
 Pages are rendered from ``web/templates`` by a deliberately tiny engine:
 ``{{name}}`` inserts an HTML-escaped value, ``{{t:key}}`` a translated text
-(:mod:`web.i18n`), ``{{json:name}}`` a value as JSON that is safe inside a
+(:mod:`web.platform.i18n`), ``{{json:name}}`` a value as JSON that is safe inside a
 ``<script type="application/json">`` data block.  There is no inline script
 anywhere, so the content security policy can forbid it.
 
@@ -23,9 +23,14 @@ from typing import Any
 
 from aiohttp import web
 
-from . import api_console, api_users, auth, i18n, metrics, openapi, revocation, security, users
-from .token_cache import cache_key
-from .users import User
+from web.api import console as api_console
+from web.api import openapi
+from web.api import users as api_users
+from web.auth import middleware as auth
+from web.auth import revocation, security, users
+from web.auth.token_cache import cache_key
+from web.auth.users import User
+from web.platform import i18n, metrics
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"

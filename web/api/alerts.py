@@ -1,0 +1,244 @@
+"""HTTP API of alerting: delivery log, silences, routing, plans and people's contacts.
+
+The acknowledge-link pages are in :mod:`web.api.ack`; :class:`MaskedAccessLogger`
+keeps their tokens out of the access log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import sqlite_utils
+from aiohttp import web
+from aiohttp.web_log import AccessLogger
+
+from monitor.alerting import contacts, outbox, silences
+from monitor.alerting.acklinks import mask_path
+from monitor.alerting.errors import AlertConfigError, ContactError, SilenceError
+from monitor.alerting.routing import describe_gaps, parse_routes
+from monitor.plans import parse_plans
+from web.api.bodies import json_object
+from web.api.incidents import query_int, with_labels
+from web.auth import users
+from web.auth.middleware import json_error, require
+
+STATUSES = ("queued", "sending", "sent", "failed", "acknowledged", "digest", "digested", "cancelled")
+
+
+@require("manager", "oncall", "agent")
+async def list_alerts(request: web.Request) -> web.Response:
+    services = request.app["services"]
+    user = request["user"]
+    status = request.query.get("status") or None
+    if status is not None and status not in STATUSES:
+        return json_error(400, "invalid", f"status 必须是 {', '.join(STATUSES)} 之一 (unknown status)")
+    incident_id = query_int(request, "incident_id", 0, 10**12) or None
+    mine = request.query.get("mine") in ("1", "true") or not user.has_role("manager", "oncall")
+    recipient = f"user:{user.name}" if mine else None
+    limit = query_int(request, "limit", 200, 1000)
+    items = await services.db.read(lambda db: outbox.list_deliveries(
+        db, incident_id=incident_id, status=status, recipient=recipient, limit=limit))
+    return web.json_response({"items": items})
+
+
+@require("manager", "oncall")
+async def my_alerts(request: web.Request) -> web.Response:
+    """我的告警: the alerts that reached me (in person or named on a channel), one per incident, newest first."""
+    services = request.app["services"]
+    me = request["user"]
+    limit = query_int(request, "limit", 100, 500)
+    items = await services.db.read(lambda db: outbox.inbox(db, me.name, limit=limit))
+    await with_labels(services, items)
+    return web.json_response({"items": items})
+
+
+class MaskedAccessLogger(AccessLogger):
+    """aiohttp's access logger with ``/ack/<token>`` masked (``web.AppRunner(app, access_log_class=...)``)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        masked = mask_path(request.rel_url.raw_path_qs)
+        if masked != request.rel_url.raw_path_qs:
+            request = request.clone(rel_url=masked)
+        super().log(request, response, time)
+
+
+@require("manager", "oncall")
+async def list_silences(request: web.Request) -> web.Response:
+    services = request.app["services"]
+    now = services.clock()
+    expired = request.query.get("expired") in ("1", "true")
+    def read(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+        found = silences.list_active(db, now, include_expired=expired)
+        people = {str(u["name"]): str(u.get("display_name") or u["name"])
+                  for u in users.list_users(db, include_inactive=True)}
+        for item in found:  # "user:wang" -> the name people see
+            creator = str(item.get("created_by") or "")
+            item["created_by_name"] = people.get(creator.removeprefix("user:"), creator.removeprefix("user:"))
+        return found
+
+    items = await services.db.read(read)
+    return web.json_response({"items": items})
+
+
+@require("manager", "oncall")
+async def create_silence(request: web.Request) -> web.Response:
+    services = request.app["services"]
+    body = await json_object(request)
+    now = services.clock()
+    actor = f"user:{request['user'].name}"
+    try:
+        item = await services.db.write(lambda db: silences.create(db, body, actor, now))
+    except SilenceError as exc:
+        return json_error(400, "invalid", str(exc))
+    return web.json_response(item, status=201)
+
+
+@require("manager", "oncall")
+async def delete_silence(request: web.Request) -> web.Response:
+    services = request.app["services"]
+    silence_id = int(request.match_info["id"])
+    try:
+        await services.db.write(lambda db: silences.delete(db, silence_id))
+    except SilenceError as exc:
+        return json_error(404, "not_found", str(exc))
+    return web.json_response({"deleted": silence_id})
+
+
+def _routing(services: Any) -> dict[str, Any]:
+    engine = services.alerts
+    config = engine.config
+    return {
+        "channels": [c.describe() for c in engine.channels.values()],
+        "routes": [r.as_dict() for r in engine.routes],
+        "coverage": [{"level": level, "text": text} for level, text in
+                     describe_gaps(engine.routes, config.escalate_minutes)],
+        "plan_routes": [r.as_dict() for r in engine.plan_routes],
+        "timing": config.timing.__dict__, "escalate_minutes": config.escalate_minutes,
+        "remind_minutes": config.remind_minutes,
+        "quiet_hours": "-".join(t.strftime("%H:%M") for t in config.quiet_hours) if config.quiet_hours else "",
+        "digest_at": config.digest_at.strftime("%H:%M"),
+        "quiet_on_holidays": config.quiet_on_holidays,
+        "holiday_calendar": {**engine.rest_days.describe(), "error": engine.calendar_error,
+                             "warning": engine.calendar_warning}
+        if engine.rest_days is not None else None,
+    }
+
+
+@require("manager", "oncall")
+async def get_routing(request: web.Request) -> web.Response:
+    return web.json_response(_routing(request.app["services"]))
+
+
+async def _save(services: Any, name: str, value: list[dict[str, Any]], actor: str) -> None:
+    now = services.clock()
+    row = {"name": name, "value": json.dumps(value, ensure_ascii=False), "updated_at": now, "updated_by": actor}
+
+    def save(db: sqlite_utils.Database) -> None:
+        db.table("alert_config").upsert(row, pk="name")
+
+    await services.db.write(save)
+
+
+async def _replace(request: web.Request, name: str, parse: Callable[[list[Any], list[str]], Any]) -> Any:
+    """Validate the ``name`` list of the body against the channels and save it; returns the parsed value.
+
+    Raises a JSON 400 (nothing saved) when the list is missing or invalid.
+    """
+    services = request.app["services"]
+    tables = (await json_object(request)).get(name)
+    if not isinstance(tables, list):
+        raise _invalid(f"{name} 必须是列表 ({name} must be a list)")
+    try:
+        parsed = parse(tables, list(services.alerts.channels))
+    except AlertConfigError as exc:
+        raise _invalid(str(exc)) from None
+    await _save(services, name, tables, f"user:{request['user'].name}")
+    return parsed
+
+
+def _invalid(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": "invalid", "message": message}, ensure_ascii=False),
+                              content_type="application/json")
+
+
+@require("admin")
+async def put_routing(request: web.Request) -> web.Response:
+    services = request.app["services"]
+    fill = services.settings["incidents.default_routes"]
+    services.alerts.routes = await _replace(
+        request, "routes", lambda tables, channels: parse_routes(tables, channels, fill_defaults=fill))
+    return web.json_response(_routing(services))
+
+
+@require("manager", "oncall")
+async def get_plans(request: web.Request) -> web.Response:
+    runner = request.app["services"].extras["plans"]
+    return web.json_response({"items": [p.as_dict() for p in runner.plans]})
+
+
+@require("admin")
+async def put_plans(request: web.Request) -> web.Response:
+    services = request.app["services"]
+    plans = await _replace(request, "plans", parse_plans)
+    runner = services.extras["plans"]
+    runner.plans = plans
+    services.alerts.plan_routes = runner.routes()
+    return web.json_response({"items": [p.as_dict() for p in plans]})
+
+
+async def _contact_target(request: web.Request) -> tuple[str, web.Response | None]:
+    """The user name in the path, or an error: admins reach anyone's contacts, others only their own."""
+    name = request.match_info["name"]
+    me = request["user"]
+    if me.role != "admin" and me.name != name:
+        return name, json_error(403, "forbidden", "只能查看和修改自己的联系方式 (only admins may see or change "
+                                "another user's contacts)")
+    if await request.app["services"].db.read(lambda db: users.find_user(db, name)) is None:
+        return name, json_error(404, "not_found", f"没有用户 {name} (no such user)")
+    return name, None
+
+
+@require()
+async def get_contacts(request: web.Request) -> web.Response:
+    """A user's contacts for alerts: e-mail, mobile, IM ids, preferred channel kinds (admins, or the user)."""
+    name, refused = await _contact_target(request)
+    if refused is not None:
+        return refused
+    contact = await request.app["services"].db.read(lambda db: contacts.get(db, name))
+    return web.json_response({"contact": contact.as_dict(), "kinds": list(contacts.KINDS)},
+                             headers={"Cache-Control": "no-store"})
+
+
+@require()
+async def put_contacts(request: web.Request) -> web.Response:
+    """Replace a user's contacts (omitted or empty fields are cleared); invalid input saves nothing."""
+    name, refused = await _contact_target(request)
+    if refused is not None:
+        return refused
+    body = await json_object(request)
+    try:
+        contact = contacts.parse(name, body)
+    except ContactError as exc:
+        return json_error(400, "invalid", str(exc), field=exc.field, message_zh=exc.message_zh,
+                          message_en=exc.message_en)
+    services = request.app["services"]
+    now, actor = services.clock(), f"user:{request['user'].name}"
+    await services.db.write(lambda db: contacts.save(db, contact, actor=actor, now=now))
+    return web.json_response({"contact": contact.as_dict(), "kinds": list(contacts.KINDS)},
+                             headers={"Cache-Control": "no-store"})
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/api/alerts", list_alerts)
+    app.router.add_get("/api/alerts/inbox", my_alerts)
+    app.router.add_get("/api/silences", list_silences)
+    app.router.add_post("/api/silences", create_silence)
+    app.router.add_delete(r"/api/silences/{id:\d{1,12}}", delete_silence)
+    app.router.add_get("/api/routing", get_routing)
+    app.router.add_put("/api/routing", put_routing)
+    app.router.add_get("/api/plans", get_plans)
+    app.router.add_put("/api/plans", put_plans)
+    app.router.add_get(r"/api/users/{name:[^/]{1,64}}/contacts", get_contacts)
+    app.router.add_put(r"/api/users/{name:[^/]{1,64}}/contacts", put_contacts)

@@ -1,0 +1,176 @@
+"""Console-only read endpoints the package APIs do not offer.
+
+* ``GET /api/console/sparklines?ids=1,2`` — mentions per hour over the last
+  24 hours for each incident, for the board's volume sparklines;
+* ``GET /api/console/incidents/{id}/mentions`` — an incident's mentions with
+  their classification (sentiment, categories and the reasons behind it),
+  so a manager can see why and correct it;
+* ``POST /api/console/corrections`` — ``{"mention_id", "field", "value"}``:
+  a manager corrects a mention's classification; stored through
+  :func:`web.wiring.feedback.record_correction` for the classifier to learn from.
+
+* ``GET /api/console/editable/{routes|plans}`` — (admin) the alert routes or
+  contingency plans in the form ``PUT /api/routing`` / ``PUT /api/plans``
+  accept, for the console's JSON editor.
+
+The first two read the ``mentions`` table (monitor's, always migrated) and are
+read-only; ``web`` is the composition root and may read any package's tables.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+from aiohttp import web
+
+from web.auth import middleware as auth
+
+HOURS = 24
+MAX_IDS = 200
+
+
+def _ids(raw: str) -> list[int]:
+    ids = []
+    for part in raw.split(","):
+        part = part.strip()
+        if part:
+            ids.append(int(part))
+    return ids[:MAX_IDS]
+
+
+def sparklines(db: sqlite_utils.Database, ids: list[int], now: float) -> dict[str, list[int]]:
+    """For each incident id, mentions per hour for the last ``HOURS`` hours (oldest first)."""
+    if not ids:
+        return {}
+    start_hour = int(now // 3600) - HOURS + 1
+    series = {str(i): [0] * HOURS for i in ids}
+    marks = ",".join("?" for _ in ids)
+    rows = db.execute(
+        f"select incident_id, cast(coalesce(published_at, fetched_at) / 3600 as integer) as hour, count(*) "
+        f"from mentions where incident_id in ({marks}) and coalesce(published_at, fetched_at) >= ? "
+        "group by incident_id, hour", [*ids, start_hour * 3600]).fetchall()
+    for incident_id, hour, count in rows:
+        index = int(hour) - start_hour
+        if 0 <= index < HOURS:
+            series[str(incident_id)][index] = int(count)
+    return series
+
+
+def incident_mentions(db: sqlite_utils.Database, incident_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    rows = db.query(
+        "select id, source, title, substr(text, 1, 500) as text, url, author, author_reach, published_at, "
+        "sentiment, negative_probability, categories, tier, reasons, duplicate_of from mentions "
+        "where incident_id = ? order by coalesce(published_at, fetched_at) desc, id desc limit ?",
+        [incident_id, limit])
+    out = []
+    for row in rows:
+        for key in ("categories", "reasons"):
+            try:
+                row[key] = json.loads(row[key]) if row[key] else []
+            except ValueError:
+                row[key] = [row[key]]
+        out.append(row)
+    return out
+
+
+@auth.require("manager", "oncall")
+async def sparklines_handler(request: web.Request) -> web.StreamResponse:
+    """Hourly mention counts of the last 24 hours per incident (``?ids=1,2,3``)."""
+    try:
+        ids = _ids(request.query.get("ids", ""))
+    except ValueError:
+        return auth.json_error(400, "bad_request", "ids must be comma-separated numbers")
+    services = request.app["services"]
+    now = services.clock()
+    series = await services.db.read(lambda db: sparklines(db, ids, now))
+    return web.json_response({"hours": HOURS, "series": series})
+
+
+@auth.require("manager", "oncall")
+async def mentions_handler(request: web.Request) -> web.StreamResponse:
+    """An incident's latest mentions with their classification and its reasons."""
+    try:
+        incident_id = int(request.match_info["id"])
+    except ValueError:
+        return auth.json_error(400, "bad_request", "incident id must be a number")
+    rows = await request.app["services"].db.read(lambda db: incident_mentions(db, incident_id))
+    return web.json_response({"incident_id": incident_id, "items": rows})
+
+
+def _correct(db: sqlite_utils.Database, mention_id: int, field: str, value: str, user: str, now: float) -> int:
+    from web.wiring.feedback import record_correction
+
+    row = db.execute("select title, text from mentions where id = ?", [mention_id]).fetchone()
+    if row is None:
+        raise LookupError(f"no mention {mention_id}")
+    title, text = row[0] or "", row[1] or ""
+    content = text if title and text.startswith(title) else f"{title}\n{text}" if title else text
+    return record_correction(db, text=content, field=field, value=value, user=user, mention_id=mention_id, now=now)
+
+
+@auth.require("manager")
+async def correction_handler(request: web.Request) -> web.StreamResponse:
+    """Correct a mention's classification: ``{"mention_id", "field": sentiment|category|tier, "value"}``."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return auth.json_error(400, "bad_json", "body must be JSON")
+    if not isinstance(body, dict) or not isinstance(body.get("mention_id"), int) \
+            or not isinstance(body.get("field"), str) or not isinstance(body.get("value"), str):
+        return auth.json_error(400, "bad_request", "need mention_id (number), field and value (strings)")
+    services = request.app["services"]
+    user, now = request["user"].name, services.clock()
+    try:
+        correction_id = await services.db.write(lambda db: _correct(
+            db, body["mention_id"], body["field"], body["value"], user, now))
+    except LookupError as exc:
+        return auth.json_error(404, "not_found", str(exc))
+    except ImportError:
+        return auth.json_error(503, "unavailable", "classifier corrections are not enabled")
+    except Exception as exc:
+        if type(exc).__name__ == "InvalidCorrectionError":
+            return auth.json_error(400, "invalid", str(exc))
+        if "no such table" in str(exc):
+            return auth.json_error(503, "unavailable", "classifier corrections are not enabled")
+        raise
+    return web.json_response({"id": correction_id}, status=201)
+
+
+def _route_table(route: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in route.items() if k not in ("plan", "builtin")}
+
+
+def editable(services: Any, kind: str) -> list[dict[str, Any]]:
+    """Routes or plans as the PUT endpoints accept them (the parsed form minus derived keys)."""
+    if kind == "routes":
+        # The default routes filling gaps are not the admin's to save (they are added again as needed); with
+        # no routes of their own, the defaults are the starting point to edit.
+        own = [r for r in services.alerts.routes if not r.builtin]
+        return [_route_table(r.as_dict()) for r in own or services.alerts.routes]
+    out = []
+    for plan in services.extras["plans"].plans:
+        table = plan.as_dict()
+        notify = table.pop("notify")
+        if notify:  # a plan's notify route takes its name default and tiers from the plan
+            table["notify"] = {k: v for k, v in _route_table(notify).items() if k != "tiers"}
+        out.append(table)
+    return out
+
+
+@auth.require("admin")
+async def editable_handler(request: web.Request) -> web.Response:
+    """Routes or plans in the form PUT /api/routing or PUT /api/plans accepts (the console's JSON editor)"""
+    services = request.app["services"]
+    kind = request.match_info["kind"]
+    if getattr(services, "alerts", None) is None or "plans" not in services.extras:
+        return auth.json_error(404, "unavailable", "alerting is not enabled")
+    return web.json_response({kind: editable(services, kind)})
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/api/console/editable/{kind:routes|plans}", editable_handler)
+    app.router.add_get("/api/console/sparklines", sparklines_handler)
+    app.router.add_get("/api/console/incidents/{id}/mentions", mentions_handler)
+    app.router.add_post("/api/console/corrections", correction_handler)

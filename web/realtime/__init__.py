@@ -1,0 +1,1 @@
+"""Live streams to browsers: the console's event stream (the agent ticker socket lives in broadcast/)."""

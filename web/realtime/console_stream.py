@@ -1,0 +1,144 @@
+"""``GET /api/live``: the console's Server-Sent Events stream, and the wiring that feeds it.
+
+Listed last in ``WIRING``: by then the incident engine, the alert engine, the
+script service and the monitor exist, and this module registers one small
+listener on each (they know nothing of ``web``).  With
+``broadcast.redis_url`` set the events also travel to the other nodes over
+the same Redis (``<broadcast.redis_prefix>:console``).
+
+The stream (``text/event-stream``)::
+
+    retry: 3000
+    id: 5f3a9c01-41
+    event: ready                      {"polling": true}  (first event of a fresh connection)
+    id: 5f3a9c01-42
+    event: incident
+    data: {"id":7,"tier":"P1","count":12,"state":"open","change":"retiered"}
+    : keep-alive                      (every console.live_heartbeat_s seconds)
+
+``Last-Event-ID`` (sent by the browser on reconnect; or ``?last_event_id=``)
+resumes after that event; when that is no longer possible the stream starts
+with ``resync`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from web.auth import middleware as auth
+from web.auth import revocation
+from web.auth.middleware import require
+from web.realtime import console_events as live
+
+Listener = Callable[..., Awaitable[None]]
+
+
+# -- producers ---------------------------------------------------------------------
+def incident_listener(services: Any, hub: live.LiveHub) -> Listener:
+    async def on_changes(changes: list[Any]) -> None:
+        ids = sorted({int(c.incident_id) for c in changes})
+        marks = ",".join("?" for _ in ids)
+        rows = await services.db.read(lambda db: {row[0]: (row[1], row[2]) for row in db.execute(
+            f"select id, mention_count, state from incidents where id in ({marks})", ids)})
+        for change in changes:
+            count, state = rows.get(change.incident_id, (None, None))
+            hub.publish("incident", {"id": change.incident_id, "tier": change.tier, "count": count, "state": state,
+                                     "change": change.kind})
+
+    return on_changes
+
+
+def alert_listener(hub: live.LiveHub) -> Listener:
+    async def on_deliveries(incidents: set[int | None]) -> None:
+        hub.publish("alert", {"incidents": sorted(incidents, key=lambda i: (i is None, i or 0))})
+
+    return on_deliveries
+
+
+def script_listener(hub: live.LiveHub) -> Listener:
+    async def on_script(view: dict[str, Any]) -> None:
+        hub.publish("script", {"id": view["id"], "version": view["version"], "state": view["state"]})
+
+    return on_script
+
+
+def source_listener(hub: live.LiveHub) -> Listener:
+    async def on_source(name: str, status: str) -> None:
+        hub.publish("source", {"name": name, "status": status})
+
+    return on_source
+
+
+async def wire(services: Any) -> None:
+    settings = services.settings
+    hub = live.for_services(services)
+    hub.hello = {"polling": bool(settings["console.fallback_polling"])}
+    if services.incidents is not None:
+        services.incidents.listeners.append(incident_listener(services, hub))
+    if services.alerts is not None:
+        services.alerts.listeners.append(alert_listener(hub))
+    if services.scripts is not None:
+        services.scripts.listeners.append(script_listener(hub))
+    if services.monitor is not None:
+        services.monitor.listeners.append(source_listener(hub))
+    if settings["broadcast.redis_url"]:
+        from web.realtime.console_events_redis import RedisFanout
+
+        fanout = RedisFanout(hub, url=settings["broadcast.redis_url"],
+                             channel=f"{settings['broadcast.redis_prefix']}:console")
+        services.extras["console_fanout"] = fanout
+        services.on_start.append(fanout.start)
+        services.on_stop.insert(0, fanout.stop)
+
+
+# -- the stream ----------------------------------------------------------------------
+@require("manager", "oncall")
+async def live_stream(request: web.Request) -> web.StreamResponse:
+    """Console events (Server-Sent Events): incident, alert, script, source; resume with Last-Event-ID."""
+    services = request.app["services"]
+    hub = live.for_services(services)
+    heartbeat = float(services.settings["console.live_heartbeat_s"])
+    last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    subscriber, first = hub.subscribe(last)
+    transport = request.transport
+    if transport is not None:
+        subscriber.on_drop = transport.close  # too slow: end the connection, the browser resumes
+    # Deactivated, token revoked, signed out or changed role: the stream ends (with a last "account" event).
+    held = revocation.hold(services, request["user"], auth.credential(request),
+                           lambda action, reason: subscriber.end_with(live.account_event(action, reason)))
+    response = web.StreamResponse(headers={"Cache-Control": "no-cache, no-store", "X-Accel-Buffering": "no"})
+    response.content_type = "text/event-stream"
+    response.charset = "utf-8"
+    try:
+        await response.prepare(request)
+        await response.write(b"retry: 3000\n\n" + b"".join(hub.encode(e) for e in first))
+        async for chunk in _chunks(subscriber, hub, heartbeat):
+            await response.write(chunk)
+    except ConnectionResetError:
+        pass  # the console went away (or was dropped)
+    finally:
+        revocation.release(services, held)
+        hub.unsubscribe(subscriber)
+    return response
+
+
+async def _chunks(subscriber: live.Subscriber, hub: live.LiveHub, heartbeat: float) -> AsyncIterator[bytes]:
+    while (batch := await subscriber.next_batch(heartbeat)) is not None:
+        yield b"".join(hub.encode(e) for e in batch) if batch else live.HEARTBEAT
+    if subscriber.final:
+        yield subscriber.final
+
+
+async def _end_streams(app: web.Application) -> None:
+    """On shutdown: end every open stream, so the server does not wait for them."""
+    hub = app["services"].live
+    if isinstance(hub, live.LiveHub):
+        hub.close()
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/api/live", live_stream)
+    app.on_shutdown.append(_end_streams)

@@ -1,0 +1,1 @@
+"""Building the system: settings -> services -> every package wired together."""

@@ -26,6 +26,9 @@ class Runtime:
         self.flush_interval_s = flush_interval_s
         self.expiry_poll_s = expiry_poll_s
         self._tasks: list[asyncio.Task[None]] = []
+        # One flush at a time: a flush that finds the buffer empty because the periodic one has just taken
+        # it must still return only once those receipts are stored (shutdown, tests, coverage right after).
+        self._flushing = asyncio.Lock()
 
     async def load(self) -> None:
         """Fill the hub from the database (published, unexpired versions)."""
@@ -33,12 +36,13 @@ class Runtime:
         self.hub.core.reset(epoch=self.hub.core.epoch, rev=self.hub.core.rev, items=items)
 
     async def flush_receipts(self) -> int:
-        batch = self.hub.drain_receipts()
-        try:
-            return await self.scripts.record_receipts(batch)
-        except Exception:
-            self.hub.receipts[:0] = batch  # keep them for the next attempt
-            raise
+        async with self._flushing:
+            batch = self.hub.drain_receipts()
+            try:
+                return await self.scripts.record_receipts(batch)
+            except Exception:
+                self.hub.receipts[:0] = batch  # keep them for the next attempt
+                raise
 
     async def expire_now(self) -> int:
         """Expire what is due (a cheap read first: the write happens only when something is due)."""

@@ -68,3 +68,13 @@ async def test_demo_crisis_is_one_p1_incident_and_the_background_pages_nobody(
     # The quiet background (a salty dish, a late delivery, a rumour) opens at most one P4 incident.
     quiet = {r["incident_id"] for r in background if r["incident_id"]}
     assert len(quiet) <= 1 and all(r["tier"] == "P4" for r in background if r["incident_id"]), quiet
+
+
+def test_demo_authors_keep_their_own_follower_count() -> None:
+    """A reposter has their own followers, not the original poster's: in the demo a person's reach is one number
+    (QA found reposts of the regulator carrying 8.9 million followers for an ordinary account)."""
+    reach: dict[str, set[int]] = {}
+    for post in load_stream():
+        if post["author_reach"] is not None:
+            reach.setdefault(str(post["author"]), set()).add(int(post["author_reach"]))
+    assert {author: counts for author, counts in reach.items() if len(counts) > 1} == {}

@@ -13,23 +13,22 @@ and sends every local client a fresh snapshot.  While Redis is down a node
 keeps serving its own clients under a local epoch and replays what it
 published once Redis is back; if Redis lost its data the first node to
 notice seeds it from its database.
+
+The subscribing, reconnecting and quiet-channel checks are
+:class:`infra.redis.Subscription`'s; this module says what a change means.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import os
-import secrets
-import socket
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError, ResponseError
+
+from infra.redis import REDIS_DOWN, RedisLink, Subscription
 
 from .hub import TickerHub
 from .model import Viewer
@@ -56,46 +55,30 @@ return 1
 """
 
 
-class RedisRelay:
-    def __init__(self, hub: TickerHub, scripts: ScriptService, *, url: str, prefix: str,
-                 check_interval_s: float = 2.0, retry_s: float = 0.5) -> None:
+class RedisRelay(Subscription):
+    """The ticker's end of ``<prefix>:events``: changes go out through a Lua script, come back in order."""
+
+    lost_on: tuple[type[BaseException], ...] = (*REDIS_DOWN, Gap)  # a gap: reload by snapshot
+
+    def __init__(self, hub: TickerHub, scripts: ScriptService, link: RedisLink, *, check_s: float = 2.0,
+                 retry_s: float = 0.5) -> None:
+        super().__init__(link, channel="events", name="ticker", log=log, meanwhile="serving local clients only",
+                         retry_s=retry_s, check_s=check_s)
         self.hub, self.scripts = hub, scripts
-        self.url, self.prefix = url, prefix
-        self.meta, self.items, self.channel = f"{prefix}:meta", f"{prefix}:items", f"{prefix}:events"
-        self.check_interval_s, self.retry_s = check_interval_s, retry_s
+        self.meta, self.items = link.key("meta"), link.key("items")
         self.presence_interval_s = 10.0
         self._presence_at = float("-inf")
-        self.redis: aioredis.Redis | None = None
-        self.connected = asyncio.Event()
         self.pending: list[tuple[str, dict[str, Any]]] = []  # published while Redis was away
         self.resyncs = 0
-        self._task: asyncio.Task[None] | None = None
-        # Visible in Redis CLIENT LIST, so an operator (or a test) can tell the nodes apart.
-        self.client_name = f"lantern-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
     # -- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
         self.hub.relay = self
-        self.redis = aioredis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5,
-                                       retry=Retry(NoBackoff(), 0), decode_responses=True,
-                                       client_name=self.client_name)
-        self._task = asyncio.create_task(self._run(), name="ticker-redis-relay")
-        with contextlib.suppress(TimeoutError):  # serve locally if Redis is not there yet
-            await asyncio.wait_for(self.connected.wait(), timeout=3)
+        await super().start()
 
     async def stop(self) -> None:
         self.hub.relay = None
-        if self._task is not None:
-            self._task.cancel()
-            while not self._task.done():
-                # redis-py can swallow a cancellation that lands inside a command (it surfaces as a
-                # ConnectionError, which _run retries): ask again until the task has really ended.
-                await asyncio.wait({self._task}, timeout=max(self.retry_s, 0.05))
-                self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self.redis is not None:
-            await self.redis.aclose()
+        await super().stop()
 
     # -- publishing ----------------------------------------------------------------
     async def publish(self, kind: str, item: dict[str, Any]) -> None:
@@ -107,7 +90,7 @@ class RedisRelay:
                 await self._eval_publish(kind, item)
                 return
             except RedisError as exc:
-                self._degrade(exc)
+                self.disconnected(exc)
         self.pending.append((kind, item))
         self.hub.deliver(self.hub.core.apply(kind, item, now=self.hub.clock()))
 
@@ -131,44 +114,24 @@ class RedisRelay:
         if await self.redis.eval(_SEED, 2, self.meta, self.items, *args):  # type: ignore[misc]
             log.info("seeded the shared ticker state in Redis (%d items)", (len(args) - 1) // 2)
 
-    def _degrade(self, exc: BaseException) -> None:
+    def disconnected(self, exc: BaseException) -> None:
         if self.connected.is_set():
-            log.warning("Redis fan-out lost (%s); serving local clients only until it is back", type(exc).__name__)
             self.hub.core.epoch = "local-" + new_epoch()  # local revisions must never mix with shared ones
-        self.connected.clear()
+        super().disconnected(exc)
 
     # -- receiving -------------------------------------------------------------------
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self._session()
-            except (RedisError, OSError, Gap) as exc:
-                self._degrade(exc)
-            await asyncio.sleep(self.retry_s)
+    async def subscribed(self) -> None:
+        """Subscribed (first, so nothing falls in between): replay what was published meanwhile, then load."""
+        for kind, item in self.pending:
+            await self._eval_publish(kind, item)
+        self.pending.clear()
+        await self.reload()
 
-    async def _session(self) -> None:
-        assert self.redis is not None
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        try:
-            await pubsub.subscribe(self.channel)  # subscribe first, then load: nothing falls in between
-            for kind, item in self.pending:
-                await self._eval_publish(kind, item)
-            self.pending.clear()
-            await self.reload()
-            self.connected.set()
-            while True:
-                message = await pubsub.get_message(timeout=self.check_interval_s)
-                if message is None:
-                    await self._check(pubsub)
-                elif message.get("type") == "message":
-                    await self._on_event(str(message["data"]))
-                if asyncio.get_running_loop().time() - self._presence_at >= self.presence_interval_s:
-                    await self.write_presence()
-        finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
+    async def turned(self) -> None:
+        if asyncio.get_running_loop().time() - self._presence_at >= self.presence_interval_s:
+            await self.write_presence()
 
-    async def _on_event(self, data: str) -> None:
+    async def on_message(self, data: str) -> None:
         epoch, rev_text, kind, body = data.split("|", 3)
         rev, core = int(rev_text), self.hub.core
         if epoch == core.epoch and rev <= core.rev:
@@ -178,7 +141,7 @@ class RedisRelay:
             return
         self.hub.apply_remote(kind, json.loads(body), rev)
 
-    async def _check(self, pubsub: Any) -> None:
+    async def quiet(self, pubsub: PubSub) -> None:
         """Quiet channel: make sure no change slipped past (e.g. a silently re-opened connection).
 
         A change published just after the quiet wait ended is already counted in Redis's revision while its
@@ -193,7 +156,7 @@ class RedisRelay:
                and loop.time() < deadline):
             message = await pubsub.get_message(timeout=0.2)
             if message is not None and message.get("type") == "message":
-                await self._on_event(str(message["data"]))
+                await self.on_message(str(message["data"]))
         if epoch is None or epoch != self.hub.core.epoch or int(rev or 0) != self.hub.core.rev:
             await self.reload()
 
@@ -225,7 +188,7 @@ class RedisRelay:
         assert self.redis is not None
         self._presence_at = asyncio.get_running_loop().time()
         viewers = {v.user_id: [v.role, v.team, sorted(v.skills), sorted(v.sites), v.shift] for v in self.hub.viewers()}
-        await self.redis.set(f"{self.prefix}:presence:{self.client_name}", json.dumps(viewers, ensure_ascii=False),
+        await self.redis.set(self.link.key("presence", self.node), json.dumps(viewers, ensure_ascii=False),
                              ex=int(max(30, 3 * self.presence_interval_s)))
 
     async def viewers(self) -> list[Viewer]:
@@ -235,7 +198,7 @@ class RedisRelay:
             return local
         try:
             await self.write_presence()
-            keys = [k async for k in self.redis.scan_iter(f"{self.prefix}:presence:*", count=500)]
+            keys = [k async for k in self.redis.scan_iter(self.link.key("presence", "*"), count=500)]
             reports = await self.redis.mget(keys) if keys else []
         except RedisError:
             return local

@@ -3,8 +3,8 @@
 A DingTalk robot takes 20 messages a minute however many nodes post to it,
 and a push source's ``/api/ingest`` allowance is meant per source, not per
 node; kept in process memory, each node would allow the full rate.  With
-``broadcast.redis_url`` set, the same Redis the broadcast uses keeps these
-counters, each check-and-take one Lua script (atomic on the server):
+``redis.url`` set, the Redis the nodes share keeps these counters (under
+``<redis.prefix>:limits``), each check-and-take one Lua script (atomic on the server):
 
 * a sliding window (``ZSET`` of send times) for robot budgets, with the
   per-tier cap of :mod:`monitor.channels.budget` so P1 never waits behind P3;
@@ -20,17 +20,14 @@ later (so an outage never costs a connect timeout per alert).
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 import time
 from collections.abc import Callable
 from itertools import count
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+
+from infra.redis import RedisLink
 
 log = logging.getLogger("lantern.shared_limits")
 
@@ -66,15 +63,12 @@ return tostring(wait)
 class RedisLimits:
     """One Redis client for the shared limits of this node; every method answers ``None`` while Redis is away."""
 
-    def __init__(self, url: str, prefix: str, *, retry_s: float = 5.0, timeout_s: float = 1.0,
+    def __init__(self, link: RedisLink, *, retry_s: float = 5.0, timeout_s: float = 1.0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.prefix = prefix
+        self.link = link
         self.retry_s = retry_s
         self.monotonic = monotonic
-        self.node = f"{os.getpid()}-{secrets.token_hex(4)}"
-        self.redis = aioredis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s,
-                                       retry=Retry(NoBackoff(), 0), decode_responses=True,
-                                       client_name=f"lantern-limits-{self.node}")
+        self.redis = link.client("limits", connect_timeout_s=timeout_s, timeout_s=timeout_s)
         self._window = self.redis.register_script(_WINDOW)
         self._bucket = self.redis.register_script(_BUCKET)
         self._members = count(1)
@@ -82,11 +76,11 @@ class RedisLimits:
         self._retry_at = float("-inf")
 
     def key(self, name: str) -> str:
-        return f"{self.prefix}:{name}"
+        return self.link.key("limits", name)
 
     def member(self) -> str:
         """A unique entry for a sliding window (two nodes may send in the same millisecond)."""
-        return f"{self.node}:{next(self._members)}"
+        return f"{self.link.node}:{next(self._members)}"
 
     async def _run(self, script: Any, key: str, args: list[str]) -> Any:
         if self.down and self.monotonic() < self._retry_at:

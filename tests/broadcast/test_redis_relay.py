@@ -37,7 +37,7 @@ class Node:
 async def start_node(tmp_path: Any, name: str, prefix: str, clock: FakeClock, db: str = "",
                      url: str = REDIS_URL, wait: bool = True) -> Node:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / f"{db or name}.db"),
-                                                    broadcast__redis_url=url, broadcast__redis_prefix=prefix)
+                                                    redis__url=url, redis__prefix=prefix)
     services = await build_services(settings, clock=clock, wiring=("web.wiring.broadcast",))
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
@@ -120,7 +120,7 @@ async def test_change_racing_the_quiet_check_reaches_clients_as_a_publish(tmp_pa
     clock = FakeClock(1_800_000_000.0)
     a = await start_node(tmp_path, "a", prefix, clock, db="shared")
     b = await start_node(tmp_path, "b", prefix, clock, db="shared")
-    b.relay.check_interval_s = 0.0005  # check almost continuously, so the race is hit on every publish
+    b.relay.check_s = 0.0005  # check almost continuously, so the race is hit on every publish
     try:
         async with aiohttp.ClientSession() as http:
             ws = await http.ws_connect(b.url(f"/ws/ticker?token={b.agent.token}"))
@@ -229,7 +229,7 @@ async def test_nodes_keep_serving_through_a_redis_outage_and_merge_after(tmp_pat
     try:
         for name in ("a", "b"):
             node = await start_node(tmp_path, name, prefix, clock, url=own.url)
-            node.relay.check_interval_s = 0.2
+            node.relay.check_s = 0.2
             nodes.append(node)
         a, b = nodes
         async with aiohttp.ClientSession() as http:

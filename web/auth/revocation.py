@@ -7,7 +7,7 @@ account changed in a way that changes what they see (role, team, skills,
 site).  :func:`announce` applies it on this node - drops the principal
 cache's entries and closes the user's affected ticker websockets and console
 streams - and hands it to the fan-out (:mod:`web.auth.revocation_redis`, with
-``broadcast.redis_url``), so every other node applies it too.
+``redis.url``), so every other node applies it too.
 
 Long-lived connections register here (:func:`hold`) with the credential they
 were opened with (a :func:`web.auth.token_cache.cache_key`: kind and SHA-256,

@@ -1,6 +1,6 @@
-"""Principal and source changes across nodes: one pub/sub channel on the broadcast's Redis.
+"""Principal and source changes across nodes: one pub/sub channel on the shared Redis (``[redis]``).
 
-With ``broadcast.redis_url`` each node publishes on ``<prefix>:changes``
+With ``redis.url`` each node publishes on ``<prefix>:changes``
 
 * ``{"node", "type": "principal", "change": {...}}`` - a :class:`web.auth.revocation.PrincipalChange` made here
   (deactivation, token revocation, logout, password, role/team/skills/site): every other node applies it
@@ -22,18 +22,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from infra.redis import PubSubChannel, RedisLink
 from web.auth import revocation
 from web.auth.revocation import PrincipalChange
-from web.platform.redis_pubsub import PubSubChannel
 
 log = logging.getLogger("lantern.revocation.redis")
 
 
 class ChangeFanout(PubSubChannel):
-    def __init__(self, *, url: str, channel: str, on_change: Callable[[PrincipalChange], object],
+    def __init__(self, link: RedisLink, *, on_change: Callable[[PrincipalChange], object],
                  on_source: Callable[[str], Awaitable[None]], on_missed: Callable[[], Awaitable[object]],
                  retry_s: float = 0.5, check_s: float = 2.0, outbox: int = 10_000) -> None:
-        super().__init__(url=url, channel=channel, name="changes", log=log,
+        super().__init__(link, channel="changes", name="changes", log=log,
                          meanwhile="changes apply on this node only", outbox=outbox, retry_s=retry_s, check_s=check_s)
         self.on_change, self.on_source, self.on_missed = on_change, on_source, on_missed
         self.received = 0  # messages of other nodes applied here
@@ -72,9 +72,8 @@ class ChangeFanout(PubSubChannel):
 
 
 async def wire(services: Any) -> None:
-    """With ``broadcast.redis_url``: principal changes and source changes reach every node."""
-    settings = services.settings
-    if not settings["broadcast.redis_url"]:
+    """With ``redis.url``: principal changes and source changes reach every node."""
+    if services.redis is None:
         return
     monitor = services.monitor
 
@@ -87,9 +86,8 @@ async def wire(services: Any) -> None:
         if monitor is not None:
             await monitor.reload_sources()
 
-    fanout = ChangeFanout(url=settings["broadcast.redis_url"], channel=f"{settings['broadcast.redis_prefix']}:changes",
-                          on_change=lambda change: revocation.apply(services, change), on_source=reload_source,
-                          on_missed=missed)
+    fanout = ChangeFanout(services.redis, on_change=lambda change: revocation.apply(services, change),
+                          on_source=reload_source, on_missed=missed)
     services.extras["principal_fanout"] = fanout
     if monitor is not None:
         monitor.config_listeners.append(fanout.forward_source)

@@ -14,7 +14,7 @@ Whatever makes a principal invalid or different on this node must say so:
 :meth:`forget_user` (deactivation, password change, role/team/skills/site
 change).  A lookup that was already running when such a change happened is
 not stored, so it cannot put the old answer back.  :mod:`web.auth.revocation`
-does both for every change and, with ``broadcast.redis_url``, on every node;
+does both for every change and, with ``redis.url``, on every node;
 without Redis other nodes see the change when their entry expires.
 """
 

@@ -8,6 +8,7 @@ nothing.  On top of that:
   ``incidents.default_routes`` the defaults fill gaps, and the report says so);
   routes saved in the console (which replace the file's) are used when the
   configured database exists, and routes that select nobody who exists are named;
+* settings: an old name still read (``broadcast.redis_url`` is ``redis.url`` now) is a warning;
 * channels: each robot or webhook URL is well formed and allowed by the outbound
   address guard (``network.*``); with ``connect`` each is also reached (an HTTP
   request to it, any answer counts; SMTP: connect, TLS and login).
@@ -66,7 +67,8 @@ async def check(path: str | None, *, connect: bool = False, env: dict[str, str] 
         except ConfigError as exc:
             return [Finding("error", str(exc))]
         try:
-            findings = [Finding("ok", f"配置的键与取值均有效 (every key and value is valid): {where}")]
+            findings = [Finding("ok", f"配置的键与取值均有效 (every key and value is valid): {where}"),
+                        *(Finding("warn", text) for text in settings.warnings)]
             routes = services.alerts.routes
             escalating = services.alerts.config.escalate_minutes
             channels: dict[str, Channel] = services.alerts.channels

@@ -9,6 +9,11 @@ owning package validates: ``[[sources]]`` (monitor), ``[[channels]]``,
 ``[[routes]]`` and ``[[plans]]`` (alerting), ``[[shifts]]`` (broadcast); and free-form tables handed to
 their owner: ``[tier]`` (the classifier's severity policy).  Users live in the
 database (``lantern user add``), not in the file.
+
+A renamed setting keeps working under its old name (``ALIASES``: file key,
+environment variable or override) and leaves a warning in
+``Settings.warnings``, logged when the services are built and shown by
+``lantern check``.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ class Setting:
 
     @property
     def env(self) -> str:
-        return "LANTERN_" + self.name.replace(".", "_").upper()
+        return _env_name(self.name)
 
     @property
     def section(self) -> str:
@@ -59,6 +64,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.log_level", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR."),
     # -- storage ----------------------------------------------------------
     Setting("storage.path", "./var/lantern.db", "SQLite database file (WAL mode). Created if missing."),
+    # -- redis (several nodes) ---------------------------------------------
+    Setting("redis.url", "",
+            "Redis the Lantern nodes share, e.g. redis://host:6379/0: the ticker, console events, sign-outs and "
+            "revocations, source changes, robot send budgets and push-ingest limits then cross every node. "
+            "Empty: one node, in-process only. Was broadcast.redis_url (still read, with a warning)."),
+    Setting("redis.prefix", "lantern:ticker",
+            "Prefix of every key and channel the nodes share in Redis (nodes that work together need the same url "
+            "and prefix; the default is the one earlier versions used). Was broadcast.redis_prefix."),
     # -- auth -------------------------------------------------------------
     Setting(
         "auth.secret_key",
@@ -175,13 +188,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("incidents.tick_s", 1.0, "How often the alert engine checks timers, in seconds."),
     Setting("incidents.ack_link_hours", 72, "How long the acknowledge link inside an alert stays valid."),
     # -- broadcast --------------------------------------------------------
-    Setting(
-        "broadcast.redis_url",
-        "",
-        "Redis URL for sharing the broadcast, console events, robot send budgets and push-ingest limits between "
-        "several Lantern nodes. Empty: in-process only.",
-    ),
-    Setting("broadcast.redis_prefix", "lantern:ticker", "Prefix of the Redis keys and channel the nodes share."),
     Setting("broadcast.approvals_normal", ["*"],
             "Approvals a normal script needs: one entry per approver, a team name or * (any manager)."),
     Setting("broadcast.approvals_high", ["*"], "Approvals a high-priority script needs (team names or *)."),
@@ -220,11 +226,26 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+# Old names still read (file key, environment variable, override), each time with a warning.
+ALIASES: dict[str, str] = {"broadcast.redis_url": "redis.url", "broadcast.redis_prefix": "redis.prefix"}
 LIST_SECTIONS = ("sources", "channels", "routes", "plans", "shifts")
 # Free-form tables handed as they are to their owner: [tier] is the classifier's
 # TierPolicy (weights, thresholds, authority lists; see classifiers/tiers.py).
 TABLE_SECTIONS = ("tier",)
 _SECTIONS = tuple(dict.fromkeys(s.section for s in SETTINGS))
+
+
+def _env_name(name: str) -> str:
+    return "LANTERN_" + name.replace(".", "_").upper()
+
+
+def _renamed(origin: str, old: str, new: str, *, ignored: bool) -> str:
+    """The warning about an old setting name (zh-CN, then English)."""
+    if ignored:
+        return (f"{origin}: {old} 已改名为 {new}；两者都设置了，{old} 被忽略 "
+                f"({old} is now {new}; both are set, so {old} is ignored: remove it)")
+    return (f"{origin}: {old} 已改名为 {new}，旧名称暂时仍可用，请改用新名称 "
+            f"({old} is now {new}; the old name still works for now, please use the new one)")
 
 
 def valid_tables() -> str:
@@ -281,11 +302,13 @@ class Settings:
     """Resolved settings: ``settings["server.port"]`` plus the raw list tables."""
 
     def __init__(self, values: Mapping[str, Any], lists: Mapping[str, list[dict[str, Any]]],
-                 path: Path | None = None, tables: Mapping[str, dict[str, Any]] | None = None) -> None:
+                 path: Path | None = None, tables: Mapping[str, dict[str, Any]] | None = None,
+                 warnings: tuple[str, ...] = ()) -> None:
         self._values = dict(values)
         self.lists = {k: list(lists.get(k, [])) for k in LIST_SECTIONS}
         self.tables = {k: dict((tables or {}).get(k, {})) for k in TABLE_SECTIONS}
         self.path = path
+        self.warnings = warnings  # e.g. an old setting name was used: logged at start, shown by `lantern check`
 
     def __getitem__(self, name: str) -> Any:
         return self._values[name]
@@ -293,19 +316,23 @@ class Settings:
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with some settings replaced; keys use ``__`` for the dot."""
         values = dict(self._values)
+        warnings = list(self.warnings)
         for key, value in overrides.items():
             name = key.replace("__", ".")
+            if name in ALIASES:
+                warnings.append(_renamed("override", name, ALIASES[name], ignored=False))
+                name = ALIASES[name]
             if name not in _BY_NAME:
                 raise ConfigError(f"unknown setting {name}")
             values[name] = _coerce(_BY_NAME[name], value, "override")
-        return Settings(values, self.lists, self.path, self.tables)
+        return Settings(values, self.lists, self.path, self.tables, tuple(warnings))
 
     def with_lists(self, **lists: list[dict[str, Any]]) -> Settings:
         """A copy with some ``[[sources]]``/``[[channels]]``/... lists replaced."""
         unknown = set(lists) - set(LIST_SECTIONS)
         if unknown:
             raise ConfigError(f"unknown list section(s): {', '.join(sorted(unknown))}")
-        return Settings(self._values, {**self.lists, **lists}, self.path, self.tables)
+        return Settings(self._values, {**self.lists, **lists}, self.path, self.tables, self.warnings)
 
     @property
     def sources(self) -> list[dict[str, Any]]:
@@ -337,6 +364,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     values = {s.name: s.default for s in SETTINGS}
     lists: dict[str, list[dict[str, Any]]] = {}
     tables: dict[str, dict[str, Any]] = {}
+    warnings: list[str] = []
     if file_path is not None:
         try:
             data = tomllib.loads(file_path.read_text(encoding="utf-8"))
@@ -359,15 +387,30 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
                                   f"可用的表 (valid tables): {valid_tables()}")
             for key, value in body.items():
                 name = f"{section}.{key}"
+                if name in ALIASES:
+                    new = ALIASES[name]
+                    given = data.get(new.split(".")[0], {})
+                    if isinstance(given, dict) and new.split(".")[1] in given:
+                        warnings.append(_renamed(str(file_path), name, new, ignored=True))
+                        continue
+                    warnings.append(_renamed(str(file_path), name, new, ignored=False))
+                    values[new] = _coerce(_BY_NAME[new], value, f"{file_path}: {name}")
+                    continue
                 if name not in _BY_NAME:
                     keys = ", ".join(s.key for s in SETTINGS if s.section == section)
                     raise ConfigError(f"{file_path}: [{section}] 未知键 {key} (unknown setting {name}); "
                                       f"可用的键 (valid keys): {keys}")
                 values[name] = _coerce(_BY_NAME[name], value, str(file_path))
+    for old, new in ALIASES.items():
+        old_env, new_env = _env_name(old), _env_name(new)
+        if old_env in env:
+            warnings.append(_renamed("environment", old_env, new_env, ignored=new_env in env))
+            if new_env not in env:
+                values[new] = _coerce(_BY_NAME[new], env[old_env], old_env)
     for setting in SETTINGS:
         if setting.env in env:
             values[setting.name] = _coerce(setting, env[setting.env], setting.env)
-    return Settings(values, lists, file_path, tables)
+    return Settings(values, lists, file_path, tables, tuple(warnings))
 
 
 def toml_value(value: Any) -> str:

@@ -1,8 +1,8 @@
 """The Redis client for rate limits the nodes share (robot budgets, push-ingest buckets).
 
-It exists when ``broadcast.redis_url`` is set (the Redis the broadcast
-already uses), one per process however many parts ask for it, and closes
-when the services stop.  Its keys live under ``<broadcast.redis_prefix>:limits``.
+It exists when ``redis.url`` is set, one per process however many parts ask
+for it, and closes when the services stop.  Its keys live under
+``<redis.prefix>:limits``.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ _KEY = "shared_limits"
 
 
 def for_services(services: Any) -> RedisLimits | None:
-    """This process's :class:`RedisLimits`, created on first use; None without ``broadcast.redis_url``."""
-    settings = services.settings
-    if not settings["broadcast.redis_url"]:
+    """This process's :class:`RedisLimits`, created on first use; None without ``redis.url``."""
+    if services.redis is None:
         return None
     limits: RedisLimits | None = services.extras.get(_KEY)
     if limits is None:
-        limits = RedisLimits(settings["broadcast.redis_url"], f"{settings['broadcast.redis_prefix']}:limits")
+        limits = RedisLimits(services.redis)
         services.extras[_KEY] = limits
         services.on_stop.append(limits.close)  # registered first by its first user, so it stops after them
     return limits

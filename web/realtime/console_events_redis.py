@@ -1,4 +1,4 @@
-"""Console events across nodes: the same Redis the broadcast uses, one pub/sub channel.
+"""Console events across nodes: one pub/sub channel on the shared Redis (``[redis]``).
 
 Each node publishes the events of its own producers on ``<prefix>:console``
 as ``{"node", "kind", "data"}`` and delivers what other nodes publish to its
@@ -9,7 +9,7 @@ Pub/sub does not keep messages, so whenever this node's subscription has to
 be re-established (Redis restarted, the connection broke) every local
 console is told to ``resync``.  Events produced while Redis is away wait in a
 bounded outbox and are sent once it is back; producers never wait on Redis
-(the channel itself: :mod:`web.platform.redis_pubsub`).
+(the channel itself: :class:`infra.redis.PubSubChannel`).
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from web.platform.redis_pubsub import PubSubChannel
+from infra.redis import PubSubChannel, RedisLink
 from web.realtime.console_events import KINDS, LiveHub
 
 log = logging.getLogger("lantern.console.redis")
 
 
 class RedisFanout(PubSubChannel):
-    def __init__(self, hub: LiveHub, *, url: str, channel: str, retry_s: float = 0.5, check_s: float = 2.0,
+    def __init__(self, hub: LiveHub, link: RedisLink, *, retry_s: float = 0.5, check_s: float = 2.0,
                  outbox: int = 1000) -> None:
-        super().__init__(url=url, channel=channel, name="console", log=log, meanwhile="local consoles only",
+        super().__init__(link, channel="console", name="console", log=log, meanwhile="local consoles only",
                          outbox=outbox, retry_s=retry_s, check_s=check_s)
         self.hub = hub
 

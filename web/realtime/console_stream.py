@@ -3,8 +3,8 @@
 Listed last in ``WIRING``: by then the incident engine, the alert engine, the
 script service and the monitor exist, and this module registers one small
 listener on each (they know nothing of ``web``).  With
-``broadcast.redis_url`` set the events also travel to the other nodes over
-the same Redis (``<broadcast.redis_prefix>:console``).
+``redis.url`` set the events also travel to the other nodes over
+the shared Redis (``<redis.prefix>:console``).
 
 The stream (``text/event-stream``)::
 
@@ -84,11 +84,10 @@ async def wire(services: Any) -> None:
         services.scripts.listeners.append(script_listener(hub))
     if services.monitor is not None:
         services.monitor.listeners.append(source_listener(hub))
-    if settings["broadcast.redis_url"]:
+    if services.redis is not None:
         from web.realtime.console_events_redis import RedisFanout
 
-        fanout = RedisFanout(hub, url=settings["broadcast.redis_url"],
-                             channel=f"{settings['broadcast.redis_prefix']}:console")
+        fanout = RedisFanout(hub, services.redis)
         services.extras["console_fanout"] = fanout
         services.on_start.append(fanout.start)
         services.on_stop.insert(0, fanout.stop)

@@ -80,10 +80,10 @@ async def wire(services: Any) -> None:
     services.extras["create_draft_script"] = create_draft_script
     services.on_start.append(runtime.start)
     services.on_stop.append(runtime.stop)
-    if settings["broadcast.redis_url"]:
+    if services.redis is not None:
         from broadcast.redis_relay import RedisRelay
 
-        relay = RedisRelay(hub, scripts, url=settings["broadcast.redis_url"], prefix=settings["broadcast.redis_prefix"])
+        relay = RedisRelay(hub, scripts, services.redis)
         services.extras["broadcast_relay"] = relay
         services.on_start.append(relay.start)
         services.on_stop.insert(0, relay.stop)

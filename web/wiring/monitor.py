@@ -287,7 +287,7 @@ def _loads(text: str) -> Any:
 
 
 def ingest_buckets(services: Any) -> TokenBuckets:
-    """The push-ingest limit per source: shared by every node through Redis when broadcast.redis_url is set."""
+    """The push-ingest limit per source: shared by every node through Redis when redis.url is set."""
     per_minute = services.settings["monitor.ingest_per_minute"]
     limits = shared_limits.for_services(services)
     if limits is None:

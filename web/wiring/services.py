@@ -13,11 +13,13 @@ Wiring runs in order, so a later module may use what an earlier attached.
 from __future__ import annotations
 
 import importlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra.redis import RedisLink
 from web.auth import users
 from web.platform.settings import Settings
 from web.platform.storage import Database
@@ -32,6 +34,7 @@ WIRING: tuple[str, ...] = (
 )
 
 Clock = Callable[[], float]
+log = logging.getLogger("lantern.settings")
 
 
 @dataclass
@@ -42,6 +45,7 @@ class Services:
     db: Database
     clock: Clock
     secret: str = ""
+    redis: RedisLink | None = None  # this node's link to the shared Redis ([redis] url); None: one node only
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Filled by the wiring modules; typed loosely so ``web`` stays the only
@@ -81,6 +85,11 @@ def open_database(settings: Settings) -> Database:
     return db
 
 
+def redis_link(settings: Settings) -> RedisLink | None:
+    """The one link (and node id) every cross-node feature of this node shares; None without ``redis.url``."""
+    return RedisLink(settings["redis.url"], settings["redis.prefix"]) if settings["redis.url"] else None
+
+
 async def build_services(settings: Settings, *, clock: Clock = time.time, db: Database | None = None,
                          wiring: tuple[str, ...] = WIRING) -> Services:
     """Open the database, apply migrations and wire every package (nothing is started yet)."""
@@ -88,7 +97,9 @@ async def build_services(settings: Settings, *, clock: Clock = time.time, db: Da
     db = db or open_database(settings)
     try:
         secret = settings["auth.secret_key"] or await db.write(lambda d: users.app_secret(d, "auth"))
-        services = Services(settings=settings, db=db, clock=clock, secret=secret)
+        for warning in settings.warnings:
+            log.warning("%s", warning)
+        services = Services(settings=settings, db=db, clock=clock, secret=secret, redis=redis_link(settings))
         for name in wiring:
             module = importlib.import_module(name)
             await module.wire(services)

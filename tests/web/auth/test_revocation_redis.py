@@ -35,7 +35,7 @@ async def wire(services: Any) -> None:
 @pytest.fixture
 async def nodes(tmp_path: Path, prefix: str) -> AsyncIterator[tuple[Site, Site]]:
     clock = FakeClock(NOW)
-    overrides = {"broadcast__redis_url": REDIS_URL, "broadcast__redis_prefix": prefix, "monitor__enabled": False}
+    overrides = {"redis__url": REDIS_URL, "redis__prefix": prefix, "monitor__enabled": False}
     a = await start_site(tmp_path, clock, WIRING, **overrides)
     b = await start_site(tmp_path, clock, WIRING, like=a, **overrides)
     try:

@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
+from infra.redis import RedisLink
 from monitor.alerting import outbox
 from monitor.alerting.outbox import list_deliveries
 from monitor.alerting.routing import Recipient
@@ -44,7 +45,7 @@ async def nodes(prefix: str) -> AsyncIterator[Callable[..., RedisLimits]]:
     made: list[RedisLimits] = []
 
     def make(url: str = REDIS_URL, **kw: Any) -> RedisLimits:
-        limits = RedisLimits(url, f"{prefix}:limits", **kw)
+        limits = RedisLimits(RedisLink(url, prefix), **kw)
         made.append(limits)
         return limits
 
@@ -106,8 +107,8 @@ async def test_alerts_still_go_out_when_redis_is_unreachable(tmp_path: Path, pre
     robot = await Robot().start()
     settings = settings_for(tmp_path, channels=[{"name": "ding", "kind": "dingtalk", "url": robot.url("/robot/send"),
                                                  "token": "t0k3n"}], routes=[{"channels": ["ding"]}],
-                            incidents__group_wait_s=0, broadcast__redis_url=CLOSED_URL,
-                            broadcast__redis_prefix=prefix)
+                            incidents__group_wait_s=0, redis__url=CLOSED_URL,
+                            redis__prefix=prefix)
     svc = await make_services(settings, Clock())
     try:
         assert isinstance(svc.alerts.sender.budgets["ding"], SharedBudget)
@@ -133,7 +134,7 @@ async def test_two_alert_nodes_on_one_robot_send_one_budget(tmp_path: Path, pref
             settings = settings_for(tmp_path / name, channels=[{"name": "ding", "kind": "dingtalk",
                                                                 "url": robot.url("/robot/send"), "token": "t0k3n"}],
                                     routes=[{"channels": ["ding"]}], incidents__group_wait_s=0,
-                                    broadcast__redis_url=REDIS_URL, broadcast__redis_prefix=prefix)
+                                    redis__url=REDIS_URL, redis__prefix=prefix)
             (tmp_path / name).mkdir()
             made.append(await make_services(settings, Clock()))
         for n, svc in enumerate(made):
@@ -162,8 +163,8 @@ async def test_two_nodes_on_one_database_race_for_the_same_alerts(tmp_path: Path
         for _ in range(2):
             settings = settings_for(tmp_path, channels=[{"name": "ding", "kind": "dingtalk",
                                                          "url": robot.url("/robot/send"), "token": "t0k3n"}],
-                                    routes=[{"channels": ["ding"]}], broadcast__redis_url=REDIS_URL,
-                                    broadcast__redis_prefix=prefix)
+                                    routes=[{"channels": ["ding"]}], redis__url=REDIS_URL,
+                                    redis__prefix=prefix)
             made.append(await make_services(settings, Clock()))
         a, b = made
 
@@ -191,8 +192,8 @@ async def test_two_nodes_on_one_database_race_for_the_same_alerts(tmp_path: Path
 
 
 async def test_two_ingest_nodes_share_a_source_limit(make_api: Any, prefix: str) -> None:
-    overrides = {"monitor__ingest_per_minute": 3, "broadcast__redis_url": REDIS_URL,
-                 "broadcast__redis_prefix": prefix}
+    overrides = {"monitor__ingest_per_minute": 3, "redis__url": REDIS_URL,
+                 "redis__prefix": prefix}
     node_a, clock_a, db = await make_api(**overrides)
     node_b, clock_b, _ = await make_api(**overrides)
     assert isinstance(node_a.app[INGEST_BUCKETS], SharedTokenBuckets)
@@ -209,8 +210,8 @@ async def test_two_ingest_nodes_share_a_source_limit(make_api: Any, prefix: str)
 
 
 async def test_ingest_falls_back_to_the_local_bucket_without_redis(make_api: Any, prefix: str) -> None:
-    client, _, db = await make_api(monitor__ingest_per_minute=2, broadcast__redis_url=CLOSED_URL,
-                                   broadcast__redis_prefix=prefix)
+    client, _, db = await make_api(monitor__ingest_per_minute=2, redis__url=CLOSED_URL,
+                                   redis__prefix=prefix)
     assert [(await push(client, TOKEN_A, [item(n)])).status for n in range(3)] == [200, 200, 429]
     assert stored(db, "hook-a") == ["m0", "m1"]
 
@@ -218,7 +219,7 @@ async def test_ingest_falls_back_to_the_local_bucket_without_redis(make_api: Any
 async def test_one_client_per_process_for_every_part() -> None:
     class Fake:
         def __init__(self, url: str) -> None:
-            self.settings = {"broadcast.redis_url": url, "broadcast.redis_prefix": "p"}
+            self.redis = RedisLink(url, "p") if url else None
             self.extras: dict[str, Any] = {}
             self.on_stop: list[Any] = []
 

@@ -28,7 +28,7 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def start(tmp_path: Path, prefix: str, clock: FakeClock) -> tuple[Services, TestServer]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "shared.db"),
-                                                    broadcast__redis_url=REDIS_URL, broadcast__redis_prefix=prefix)
+                                                    redis__url=REDIS_URL, redis__prefix=prefix)
     services = await build_services(settings, clock=clock,
         wiring=("web.wiring.broadcast", "web.realtime.console_stream"))
     server = TestServer(create_app(services), host="127.0.0.1")

@@ -1,4 +1,5 @@
-"""The pub/sub channel the web fan-outs share, on the real Redis at 127.0.0.1:6379 (skipped if it is not there).
+"""infra.redis: the link, the client factory and the pub/sub channel every cross-node feature is built on,
+on the real Redis at 127.0.0.1:6379 (skipped if it is not there).
 
 Redis "goes away" through a small TCP relay in front of it that the test cuts and opens again, the way a
 restarted Redis or a broken network looks to the node.
@@ -14,8 +15,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from infra.redis import PubSubChannel, RedisLink
 from tests.support_servers import REDIS_URL, free_port
-from web.platform.redis_pubsub import PubSubChannel
 
 pytestmark = pytest.mark.redis
 LOG = "lantern.test.pubsub"
@@ -25,8 +26,8 @@ WAIT = 10  # seconds: only a guard against hanging, never part of an assertion
 class Recorder(PubSubChannel):
     """Keeps what it hears in a queue; a message with ``"boom"`` makes its handler fail."""
 
-    def __init__(self, url: str, channel: str, *, outbox: int = 100) -> None:
-        super().__init__(url=url, channel=channel, name="test", log=logging.getLogger(LOG),
+    def __init__(self, url: str, prefix: str, *, outbox: int = 100) -> None:
+        super().__init__(RedisLink(url, prefix), channel="pubsub", name="test", log=logging.getLogger(LOG),
                          meanwhile="this node only", outbox=outbox, retry_s=0.02, check_s=0.2)
         self.heard: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.catch_ups = 0
@@ -87,7 +88,7 @@ class Relay:
 
 @pytest.fixture
 async def channel(prefix: str) -> str:
-    return f"{prefix}:pubsub"
+    return f"{prefix}:pubsub"  # what Recorder(url, prefix) subscribes to
 
 
 @pytest.fixture
@@ -98,8 +99,8 @@ async def admin() -> AsyncIterator[aioredis.Redis]:
 
 
 async def test_other_nodes_hear_a_message_its_own_node_skips_it_and_bad_ones_stop_nothing(
-        channel: str, admin: aioredis.Redis, caplog: pytest.LogCaptureFixture) -> None:
-    a, b = Recorder(REDIS_URL, channel), Recorder(REDIS_URL, channel)
+        prefix: str, channel: str, admin: aioredis.Redis, caplog: pytest.LogCaptureFixture) -> None:
+    a, b = Recorder(REDIS_URL, prefix), Recorder(REDIS_URL, prefix)
     await a.start()
     await b.start()
     try:
@@ -130,10 +131,10 @@ async def test_other_nodes_hear_a_message_its_own_node_skips_it_and_bad_ones_sto
 
 
 async def test_while_redis_is_away_messages_wait_in_the_outbox_and_the_node_catches_up_after(
-        channel: str, caplog: pytest.LogCaptureFixture) -> None:
+        prefix: str, caplog: pytest.LogCaptureFixture) -> None:
     relay = Relay()
     await relay.open()
-    a, b = Recorder(relay.url, channel, outbox=3), Recorder(REDIS_URL, channel)
+    a, b = Recorder(relay.url, prefix, outbox=3), Recorder(REDIS_URL, prefix)
     await a.start()
     await b.start()
     try:
@@ -167,10 +168,10 @@ async def test_while_redis_is_away_messages_wait_in_the_outbox_and_the_node_catc
         await relay.cut()
 
 
-async def test_stop_ends_the_tasks_even_while_messages_are_being_published(channel: str) -> None:
+async def test_stop_ends_the_tasks_even_while_messages_are_being_published(prefix: str) -> None:
     """redis-py can swallow a cancellation that lands inside a command: stop must still end (it used to hang)."""
     for attempt in range(10):
-        node = Recorder(REDIS_URL, channel, outbox=10_000)
+        node = Recorder(REDIS_URL, prefix, outbox=10_000)
         await node.start()
         for n in range(2000):
             node.send({"n": n})

@@ -10,13 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from aiohttp.test_utils import TestServer
 
 from infra.redis import PubSubChannel, RedisLink
 from tests.support_servers import REDIS_URL, free_port
+from web import shared_limits
+from web.app import create_app
+from web.services import build_services
+from web.settings import load_settings
 
 pytestmark = pytest.mark.redis
 LOG = "lantern.test.pubsub"
@@ -179,3 +185,28 @@ async def test_stop_ends_the_tasks_even_while_messages_are_being_published(prefi
         await asyncio.wait_for(node.stop(), WAIT)
         assert node.outbox  # stopped with messages still waiting: it did not run dry first
         assert not [task for task in asyncio.all_tasks() if task.get_name().startswith("test-redis-")]
+
+
+async def test_every_redis_feature_of_a_node_shares_its_node_id_and_names_its_purpose(
+        tmp_path: Path, prefix: str, admin: aioredis.Redis) -> None:
+    settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), redis__url=REDIS_URL,
+                                                    redis__prefix=prefix)
+    services = await build_services(settings, wiring=("web.wire_broadcast", "web.api_live", "web.revocation_redis"))
+    server = TestServer(create_app(services), host="127.0.0.1")
+    await server.start_server()
+    try:
+        assert services.redis is not None
+        node = services.redis.node
+        features = [services.extras[key] for key in ("broadcast_relay", "console_fanout", "principal_fanout")]
+        limits = shared_limits.for_services(services)
+        assert limits is not None and limits.link is services.redis
+        assert await limits.bucket_take("probe", 0.0, per_minute=60, burst=1) == 0.0  # its client connects
+        assert [f.node for f in features] == [node] * 3 and limits.member().startswith(f"{node}:")
+        names = {c["name"] for c in await admin.client_list() if c.get("name", "").endswith(node)}
+        assert names == {f"lantern-{purpose}-{node}" for purpose in ("ticker", "console", "changes", "limits")}
+        channels = await admin.pubsub_channels(f"{prefix}:*")
+        assert sorted(channels) == [f"{prefix}:{name}" for name in ("changes", "console", "events")]
+    finally:
+        await server.close()
+        services.db.close()
+    assert not [c for c in await admin.client_list() if c.get("name", "").endswith(node)]  # all closed on stop

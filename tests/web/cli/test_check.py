@@ -134,6 +134,19 @@ async def test_serve_logs_the_gap_at_start(tmp_path: Path) -> None:
     assert "alert routes: P1 级别无人确认时不会升级" in err
 
 
+async def test_old_redis_setting_names_are_warned_about_by_check_and_at_start(tmp_path: Path) -> None:
+    config = write(tmp_path, '[broadcast]\nredis_url = "redis://127.0.0.1:6379/0"\n')
+    code, out, _ = await lantern("check", "--config", str(config), cwd=tmp_path)
+    assert code == 0, out  # a warning: the old name is still read
+    assert f"! {config}: broadcast.redis_url 已改名为 redis.url" in out and "please use the new one" in out
+    assert re.search(r"0 error\(s\), 1 warning\(s\)", out)
+    code, out, _ = await lantern("check", "--strict", "--config", str(config), cwd=tmp_path)
+    assert code == 1, out
+    config = write(tmp_path, '[server]\nport = 1\nhost = "256.0.0.1"\n[broadcast]\nredis_prefix = "lantern:old"\n')
+    code, _, err = await lantern("serve", "--config", str(config), cwd=tmp_path)
+    assert code == 2 and "WARNING" in err and "broadcast.redis_prefix is now redis.prefix" in err
+
+
 async def test_check_refuses_channels_the_network_guard_blocks_and_bad_urls(tmp_path: Path) -> None:
     config = write(tmp_path, "[network]\nblock_private = true\n" + CHANNEL +
                    '[[channels]]\nname = "hook"\nkind = "webhook"\nurl = "https://"\n')

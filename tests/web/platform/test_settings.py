@@ -86,3 +86,50 @@ def test_rendered_toml_documents_every_setting_and_parses(tmp_path: Path) -> Non
     for setting in SETTINGS:
         assert settings[setting.name] == setting.default
     assert "server" in data
+
+
+def test_redis_section_holds_url_and_prefix(tmp_path: Path) -> None:
+    settings = load_settings(env={})
+    assert settings["redis.url"] == "" and settings["redis.prefix"] == "lantern:ticker" and settings.warnings == ()
+    config = tmp_path / "lantern.toml"
+    config.write_text('[redis]\nurl = "redis://10.0.0.5:6379/2"\nprefix = "lantern:prod"\n', encoding="utf-8")
+    settings = load_settings(config, env={"LANTERN_REDIS_PREFIX": "lantern:blue"})
+    assert settings["redis.url"] == "redis://10.0.0.5:6379/2" and settings["redis.prefix"] == "lantern:blue"
+    assert settings.warnings == ()
+    text = render_toml()
+    assert '\n[redis]\n' in text and '# url = ""' in text and '# prefix = "lantern:ticker"' in text
+
+
+def test_old_broadcast_redis_names_still_work_with_a_warning(tmp_path: Path) -> None:
+    config = tmp_path / "lantern.toml"
+    config.write_text('[broadcast]\nredis_url = "redis://old:6379/0"\nredis_prefix = "lantern:old"\n'
+                      'withdrawn_s = 60\n', encoding="utf-8")
+    settings = load_settings(config, env={})
+    assert settings["redis.url"] == "redis://old:6379/0" and settings["redis.prefix"] == "lantern:old"
+    assert settings["broadcast.withdrawn_s"] == 60  # the rest of [broadcast] as before
+    assert [w.split(": ", 1)[1] for w in settings.warnings] == [
+        "broadcast.redis_url 已改名为 redis.url，旧名称暂时仍可用，请改用新名称 "
+        "(broadcast.redis_url is now redis.url; the old name still works for now, please use the new one)",
+        "broadcast.redis_prefix 已改名为 redis.prefix，旧名称暂时仍可用，请改用新名称 "
+        "(broadcast.redis_prefix is now redis.prefix; the old name still works for now, please use the new one)"]
+    assert all(w.startswith(f"{config}: ") for w in settings.warnings)
+    with pytest.raises(KeyError):
+        settings["broadcast.redis_url"]  # read under the new name only
+    # The environment's old name too; the new names win where both are given, and the old one is called ignored.
+    settings = load_settings(env={"LANTERN_BROADCAST_REDIS_URL": "redis://env-old/0"})
+    assert settings["redis.url"] == "redis://env-old/0" and "LANTERN_REDIS_URL" in settings.warnings[0]
+    both = {"LANTERN_BROADCAST_REDIS_URL": "redis://env-old/0", "LANTERN_REDIS_URL": "redis://n/0"}
+    settings = load_settings(env=both)
+    assert settings["redis.url"] == "redis://n/0" and "被忽略" in settings.warnings[0]
+    assert "LANTERN_BROADCAST_REDIS_URL is now LANTERN_REDIS_URL; both are set" in settings.warnings[0]
+    config.write_text('[redis]\nurl = "redis://new/0"\n[broadcast]\nredis_url = "redis://old/0"\n', encoding="utf-8")
+    settings = load_settings(config, env={})
+    assert settings["redis.url"] == "redis://new/0" and len(settings.warnings) == 1
+    assert "both are set, so broadcast.redis_url is ignored" in settings.warnings[0]
+    # Overrides (what tests and commands use) accept the old name as well, and say so.
+    settings = load_settings(env={}).with_overrides(broadcast__redis_prefix="p")
+    assert settings["redis.prefix"] == "p" and settings.warnings[0].startswith("override: broadcast.redis_prefix")
+    assert settings.with_overrides(server__port=1).warnings == settings.warnings  # kept through copies
+    config.write_text("[broadcast]\nredis_url = 6379\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"redis\.url must be a str"):
+        load_settings(config, env={})

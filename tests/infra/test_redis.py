@@ -19,10 +19,10 @@ from aiohttp.test_utils import TestServer
 
 from infra.redis import PubSubChannel, RedisLink
 from tests.support_servers import REDIS_URL, free_port
-from web import shared_limits
 from web.app import create_app
-from web.services import build_services
-from web.settings import load_settings
+from web.platform import shared_limits
+from web.platform.settings import load_settings
+from web.wiring.services import build_services
 
 pytestmark = pytest.mark.redis
 LOG = "lantern.test.pubsub"
@@ -191,7 +191,8 @@ async def test_every_redis_feature_of_a_node_shares_its_node_id_and_names_its_pu
         tmp_path: Path, prefix: str, admin: aioredis.Redis) -> None:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), redis__url=REDIS_URL,
                                                     redis__prefix=prefix)
-    services = await build_services(settings, wiring=("web.wire_broadcast", "web.api_live", "web.revocation_redis"))
+    services = await build_services(settings, wiring=("web.wiring.broadcast", "web.realtime.console_stream",
+                                                      "web.auth.revocation_redis"))
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
     try:

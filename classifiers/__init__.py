@@ -13,12 +13,13 @@ No I/O here except loading (and saving) the model artifact.  The pieces:
 
 from .adapt import Correction, Overlay, adapt, load_overlay, save_overlay
 from .categories import CATEGORIES, Lexicon
-from .classifier import Classification, Classifier, Signals
+from .classifier import OFFICIAL_REASON, Classification, Classifier, Signals
 from .errors import ClassifierError, InvalidCorrectionError, ModelNotFoundError, ModelVersionError
 from .tiers import TierPolicy
 
 __all__ = [
     "CATEGORIES",
+    "OFFICIAL_REASON",
     "Classification",
     "Classifier",
     "ClassifierError",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .categories import CATEGORIES, CategoryMatcher, Lexicon, light_normalize
 from .features import normalize
 from .model import SentimentModel, shipped_model_dir, sigmoid
+from .official import is_official
 from .tiers import TierBreakdown, TierPolicy
 from .tokenize import Tokenizer
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 SENTIMENTS = ("negative", "neutral", "positive")
 SENTIMENT_LABELS = {"negative": "负面", "neutral": "中性", "positive": "正面"}
 OVERLAY_FILE = "overlay.json"
+OFFICIAL_REASON = "官方声明（不计入负面）"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,14 @@ class Classification:
     categories: tuple[str, ...]
     tier: str
     reasons: tuple[str, ...]
+    # the brand's (or an authority's) own statement, e.g. its apology: not public negativity,
+    # so an incident's negative share leaves it out (classifiers.official)
+    official: bool = False
+
+    @property
+    def counts_as_negative(self) -> bool:
+        """Negative public opinion: negative and not an official statement."""
+        return self.sentiment == "negative" and not self.official
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -49,6 +59,7 @@ class Classification:
             "categories": list(self.categories),
             "tier": self.tier,
             "reasons": list(self.reasons),
+            "official": self.official,
         }
 
 
@@ -127,13 +138,16 @@ class Classifier:
                 for c in categories
             )
             sig = signals[i] if signals is not None else None
+            official = is_official(text, sig.author if sig is not None else None, self.brands)
+            if official:
+                reasons.append(OFFICIAL_REASON)
             tier, tier_reasons = self.tier(p, categories, sig)
             if "tier" in corrected:
                 tier = corrected["tier"]
                 reasons.append(f"人工校正: {tier}")
             skip = {f"负面 {p:.2f}", "、".join(CATEGORIES[c] for c in categories)}
             reasons.extend(r for r in tier_reasons if r not in skip and r not in reasons)
-            out.append(Classification(sentiment, p, categories, tier, tuple(reasons)))
+            out.append(Classification(sentiment, p, categories, tier, tuple(reasons), official))
         return out
 
     def tier(

@@ -23,6 +23,14 @@ class Scores:
             "confusion": [list(r) for r in self.confusion],
         }
 
+    def f1(self, label: str) -> float:
+        """F1 of one class (0.0 when it is neither predicted nor true)."""
+        i = self.labels.index(label)
+        tp = self.confusion[i][i]
+        fp = sum(r[i] for r in self.confusion) - tp
+        fn = sum(self.confusion[i]) - tp
+        return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+
     def format(self) -> str:
         width = max(9, *(len(lbl) + 2 for lbl in self.labels))
         lines = [

@@ -21,12 +21,19 @@ Two linear models live over that vector:
 
 Naive-Bayes feature scaling (if used in training) is folded into the
 coefficients, so inference is one sparse dot product per model.
+
+Repost chains (``诚意呢？//@某品牌官方微博: 致歉声明…``): the reposter's own words,
+before the first ``//@``, carry the reposter's stance.  With
+``repost_own_weight`` = w > 0 the feature row of such a post is
+``(1 - w) * row(whole post) + w * row(own words)``; the model being linear,
+that is the same mix of the two logits, still one dot product.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -64,6 +71,7 @@ class SentimentModel:
     idf: np.ndarray | None = None
     extra_spec: FeatureSpec | None = None  # second view, L2-normalised on its own
     priors: tuple[Prior, ...] = ()
+    repost_own_weight: float = 0.0  # weight of the reposter's own words in a repost chain
 
     def __post_init__(self) -> None:
         self.featurizer = Featurizer(self.spec, self.idf)
@@ -84,6 +92,21 @@ class SentimentModel:
 
     def features(self, texts: Sequence[str]) -> Any:
         """Weighted feature matrix of already :func:`normalize`-d texts (all blocks side by side)."""
+        w = self.repost_own_weight
+        own = [(i, own_words(t)) for i, t in enumerate(texts)] if w > 0 else []
+        own = [(i, o) for i, o in own if o]
+        if not own:
+            return self._blocks(texts)
+        x = self._blocks([*texts, *(o for _, o in own)])
+        n, m = len(texts), len(own)
+        rows = np.concatenate([np.arange(n), [i for i, _ in own]])
+        vals = np.ones(n + m, dtype=np.float32)
+        vals[[i for i, _ in own]] = 1.0 - w
+        vals[n:] = w
+        mix = sp.csr_matrix((vals, (rows, np.arange(n + m))), shape=(n, n + m), dtype=np.float32)
+        return (mix @ x).tocsr()
+
+    def _blocks(self, texts: Sequence[str]) -> Any:
         blocks = [self.featurizer.transform(texts, normalized=True)]
         if self.extra_featurizer is not None:
             blocks.append(self.extra_featurizer.transform(texts, normalized=True))
@@ -126,6 +149,7 @@ class SentimentModel:
             "neg_intercept": self.neg_intercept,
             "pos_intercept": self.pos_intercept,
             "calibration": {"a": self.calibration[0], "b": self.calibration[1]},
+            "repost_own_weight": self.repost_own_weight,
             "info": self.info,
         }
         (path / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", "utf-8")
@@ -164,6 +188,7 @@ class SentimentModel:
             idf,
             extra,
             priors,
+            float(meta.get("repost_own_weight", 0.0)),
         )
         if neg.shape != (model.n_features,) or pos.shape != (model.n_features,):
             raise ModelVersionError(f"{path}: weights do not match the feature spec ({model.n_features} features)")
@@ -182,6 +207,20 @@ def check_meta(meta: Mapping[str, Any], path: Path) -> None:
             f"(by Lantern {built_by}); this Lantern reads format {FORMAT_VERSION} / {HASHING}. "
             "Retrain it with `lantern train` or use the model shipped with this version."
         )
+
+
+REPOST = "//@"  # a Weibo repost chain after normalisation (handles become "@")
+_WORD = re.compile(r"\w")
+_BOILERPLATE = frozenset({"转发微博", "转发", "轉發微博", "repost", "分享"})  # Weibo's default repost texts
+
+
+def own_words(normalized_text: str) -> str:
+    """The reposter's own words of a repost chain ("" if the text is no chain or has none of its own)."""
+    head, sep, _ = normalized_text.partition(REPOST)
+    if not sep:
+        return ""
+    head = head.strip()
+    return head if len(_WORD.findall(head)) >= 2 and head not in _BOILERPLATE else ""
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

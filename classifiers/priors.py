@@ -13,10 +13,13 @@ They are applied as indicator features: one extra column per prior, whose
 coefficient is the prior's logit.  So inference stays one sparse dot product,
 and manager corrections (:mod:`classifiers.adapt`) can still move them.
 
-The logits are set by hand, not fitted: the patterns fire on too few
-validation posts (a handful per split) to estimate anything.  Training
-reports validation accuracy with and without them (model card) to show they
-cost nothing on Weibo posts.
+The brand-crisis logits are set by hand, not fitted: those patterns fire on
+too few Weibo posts (a handful per validation set) to estimate anything.
+The sarcasm markers 呵呵 and [微笑] (1,516 and 455 training posts) and rhetorical
+demands (诚意呢?) are frequent enough on Weibo to be ``fitted``: their column is
+part of the training matrix and the logit stored in the artifact is the one the
+logistic regression learnt.  Ironic praise (真是好样的 beside a complaint) is
+rare in the corpora (39 posts), so its logit is set by hand.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ _DEFECT = (
     r"异物|细菌|大肠杆菌|污染|隐患|缺陷|地沟油|非法添加|瘦肉精|苏丹红|塑化剂|重金属)"
 )
 
+_PRAISE = r"(好样的|真行|真棒|厉害了|可以的|有你的|干得漂亮|做得漂亮|佩服|(谢谢|感谢)你全家)"
+_IRONIC = r"(呵呵|\[微笑\]|\[呵呵\]|\[怒\]|\[鄙视\]|\[白眼\]|\[吐\])"
+_COMPLAINT = r"(又|居然|竟然|还没|不回|没人|没有人|延迟|排了|等了|坏了|退款|投诉|拖|骗|不给|不退)"
+
 
 @dataclass(frozen=True)
 class Prior:
@@ -43,17 +50,20 @@ class Prior:
     pattern: str
     logit: float
     doc: str = ""
+    fitted: bool = False  # True: ``logit`` is learnt in training (the value here is only a starting point)
 
     @cached_property
     def regex(self) -> re.Pattern[str]:
         return re.compile(self.pattern)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "pattern": self.pattern, "logit": self.logit, "doc": self.doc}
+        return {"name": self.name, "pattern": self.pattern, "logit": self.logit, "doc": self.doc,
+                "fitted": self.fitted}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Prior:
-        return cls(str(d["name"]), str(d["pattern"]), float(d["logit"]), str(d.get("doc", "")))
+        return cls(str(d["name"]), str(d["pattern"]), float(d["logit"]), str(d.get("doc", "")),
+                   bool(d.get("fitted", False)))
 
 
 DEFAULT_PRIORS: tuple[Prior, ...] = (
@@ -81,6 +91,34 @@ DEFAULT_PRIORS: tuple[Prior, ...] = (
         r"(今天|今日|明天|即日起|正式|开始|将于|现已|全新|新品)[^,.!?。，！]{0,6}(上线|开业|开售|上市|推出|发布|开通|营业)",
         -1.0,
         "a launch or opening announcement (开始上线 / 正式开业): neutral news",
+    ),
+    Prior(
+        "sarcasm_hehe",
+        r"呵呵(?!呵*哒)",
+        0.0,
+        "呵呵 (not 呵呵哒): on Weibo mostly a cold, dismissive laugh",
+        fitted=True,
+    ),
+    Prior(
+        "ironic_praise",
+        rf"{_IRONIC}.{{0,30}}{_PRAISE}|{_PRAISE}.{{0,30}}{_IRONIC}|{_COMPLAINT}[^.!?。！？]{{0,25}}{_PRAISE}",
+        1.5,
+        "praise next to an ironic marker or a complaint (客服三天不回，真是好样的 / 呵呵，真行): sarcasm. Set by hand: "
+        "39 training posts match, too few to fit",
+    ),
+    Prior(
+        "smile_emoji",
+        r"\[微笑\]",
+        0.0,
+        "the [微笑] emoji, which Weibo users mostly use ironically",
+        fitted=True,
+    ),
+    Prior(
+        "rhetorical_demand",
+        r"(诚意|态度|良心|说法|交代|赔偿|道歉|人性|底线|责任|脸)(呢|何在|在哪)[?!]",
+        0.0,
+        "a rhetorical demand (诚意呢？/ 良心何在?): the writer's stance, negative",
+        fitted=True,
     ),
 )
 

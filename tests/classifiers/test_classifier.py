@@ -39,7 +39,7 @@ def test_contract_shapes(clf: Classifier) -> None:
     result = clf.classify("今天心情不错")
     assert isinstance(result, Classification)
     d = result.as_dict()
-    assert set(d) == {"sentiment", "negative_probability", "categories", "tier", "reasons"}
+    assert set(d) == {"sentiment", "negative_probability", "categories", "tier", "reasons", "official"}
     assert isinstance(d["categories"], list) and isinstance(d["reasons"], list)
     json.dumps(d, ensure_ascii=False)
     assert set(CATEGORIES) >= {"food_safety", "product_defect", "personal_safety", "privacy", "fraud_pricing",

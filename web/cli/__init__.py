@@ -10,4 +10,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "token",
     "poll",
     "classify",
+    "train",
 )

@@ -1,9 +1,9 @@
 """``lantern classify`` / ``train`` / ``eval``: thin wrappers over :mod:`classifiers`.
 
 ``classify`` reads one text per line on stdin and writes one JSON object per
-line.  ``train`` reads the labelled corpora (see ``shared/data/MANIFEST.md``)
-and writes the artifact.  ``eval`` scores the model on any labelled CSV, TSV
-or JSON file.
+line.  ``eval`` scores the model on any labelled CSV, TSV or JSON file, or
+(``--protocol``) on the validation protocol beside the reference recipe.
+``train`` lives in :mod:`.train`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,6 @@ from typing import Any, TextIO
 from web.cli._common import add_config_argument, settings_from
 from web.errors import ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA_DIRS = (Path("shared/data"), Path("../shared/data"), REPO_ROOT.parent / "shared" / "data")
-
 NEGATIVE_LABELS = {"0", "-1", "neg", "negative", "负面", "消极", "angry", "sad", "fear", "disgust"}
 NEUTRAL_LABELS = {"neutral", "中性", "surprise", "2"}
 POSITIVE_LABELS = {"1", "pos", "positive", "正面", "积极", "happy", "like"}
@@ -36,17 +33,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--source-name", help="outlet or account the texts come from (for the tier)")
     p.set_defaults(func=cmd_classify)
 
-    p = subparsers.add_parser("train", help="retrain the sentiment model from labelled corpora")
-    p.add_argument("--data", metavar="DIR", help="directory holding the corpora (default: ../shared/data)")
-    p.add_argument("--out", metavar="DIR", help="where to write the model (default: the shipped model dir)")
-    p.add_argument("--no-refit", action="store_true", help="skip the final refit on train+test (faster)")
-    p.set_defaults(func=cmd_train)
-
-    p = subparsers.add_parser("eval", help="score the model on a labelled CSV / TSV / JSON file")
+    p = subparsers.add_parser("eval", help="score the model on a labelled CSV / TSV / JSON file, or --protocol")
     add_config_argument(p)
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--text-col", required=True, help="column (name, or 0-based index for headerless files)")
-    p.add_argument("--label-col", required=True, help="column of the labels")
+    p.add_argument("file", metavar="FILE", nargs="?")
+    p.add_argument("--text-col", help="column (name, or 0-based index for headerless files)")
+    p.add_argument("--label-col", help="column of the labels")
+    p.add_argument("--protocol", action="store_true",
+                   help="the validation protocol: the model beside the reference recipe on each validation set")
+    p.add_argument("--data", metavar="DIR", help="with --protocol: the corpora directory (default: ../shared/data)")
     p.add_argument("--model", metavar="DIR")
     p.add_argument("--negative-labels", help="comma-separated label values meaning negative (overrides)")
     p.set_defaults(func=cmd_eval)
@@ -82,73 +76,6 @@ def classify_stream(classifier: Any, lines: TextIO, out: TextIO, signals: Any = 
         out.flush()
         n += 1
     return n
-
-
-# -- train ------------------------------------------------------------------
-
-
-def find_corpora(data_dir: Path) -> dict[str, Path]:
-    """Corpus file name -> path, looking in DIR and DIR/sentiment."""
-    from classifiers.corpora import CORPORA
-
-    found = {}
-    for name in CORPORA:
-        for candidate in (data_dir / name, data_dir / "sentiment" / name):
-            if candidate.is_file():
-                found[name] = candidate
-                break
-    return found
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from classifiers.corpora import CORPORA
-    from classifiers.model import shipped_model_dir
-    from classifiers.train import TRAIN_STEPS, TRAIN_STEPS_NO_REFIT, TrainConfig, train
-
-    if args.data:
-        data_dir = Path(args.data)
-    else:
-        data_dir = next((d for d in DEFAULT_DATA_DIRS if d.is_dir()), DEFAULT_DATA_DIRS[1])
-    files = find_corpora(data_dir)
-    if not files:
-        raise ConfigError(f"no training corpora in {data_dir} (expected any of {', '.join(CORPORA)})")
-    examples = []
-    for name, path in files.items():
-        examples.extend(CORPORA[name](path.read_text("utf-8", errors="replace")))
-    print(f"training on {len(examples)} examples from {', '.join(files)}", file=sys.stderr)
-    config = TrainConfig(final_refit=not args.no_refit)
-    with tqdm(total=TRAIN_STEPS if config.final_refit else TRAIN_STEPS_NO_REFIT, unit="step", file=sys.stderr) as bar:
-
-        def progress(msg: str) -> None:
-            bar.set_description(msg)
-            bar.update(1)
-
-        model, report = train(examples, config, progress)
-    out = Path(args.out) if args.out else shipped_model_dir()
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        model.info["lantern_version"] = version("lantern")
-    except PackageNotFoundError:
-        model.info["lantern_version"] = "unknown"
-    model.info["corpora"] = sorted(files)
-    model.save(out)
-    _print_report(report)
-    print(f"model written to {out}", file=sys.stderr)
-    return 0
-
-
-def _print_report(report: dict[str, Any]) -> None:
-    for split in ("validation", "test"):
-        for domain, entry in report.get(split, {}).items():
-            b = entry["binary"]
-            line = f"{split:>10} {domain:<14} n={b['n']:<6} binary acc={b['accuracy']:.4f} f1={b['macro_f1']:.4f}"
-            if "three_class" in entry:
-                t = entry["three_class"]
-                line += f"  3-class acc={t['accuracy']:.4f} f1={t['macro_f1']:.4f}"
-            print(line)
 
 
 # -- eval -------------------------------------------------------------------
@@ -213,6 +140,12 @@ def map_labels(labels: Sequence[str], negative: set[str] | None = None) -> list[
 def cmd_eval(args: argparse.Namespace) -> int:
     from classifiers.metrics import score
 
+    if args.protocol:
+        from web.cli.train import cmd_protocol
+
+        return cmd_protocol(args)
+    if not args.file or not args.text_col or not args.label_col:
+        raise ConfigError("eval needs FILE --text-col COL --label-col COL (or --protocol)")
     path = Path(args.file)
     if not path.is_file():
         raise ConfigError(f"no such file: {path}")

@@ -11,13 +11,16 @@ import pytest
 
 from classifiers import Classifier
 from web.cli import classify as cmd
+from web.cli import train as train_cmd
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "classifier"
 
 
 def _run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
-    cmd.register(parser.add_subparsers())
+    sub = parser.add_subparsers()
+    cmd.register(sub)
+    train_cmd.register(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 
@@ -55,7 +58,7 @@ def test_eval_json_three_class(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 def test_train_on_tiny_fixture(tmp_path: Path) -> None:
     out = tmp_path / "model"
-    assert _run(["train", "--data", str(FIXTURES / "data"), "--out", str(out)]) == 0
+    assert _run(["train", "--data", str(FIXTURES / "data"), "--out", str(out), "--no-reference"]) == 0
     assert (out / "model.json").is_file() and (out / "weights.npz").is_file()
     clf = Classifier.load(out)
     result = clf.classify("垃圾，用两天就坏了")

@@ -62,6 +62,7 @@ class StoredMention:
     tier: str
     reasons: tuple[str, ...]
     duplicate_of: int | None = None  # set for near-duplicate reposts (they count for volume only)
+    official: bool = False  # the brand's own statement (classifiers.official): not public negativity
 
 
 _WS = re.compile(r"\s+")

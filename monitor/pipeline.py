@@ -35,7 +35,7 @@ from typing import Any
 
 import sqlite_utils
 
-from classifiers import Signals
+from classifiers import OFFICIAL_REASON, Signals
 
 from . import faults
 from .mentions import Mention, StoredMention, content_hash
@@ -214,6 +214,7 @@ class Pipeline:
             negative_probability=float(classified[s.id].negative_probability),
             categories=tuple(str(c) for c in classified[s.id].categories), tier=str(classified[s.id].tier),
             reasons=tuple(str(x) for x in classified[s.id].reasons), duplicate_of=s.duplicate_of,
+            official=bool(getattr(classified[s.id], "official", False)),
         ) for s in stored]
         if batch and self.on_new_mentions is not None:
             await self.on_new_mentions(batch)
@@ -237,6 +238,8 @@ class Pipeline:
                         sentiment=row["sentiment"], negative_probability=row["negative_probability"] or 0.0,
                         categories=json.loads(row["categories"] or "[]"), tier=row["tier"],
                         reasons=json.loads(row["reasons"] or "[]"))
+                    # the stored reasons carry the classifier's official-statement marker
+                    classified[row["id"]].official = OFFICIAL_REASON in classified[row["id"]].reasons
             await self.classify_and_announce(stored, classified=classified)
             total += len(rows)
             if len(rows) < limit:

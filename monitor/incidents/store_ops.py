@@ -8,6 +8,8 @@ from typing import Any
 
 import sqlite_utils
 
+from classifiers import OFFICIAL_REASON
+
 from .errors import UnknownIncidentError
 
 JSON_COLUMNS = ("categories", "sources", "terms", "plans", "script_ids", "reasons")
@@ -128,9 +130,10 @@ def placed(db: sqlite_utils.Database, mention_id: int) -> tuple[int, str] | None
     return (int(row[0]), str(row[1])) if row else None
 
 
+# a brand's own statement (its apology; the classifier's reasons carry OFFICIAL_REASON) is not public negativity
 RECOUNT = ("mention_count = (select count(*) from mentions m where m.incident_id = incidents.id), "
            "negative_count = (select count(*) from mentions m where m.incident_id = incidents.id "
-           "and m.sentiment = 'negative')")
+           f"and m.sentiment = 'negative' and instr(coalesce(m.reasons, ''), '{OFFICIAL_REASON}') = 0)")
 
 
 def recount(db: sqlite_utils.Database, incident_id: int) -> None:

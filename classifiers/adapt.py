@@ -100,6 +100,15 @@ def adapt(classifier: Classifier, corrections: Iterable[Correction]) -> Classifi
         for i, v in pos_delta.items():
             pos[i] += v
         model = replace(model, neg_coef=neg, pos_coef=pos)
+    if model.neu_coef is not None and sentiment:
+        # the neutral gate learns the corrections too (a text corrected to negative is not neutral)
+        neu_y = np.array([c.value == "neutral" for c in sentiment], dtype=np.float64)
+        neu_delta = _fit_delta(base.model, [normalize(c.text) for c in sentiment], neu_y, "neu")
+        if neu_delta:
+            neu = model.neu_coef.copy()
+            for i, v in neu_delta.items():
+                neu[i] += v
+            model = replace(model, neu_coef=neu)
     matcher = base.matcher
     if factors:
         matcher = CategoryMatcher(matcher.lexicon.reweighted(factors), matcher.tokenizer)
@@ -116,7 +125,10 @@ def _fit_delta(
     xs = x[:, cols].tocsr()
     zn, zp = model.logits(x)
     a, b = model.calibration if which == "neg" else (1.0, 0.0)
-    base = a * (zn if which == "neg" else zp) + b
+    if which == "neu" and model.neu_coef is not None:
+        base = x @ model.neu_coef + model.neu_intercept
+    else:
+        base = a * (zn if which == "neg" else zp) + b
     d = np.zeros(len(cols), dtype=np.float64)
     for _ in range(STEPS):
         z = base + a * (xs @ d)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from .categories import CATEGORIES, CategoryMatcher, Lexicon, light_normalize
 from .features import normalize
-from .model import SentimentModel, shipped_model_dir, sigmoid
+from .model import SentimentModel, shipped_model_dir
 from .official import is_official
 from .tiers import TierBreakdown, TierPolicy
 from .tokenize import Tokenizer
@@ -110,9 +110,7 @@ class Classifier:
         if not texts:
             return []
         norm = [normalize(t) for t in texts]
-        zn, zp = self.model.logits(self.model.features(norm))
-        p_neg = self.model.negative_probability(zn)
-        p_pos = sigmoid(zp)
+        p_neg, p_pos = self.model.probabilities(self.model.features(norm))
         memory: Mapping[str, Mapping[str, str]] = self.overlay.memory if self.overlay else {}
         out = []
         for i, text in enumerate(texts):

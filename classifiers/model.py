@@ -17,7 +17,13 @@ Two linear models live over that vector:
   held-out Weibo posts, averaged in logit space, plus the priors' logits.  The
   sum goes through a final Platt calibration (``sigmoid(a * z + b)``) to give
   ``negative_probability``;
-* ``pos``: positive vs neutral among non-negative texts (main view only).
+* ``pos``: positive vs neutral among non-negative texts (main view only);
+* ``neu`` (optional): neutral vs polar (main view only).  The negative model
+  learns from polar posts only, so on a neutral post it leans to the training
+  corpora's negative majority.  The *neutral gate*: a post the negative model
+  calls negative but not clearly (P < ``gate_cap``) while ``neu`` calls it
+  neutral (P >= ``gate_threshold``) gets ``P(negative) * (1 - P(neutral))``
+  (below 0.5), i.e. it is not negative.
 
 Naive-Bayes feature scaling (if used in training) is folded into the
 coefficients, so inference is one sparse dot product per model.
@@ -72,6 +78,9 @@ class SentimentModel:
     extra_spec: FeatureSpec | None = None  # second view, L2-normalised on its own
     priors: tuple[Prior, ...] = ()
     repost_own_weight: float = 0.0  # weight of the reposter's own words in a repost chain
+    neu_coef: np.ndarray | None = None  # neutral vs polar; None: no neutral gate
+    neu_intercept: float = 0.0
+    gate: tuple[float, float] = (0.6, 0.9)  # (threshold on P(neutral), cap on P(negative))
 
     def __post_init__(self) -> None:
         self.featurizer = Featurizer(self.spec, self.idf)
@@ -123,10 +132,20 @@ class SentimentModel:
         a, b = self.calibration
         return sigmoid(a * neg_logit + b)
 
+    def probabilities(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(P(negative) after the neutral gate, P(positive | not negative)) of a feature matrix."""
+        zn, zp = self.logits(x)
+        p_neg = self.negative_probability(zn)
+        if self.neu_coef is not None:
+            p_neu = sigmoid(x @ self.neu_coef + self.neu_intercept)
+            threshold, cap = self.gate
+            gated = (p_neg >= 0.5) & (p_neg < cap) & (p_neu >= threshold)
+            p_neg = np.where(gated, p_neg * (1.0 - p_neu), p_neg)
+        return p_neg, sigmoid(zp)
+
     def predict(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(calibrated P(negative), P(positive | not negative)) of raw texts."""
-        zn, zp = self.logits(self.features([normalize(t) for t in texts]))
-        return self.negative_probability(zn), sigmoid(zp)
+        """(calibrated, gated P(negative), P(positive | not negative)) of raw texts."""
+        return self.probabilities(self.features([normalize(t) for t in texts]))
 
     # -- artifact -------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -138,6 +157,8 @@ class SentimentModel:
         }
         if self.idf is not None:
             arrays["idf"] = self.idf.astype(np.float16)
+        if self.neu_coef is not None:
+            arrays["neu_coef"] = self.neu_coef.astype(np.float16)
         np.savez_compressed(path / WEIGHTS_FILE, **arrays)  # type: ignore[arg-type]
         meta = {
             "format": FORMAT,
@@ -150,6 +171,8 @@ class SentimentModel:
             "pos_intercept": self.pos_intercept,
             "calibration": {"a": self.calibration[0], "b": self.calibration[1]},
             "repost_own_weight": self.repost_own_weight,
+            "neu_intercept": self.neu_intercept,
+            "neutral_gate": {"threshold": self.gate[0], "cap": self.gate[1]},
             "info": self.info,
         }
         (path / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", "utf-8")
@@ -176,7 +199,9 @@ class SentimentModel:
             neg = w["neg_coef"].astype(np.float32)
             pos = w["pos_coef"].astype(np.float32)
             idf = w["idf"].astype(np.float32) if "idf" in w.files else None
+            neu = w["neu_coef"].astype(np.float32) if "neu_coef" in w.files else None
         cal = meta.get("calibration", {})
+        gate = meta.get("neutral_gate") or {}
         model = cls(
             spec,
             neg,
@@ -189,8 +214,12 @@ class SentimentModel:
             extra,
             priors,
             float(meta.get("repost_own_weight", 0.0)),
+            neu,
+            float(meta.get("neu_intercept", 0.0)),
+            (float(gate.get("threshold", 0.6)), float(gate.get("cap", 0.9))),
         )
-        if neg.shape != (model.n_features,) or pos.shape != (model.n_features,):
+        shapes = {neg.shape, pos.shape} | ({neu.shape} if neu is not None else set())
+        if shapes != {(model.n_features,)}:
             raise ModelVersionError(f"{path}: weights do not match the feature spec ({model.n_features} features)")
         return model
 

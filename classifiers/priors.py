@@ -82,9 +82,12 @@ DEFAULT_PRIORS: tuple[Prior, ...] = (
     Prior(
         "question",
         r"(有没有人|有人|有谁)[^,.!?。，！]{0,8}(吃|用|买|去|试|喝|住|玩|点)过|求推荐|推荐一下|"
-        r"(怎么样|好不好[吃用喝玩]|值不值得?[买去]?|值得[买去]吗|靠谱吗|好吃吗|好用吗)[呢啊吗]*(\?|$)",
-        -1.0,
-        "an information-seeking question (有人吃过吗 / 好吃吗? / 求推荐): not a complaint by itself",
+        r"(怎么样|好不好[吃用喝玩]|值不值得?[买去]?|值得[买去]吗|靠谱吗|好吃吗|好用吗)[呢啊吗]*(\?|$)|"
+        r"^(问一下|请问|想问)[^,.!?。，！]{0,20}(能|可以|有没有|是不是)[^,.!?。，！]{0,10}吗\?|"
+        r"(会|能)(买账|火|成功|好卖)吗\?",
+        -2.0,
+        "an information-seeking or speculative question (有人吃过吗 / 好吃吗? / 问一下…能用吗? / 会买账吗?): "
+        "not a complaint by itself (-2: the #13 model leans negative on neutral posts)",
     ),
     Prior(
         "announcement",

@@ -98,14 +98,19 @@ def binary_rows(rows: Sequence[Example]) -> tuple[list[str], np.ndarray]:
     return [e.text for e in kept], np.array([e.label == NEGATIVE for e in kept], dtype=bool)
 
 
-def fit_reference(examples: Sequence[Example], weights: Mapping[str, float], default_weight: float) -> Predict:
-    """The reference recipe, fitted on the negative-vs-not examples the model's negative head sees."""
+def fit_reference(
+    examples: Sequence[Example], weights: Mapping[str, float], default_weight: float, neutral_weight: float = 0.0
+) -> Predict:
+    """The reference recipe, fitted on the negative-vs-not examples the model's negative head sees
+    (neutral posts as not negative at ``neutral_weight`` times their corpus weight, if > 0)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    texts, y = binary_rows(examples)
-    kept = [e for e in examples if e.label != NEUTRAL]
-    w = np.array([weights.get(e.domain, default_weight) for e in kept], dtype=np.float64)
+    kept = [e for e in examples if e.label != NEUTRAL or neutral_weight > 0]
+    texts = [e.text for e in kept]
+    y = np.array([e.label == NEGATIVE for e in kept], dtype=bool)
+    w = np.array([weights.get(e.domain, default_weight) * (neutral_weight if e.label == NEUTRAL else 1.0)
+                  for e in kept], dtype=np.float64)
     vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3))
     clf = LogisticRegression(C=4.0, max_iter=1000)
     clf.fit(vec.fit_transform(texts), y, sample_weight=w)

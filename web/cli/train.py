@@ -79,7 +79,7 @@ def compare_to_reference(model: Any, protocol: Any, config: Any) -> list[Any]:
     from classifiers.protocol import compare, fit_reference
 
     print("fitting the reference recipe (char TF-IDF 1-3 + LR C=4) on the same data...", file=sys.stderr)
-    reference = fit_reference(protocol.train, config.weights, config.default_weight)
+    reference = fit_reference(protocol.train, config.weights, config.default_weight, config.neutral_weight)
     return compare(lambda texts: model.predict(texts)[0], reference, protocol.validation)
 
 
@@ -139,7 +139,8 @@ def cmd_protocol(args: argparse.Namespace) -> int:
     trained = model.info.get("training", {}).get("config", {})
     defaults = TrainConfig()
     config = TrainConfig(weights=trained.get("weights") or defaults.weights,
-                         default_weight=float(trained.get("default_weight", defaults.default_weight)))
+                         default_weight=float(trained.get("default_weight", defaults.default_weight)),
+                         neutral_weight=float(trained.get("neutral_weight", 0.0)))
     rows = compare_to_reference(model, protocol, config)
     print(format_table(rows))
     if not all(r.beats for r in rows):

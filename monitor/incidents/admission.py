@@ -6,9 +6,10 @@
   negativity (``negative_probability >= open_negative``).
 * Any other clearly negative P4 mention ("这次的水煮肉片有点咸") waits in the
   *watch*: it stays unattached, counting toward the brand's baseline volume,
-  and pages nobody.  Once ``watch_min`` similar clearly negative mentions
-  (same words, or reposts of one original) arrived within ``watch_window_s``,
-  they open one incident together.
+  and pages nobody.  Once ``watch_min`` clearly negative mentions telling one
+  story (reposts of one original, a shared hashtag, or words that match the
+  story they tell together, as :func:`backfill` finds them) arrived within
+  ``watch_window_s``, they open one incident together.
 * Positive and neutral mentions without a risk category never open anything.
 * When an incident opens, the story's earlier posts that waited unattached
   (within the incident window, whatever their sentiment) join it: posts
@@ -69,18 +70,20 @@ def from_row(row: dict[str, Any]) -> StoredMention:
                          reasons=tuple(json.loads(row.get("reasons") or "[]")), duplicate_of=row.get("duplicate_of"))
 
 
-def corroborating(m: StoredMention, mention_terms: Sequence[str], rows: Sequence[dict[str, Any]],
-                  stats: grouping.TermStats, threshold: float) -> list[StoredMention]:
-    """The watched rows telling the same story as ``m`` (reposts of one original, or shared words)."""
+def corroborating(m: StoredMention, feats: story.Features, rows: Sequence[dict[str, Any]], brand: str,
+                  brand_of: Callable[[StoredMention], str], brand_words: Callable[[StoredMention], Sequence[str]],
+                  stats: grouping.TermStats, rules: grouping.Rules) -> list[StoredMention]:
+    """The watched ``rows`` telling the same story as ``m``: reposts of one original, and the posts the
+    story test of :func:`backfill` finds (a shared hashtag, or words that match the story ``m`` and the
+    posts found so far tell), so the watch groups posts the way an open incident would take them."""
     root = m.duplicate_of or m.id
-    out = []
-    for row in rows:
-        if row["id"] == m.id:
-            continue
-        same_root = (row.get("duplicate_of") or row["id"]) == root
-        if same_root or grouping.share(mention_terms, grouping.terms(row_content(row)), stats) >= threshold:
-            out.append(from_row(row))
-    return out
+    rows = [r for r in rows if r["id"] != m.id]
+    same = [from_row(r) for r in rows if (r.get("duplicate_of") or r["id"]) == root]
+    seed = story.Profile()
+    seed.add(feats)
+    found = backfill(seed, brand, [r for r in rows if (r.get("duplicate_of") or r["id"]) != root], brand_of,
+                     brand_words, stats, rules)
+    return [*same, *(s for s, _ in found)]
 
 
 def backfill(profile: story.Profile, brand: str, rows: Sequence[dict[str, Any]],

@@ -118,7 +118,8 @@ class IncidentEngine:
                     if not admission.watched(m, cfg.open_negative):
                         continue
                     rows = store_ops.unattached(db, now - cfg.watch_window_s, cfg.open_negative, exclude=[m.id])
-                    similar = admission.corroborating(m, mention_terms, rows, self.stats, cfg.similarity)
+                    similar = admission.corroborating(m, feats, rows, self.brand(m), self.brand, self._brand_words,
+                                                      self.stats, rules)
                     if len(similar) + 1 < cfg.watch_min:
                         continue  # watched: counts toward the baseline, pages nobody
                     members = [*((s, grouping.features(s.mention.content, self._brand_words(s))) for s in similar),

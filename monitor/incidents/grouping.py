@@ -25,7 +25,8 @@ Against each open incident of the same brand (a different brand never joins):
   shares a category (媒体曝光 included) and some words (besides the brand, a third of the bar), or refers to
   the coverage and is less severe on its own: by naming it (看到新闻、道歉声明、
   立案 ...), or only pointing at "the matter" (这事、回应) when it is about no
-  other kind of risk.
+  other kind of risk, or retells the story in few words: less severe, no other
+  kind of risk, two or more of its words and two thirds of the bar ("鲜味楼的牛肉面原来是过期牛肉做的").
   The regulator, the apology and the complaints a crisis sets off belong to
   it; a customer's own new story (its own hashtag, its own words: a cockroach
   in a milk tea at another store) does not, and neither does chatter.
@@ -61,6 +62,10 @@ MAX_TERMS = 80  # per mention: the beginning of the text carries the story
 MAX_INCIDENT_TERMS = 1500
 SHARED_CATEGORY_FACTOR = 0.6  # a shared risk category lowers the bar for shared words
 FOLLOWUP_FACTOR = 1 / 3  # ... and further for follow-up coverage of a major incident
+# A less severe post retelling a major incident's story in few words ("鲜味楼的牛肉面原来是过期牛肉做的"):
+# several of its words, most of the bar.
+NEAR_WORDS = 3
+NEAR_FACTOR = 0.8
 # Categories that say how a story is covered (an exposé, a lawsuit), not what happened.
 COVERAGE_CATEGORIES = frozenset({"media_exposure", "legal"})
 
@@ -222,7 +227,8 @@ def best_match(probe: Probe, candidates: Iterable[Candidate], rules: Rules, now:
         # (:func:`features`), otherwise it is one of them.
         common = sum(1 for t in weighted if t in cand.profile.support) - (0 if probe.brand else 1)
         related = (overlap and common >= 1 and score >= rules.threshold * FOLLOWUP_FACTOR) or (
-            lesser and (cue >= 2 or (cue == 1 and not disjoint)))
+            lesser and (cue >= 2 or (cue == 1 and not disjoint))) or (
+            lesser and not disjoint and common >= NEAR_WORDS and score >= rules.threshold * NEAR_FACTOR)
         if related and (score, cand.last_mention_at) > follow[1:]:
             follow = (cand.incident_id, score, cand.last_mention_at)
     if best[0] is None and follow[0] is not None:

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from monitor.incidents import grouping
 from monitor.incidents.grouping import features
-from monitor.incidents.story import Profile, brand_in, hashtags, root_text
+from monitor.incidents.story import Features, Profile, brand_in, hashtags, root_text
 from tests.fixtures.alerts.helpers import Clock, make_services, settings_for, store_mention
 
 EXPOSE = ("【暗访鲜味楼中央厨房：过期冷冻牛肉解冻后改标签发往门店】#鲜味楼中央厨房过期牛肉# 记者发现过期近一个月的"
@@ -102,3 +103,48 @@ async def test_follow_ups_of_the_crisis_join_it_and_another_brand_never_does(ser
     assert await incident_of(services, refund.id) == main
     assert await incident_of(services, matter.id) == main
     assert await incident_of(services, other_brand.id) not in (None, main)
+
+
+async def test_watched_posts_sharing_a_hashtag_open_one_incident_together(services: Any) -> None:
+    # Clearly negative P4 posts without a risk category wait in the watch; three that name one story by its
+    # hashtag open it together, however different their words (the watch groups as an open incident would).
+    texts = ("#麦香园店员推搡顾客#今天在五道口店，一位阿姨说汉堡没熟想换一个，店员直接推得她撞上桌角",
+             "#麦香园店员推搡顾客#刷到视频了，额头都撞肿了，报警了没有",
+             "太恶心了 #麦香园店员推搡顾客# 必须开除")
+    posts = []
+    for text in texts:
+        posts.append(await store_mention(services, title=text, negative=0.9, tier="P4"))
+        await services.incidents.on_mentions([posts[-1]])
+    first = await incident_of(services, posts[0].id)
+    assert first is not None and {await incident_of(services, p.id) for p in posts} == {first}
+
+
+async def test_watched_retellings_corroborate_through_each_other(services: Any) -> None:
+    # The third post shares few words with the first, but both share many with the second: one story.
+    texts = ("麦香园套餐偷偷涨价，薯条从大份变成中份",
+             "麦香园双层牛肉堡套餐上个月32今天36，薯条变成中份，偷偷涨价还缩水",
+             "麦香园的双层牛肉堡上个月32今天36，肉饼也缩水了")
+    posts = []
+    for text in texts:
+        posts.append(await store_mention(services, title=text, negative=0.9, tier="P4"))
+        await services.incidents.on_mentions([posts[-1]])
+    first = await incident_of(services, posts[0].id)
+    assert first is not None and {await incident_of(services, p.id) for p in posts} == {first}
+
+
+def test_a_major_incident_takes_a_short_retelling_but_not_a_post_sharing_two_words() -> None:
+    story_words = [f"事{i}" for i in range(12)]
+    profile = Profile({w: 3.0 for w in story_words}, [], 3)
+    crisis_at = grouping.Candidate(1, profile, ["food_safety"], "鲜味楼", "P2", last_mention_at=1000.0)
+    rules = grouping.Rules()
+
+    def place(words: list[str], categories: tuple[str, ...] = (), tier: str = "P4") -> int | None:
+        probe = grouping.Probe(Features(tuple(words), (), 0), categories, "鲜味楼", True, tier)
+        return grouping.best_match(probe, [crisis_at], rules, 1000.0)[0]
+
+    # Three of its words in a post of twelve: a quarter, below the bar (0.3) but within 0.8 of it.
+    retelling = [*story_words[:3], *(f"别{i}" for i in range(9))]
+    assert place(retelling) == 1
+    assert place([*story_words[:2], *(f"别{i}" for i in range(6))]) is None  # two words only
+    assert place(retelling, ("privacy",)) is None  # another kind of risk: another story
+    assert place(retelling, tier="P2") is None  # as severe as the incident: its own story

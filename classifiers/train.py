@@ -121,7 +121,7 @@ def _fit_binary(
         return np.zeros(x.shape[1], dtype=np.float32), (5.0 if y.size and y[0] else -5.0)
     scale = _nb_ratio(x, y, w, config.nb_alpha) if config.nb_scaling else np.ones(x.shape[1], np.float32)
     xs = x @ sp.diags(scale) if config.nb_scaling else x
-    clf = LogisticRegression(C=C, max_iter=config.max_iter, solver="liblinear")
+    clf = LogisticRegression(C=C, max_iter=config.max_iter, solver="liblinear", random_state=0)
     clf.fit(xs, y, sample_weight=w)
     return (clf.coef_.ravel() * scale).astype(np.float32), float(clf.intercept_[0])
 
@@ -165,7 +165,7 @@ def fit(
     yn = np.array([data[i][1].label == NEUTRAL for i in neu_rows], dtype=bool)
     if config.neutral_gate is not None and len(set(yn.tolist())) == 2:
         step("fitting neutral-vs-polar")
-        clf = LogisticRegression(C=config.neu_C, max_iter=config.max_iter, solver="liblinear")
+        clf = LogisticRegression(C=config.neu_C, max_iter=config.max_iter, solver="liblinear", random_state=0)
         clf.fit(x[neu_rows], yn, sample_weight=w[neu_rows])
         neu, neu_b = clf.coef_.ravel().astype(np.float32), float(clf.intercept_[0])
     else:

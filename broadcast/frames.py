@@ -1,14 +1,15 @@
-"""Encoding helpers: JSON once per message, one unmasked websocket text frame per payload (RFC 6455 5.2).
+"""Encoding: JSON once per message, and its websocket text frame once (by ``websockets``).
 
 The hub builds a frame once and writes the same bytes to every socket, so a
-publish to 10,000 agents costs one ``json.dumps`` and one header.
+publish to 10,000 agents costs one ``json.dumps`` and one frame header.
 """
 
 from __future__ import annotations
 
 import json
-import struct
 from typing import Any
+
+from websockets.frames import Frame, Opcode
 
 
 def encode(message: dict[str, Any]) -> bytes:
@@ -16,15 +17,12 @@ def encode(message: dict[str, Any]) -> bytes:
 
 
 def text_frame(payload: bytes) -> bytes:
-    """A final, unmasked (server to client) text frame carrying ``payload``."""
-    length = len(payload)
-    if length < 126:
-        header = struct.pack("!BB", 0x81, length)
-    elif length < 65536:
-        header = struct.pack("!BBH", 0x81, 126, length)
-    else:
-        header = struct.pack("!BBQ", 0x81, 127, length)
-    return header + payload
+    """A final, unmasked (server to client) text frame carrying ``payload``, as RFC 6455 5.2 lays it out.
+
+    No extension is negotiated on the ticker (:mod:`broadcast.ws`), so the same
+    bytes are right for every socket.
+    """
+    return Frame(Opcode.TEXT, payload).serialize(mask=False)
 
 
 PING = encode({"type": "ping"})

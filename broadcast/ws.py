@@ -63,7 +63,7 @@ class TickerSocket:
     ``feed_eof``: the parser interface of ``RequestHandler.set_parser``).
     """
 
-    __slots__ = ("_close_timer", "_fragments", "conn", "ended", "hub", "protocol", "transport")
+    __slots__ = ("_close_timer", "_fragments", "conn", "ended", "hub", "open", "protocol", "transport")
 
     def __init__(self, transport: asyncio.Transport, protocol: ServerProtocol, hub: TickerHub) -> None:
         self.transport, self.protocol, self.hub = transport, protocol, hub
@@ -71,18 +71,20 @@ class TickerSocket:
         self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._fragments: list[bytes] | None = None  # a text message arriving in several frames
         self._close_timer: asyncio.TimerHandle | None = None
+        # The protocol's state is OPEN: kept in step after every protocol call, read on every fan-out write.
+        self.open = protocol.state is State.OPEN
 
     # -- Sink: what the hub writes -------------------------------------------------
     def write(self, data: bytes) -> None:
         """Write a serialised frame; nothing once the close handshake has begun (RFC 6455 5.5.1)."""
-        if self.protocol.state is State.OPEN:
+        if self.open:
             self.transport.write(data)
 
     def buffered(self) -> int:
         return self.transport.get_write_buffer_size()
 
     def is_closing(self) -> bool:
-        return self.protocol.state is not State.OPEN or self.transport.is_closing()
+        return not self.open or self.transport.is_closing()
 
     def abort(self) -> None:
         self.transport.abort()
@@ -109,6 +111,7 @@ class TickerSocket:
     def feed_eof(self) -> None:
         """The TCP connection is gone (aiohttp's ``connection_lost``)."""
         self.protocol.receive_eof()
+        self.open = False
         if self._close_timer is not None:
             self._close_timer.cancel()
         if not self.ended.done():
@@ -141,6 +144,7 @@ class TickerSocket:
 
     def _flush(self) -> None:
         """Write what the protocol has to send; its end-of-stream mark means: close the TCP connection."""
+        self.open = self.protocol.state is State.OPEN
         for data in self.protocol.data_to_send():
             if data:
                 self.transport.write(data)

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import add_account, with_lists
 from web.app import create_app
@@ -165,7 +166,8 @@ async def run_flow(services: Any, server: TestServer, author: dict[str, str], ap
 
         # 8. Operations see it all in the Prometheus metrics.
         metrics = await (await http.get(server.make_url("/metrics"), headers=author)).text()
-        values = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line and not line.startswith("#"))
+        values = {sample.name: sample.value for family in text_string_to_metric_families(metrics)
+                  for sample in family.samples if not sample.labels}
         assert float(values["lantern_classification_seconds_count"]) >= 1
         assert float(values["lantern_broadcast_latency_seconds_count"]) >= 2  # publish and retract
         assert float(values["lantern_ticker_delivered_total"]) >= 3  # publish to one, retract to two

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import REGISTRY, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import FakeClock
 from web.app import create_app
@@ -172,44 +174,65 @@ async def test_openapi_lists_routes_with_roles(api: Api) -> None:
     assert (await api.call("", "GET", "/api/openapi.json"))[0] == 401
 
 
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Parse an exposition: (sample name, sorted labels) -> value."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def types(text: str) -> dict[str, str]:
+    return {family.name: family.type for family in text_string_to_metric_families(text)}
+
+
 async def test_metrics_exposition(api: Api) -> None:
     services = api.client.server.app["services"]
     m = metrics.for_services(services)
-    m.mentions_ingested.inc(3, source="weibo")
-    m.alerts_sent.inc(channel="dingtalk")
-    m.alerts_failed.inc(channel="wecom")
+    m.mentions_ingested.labels(source="weibo").inc(3)
+    m.alerts_sent.labels(channel="dingtalk").inc()
+    m.alerts_failed.labels(channel="wecom").inc()
     m.classification_seconds.observe(0.004)
     m.classification_seconds.observe(0.2)
     m.broadcast_seconds.observe(0.002)
     assert (await api.call("ag", "GET", "/api/me"))[0] == 200
     status, text = await api.call("oc", "GET", "/metrics")
     assert status == 200
-    assert 'lantern_mentions_ingested_total{source="weibo"} 3' in text
-    assert 'lantern_alerts_sent_total{channel="dingtalk"} 1' in text
-    assert 'lantern_alerts_failed_total{channel="wecom"} 1' in text
-    assert 'lantern_classification_seconds_bucket{le="0.005"} 1' in text
-    assert 'lantern_classification_seconds_bucket{le="+Inf"} 2' in text
-    assert "lantern_classification_seconds_count 2" in text
-    assert "lantern_websocket_connections 0" in text
-    assert "# TYPE lantern_broadcast_latency_seconds histogram" in text
-    assert 'lantern_http_requests_total{method="GET",status="2xx"}' in text
+    got = samples(text)
+    assert got["lantern_mentions_ingested_total", (("source", "weibo"),)] == 3
+    assert got["lantern_alerts_sent_total", (("channel", "dingtalk"),)] == 1
+    assert got["lantern_alerts_failed_total", (("channel", "wecom"),)] == 1
+    assert got["lantern_classification_seconds_bucket", (("le", "0.005"),)] == 1
+    assert got["lantern_classification_seconds_bucket", (("le", "+Inf"),)] == 2
+    assert got["lantern_classification_seconds_count", ()] == 2
+    assert got["lantern_websocket_connections", ()] == 0
+    assert types(text)["lantern_broadcast_latency_seconds"] == "histogram"
+    assert got["lantern_http_requests_total", (("method", "GET"), ("status", "2xx"))] >= 1
+    assert not any(name.endswith("_created") for name, _labels in got)  # the series Lantern always exported
     await insert_mentions(api)
     _, text = await api.call("oc", "GET", "/metrics")
-    assert 'lantern_mentions_stored{source="news"} 2' in text
-    assert 'lantern_mentions_stored{source="weibo"} 1' in text
+    got = samples(text)
+    assert got["lantern_mentions_stored", (("source", "news"),)] == 2
+    assert got["lantern_mentions_stored", (("source", "weibo"),)] == 1
+    assert types(text)["lantern_mentions_stored"] == "gauge"
     assert (await api.call("ag", "GET", "/metrics"))[0] == 403
     assert (await api.call("", "GET", "/metrics"))[0] == 401
 
 
-def test_metric_primitives() -> None:
-    counter = metrics.Counter("x_total", "help")
-    with pytest.raises(ValueError):
-        counter.inc(-1)
-    counter.inc(label='a"b\nc')
-    assert 'x_total{label="a\\"b\\nc"} 1' in counter.render()
-    gauge = metrics.Gauge("g", "help", read=lambda: 4)
-    assert gauge.render()[-1] == "g 4"
+def test_each_app_counts_in_its_own_registry() -> None:
+    class Services:
+        def __init__(self) -> None:
+            self.extras: dict[str, Any] = {}
 
+    one, two = Services(), Services()
+    metrics.for_services(one).alerts_sent.labels(channel="sms").inc(2)
+    assert metrics.for_services(one) is metrics.for_services(one)
+    first, second = samples(metrics.for_services(one).render().decode()), \
+        samples(metrics.for_services(two).render().decode())
+    assert first["lantern_alerts_sent_total", (("channel", "sms"),)] == 2
+    assert ("lantern_alerts_sent_total", (("channel", "sms"),)) not in second
+    assert not any(name.startswith("lantern_") for name, _labels in samples(generate_latest(REGISTRY).decode()))
+
+
+def test_hub_connections() -> None:
     class Hub:
         def __init__(self) -> None:
             self.connections = {1, 2, 3}

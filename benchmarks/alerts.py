@@ -117,7 +117,7 @@ async def latency(tmp: Path) -> Result:
 async def demo(tmp: Path) -> Result:
     from classifiers import Classifier
     from monitor.incidents import schema
-    from monitor.mentions import migrations
+    from monitor.schema import migrations
     from tests.fixtures.alerts.demo_replay import crisis_start, replay
     from web.platform.storage import Database
 
@@ -149,7 +149,7 @@ async def demo(tmp: Path) -> Result:
 async def quality(tmp: Path) -> Result:
     from classifiers import Classifier
     from monitor.incidents import schema
-    from monitor.mentions import migrations
+    from monitor.schema import migrations
     from tests.fixtures.grouping import replay as grouping_replay
     from web.platform.storage import Database
 

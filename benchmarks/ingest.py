@@ -26,13 +26,14 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from monitor.config import Defaults
-from monitor.mentions import StoredMention, migrations
+from monitor.mentions import StoredMention
 from monitor.query import Query
+from monitor.schema import migrations
 from monitor.service import MonitorService
 from monitor.simhash import simhash
 from monitor.sources.demo import load_stream
 from monitor.sources.rss import parse_feed
-from web.auth import users
+from web.auth import schema as auth_schema
 from web.platform.storage import Database
 
 
@@ -59,7 +60,7 @@ def rss_feed(feed_id: int, texts: list[str], start: int) -> bytes:
 
 def _open_db(path: Path) -> Database:
     db = Database(path)
-    db.migrate([users.migrations, migrations])
+    db.migrate([auth_schema.migrations, migrations])
     return db
 
 

@@ -45,6 +45,12 @@ def load_source(db: sqlite_utils.Database, name: str) -> tuple[dict[str, Any], b
     return (json.loads(row[0]), bool(row[1])) if row else None
 
 
+def source_origin(db: sqlite_utils.Database, name: str) -> str | None:
+    """Where a source comes from (``config``: lantern.toml, ``api``: added in the console), None if unknown."""
+    row = db.execute("SELECT origin FROM sources WHERE name = ?", [name]).fetchone()
+    return str(row[0]) if row else None
+
+
 def save_source(db: sqlite_utils.Database, cfg: dict[str, Any], *, origin: str, paused: bool, now: float) -> None:
     row = db.execute("SELECT created_at, origin FROM sources WHERE name = ?", [cfg["name"]]).fetchone()
     db["sources"].upsert({  # type: ignore[union-attr]

@@ -128,11 +128,11 @@ class FeedServer:
 
 def open_db(path: Path) -> Database:
     """A database with only the tables the monitor needs (users + monitor migrations)."""
-    from monitor.mentions import migrations
-    from web.auth import users
+    from monitor.schema import migrations
+    from web.auth import schema as auth_schema
 
     db = Database(path)
-    db.migrate([users.migrations, migrations])
+    db.migrate([auth_schema.migrations, migrations])
     return db
 
 

@@ -101,3 +101,60 @@ def check_item(db: sqlite_utils.Database, incident_id: int, item_id: int, done: 
                                                     "done_at": now if done else None})
     store_ops.event(db, incident_id, now, "checklist", actor, item=rows[0]["item"], done=done)
     return {**rows[0], "done": done, "done_by": actor if done else None}
+
+
+def heading(db: sqlite_utils.Database, incident_id: int) -> tuple[str, str] | None:
+    """(title, tier) of an incident, or None when there is no such incident."""
+    row = db.execute("select title, tier from incidents where id = ?", [incident_id]).fetchone()
+    return (row[0] or "", row[1] or "") if row else None
+
+
+def acknowledged_by(db: sqlite_utils.Database, incident_id: int) -> str:
+    """Who acknowledged the incident (``user:NAME``, ``auto``...); "" when nobody or no such incident."""
+    row = db.execute("select acknowledged_by from incidents where id = ?", [incident_id]).fetchone()
+    return str(row[0] or "") if row else ""
+
+
+def counts_and_states(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, tuple[int | None, str | None]]:
+    """Incident id -> (mention count, state), for the incidents of ``ids`` that exist."""
+    if not ids:
+        return {}
+    marks = ",".join("?" for _ in ids)
+    return {int(row[0]): (row[1], row[2]) for row in db.execute(
+        f"select id, mention_count, state from incidents where id in ({marks})", list(ids)).fetchall()}
+
+
+def hourly_mentions(db: sqlite_utils.Database, ids: Sequence[int], now: float, hours: int) -> dict[str, list[int]]:
+    """For each incident id (as a string), mentions per hour for the last ``hours`` hours (oldest first)."""
+    if not ids:
+        return {}
+    start_hour = int(now // 3600) - hours + 1
+    series = {str(i): [0] * hours for i in ids}
+    marks = ",".join("?" for _ in ids)
+    rows = db.execute(
+        f"select incident_id, cast(coalesce(published_at, fetched_at) / 3600 as integer) as hour, count(*) "
+        f"from mentions where incident_id in ({marks}) and coalesce(published_at, fetched_at) >= ? "
+        "group by incident_id, hour", [*ids, start_hour * 3600]).fetchall()
+    for incident_id, hour, count in rows:
+        index = int(hour) - start_hour
+        if 0 <= index < hours:
+            series[str(incident_id)][index] = int(count)
+    return series
+
+
+def classified_mentions(db: sqlite_utils.Database, incident_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """An incident's latest mentions with their classification (categories and reasons as lists)."""
+    rows = db.query(
+        "select id, source, title, substr(text, 1, 500) as text, url, author, author_reach, published_at, "
+        "sentiment, negative_probability, categories, tier, reasons, duplicate_of from mentions "
+        "where incident_id = ? order by coalesce(published_at, fetched_at) desc, id desc limit ?",
+        [incident_id, limit])
+    out = []
+    for row in rows:
+        for key in ("categories", "reasons"):
+            try:
+                row[key] = json.loads(row[key]) if row[key] else []
+            except ValueError:
+                row[key] = [row[key]]
+        out.append(row)
+    return out

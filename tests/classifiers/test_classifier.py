@@ -23,8 +23,10 @@ from classifiers import (
     save_overlay,
 )
 from classifiers.model import shipped_model_dir
+from monitor.corrections import corrections_signature, record_correction
+from monitor.schema import corrections_migrations
 from web.platform.storage import Database
-from web.wiring.feedback import adapt_from_corrections, classifiers_migrations, corrections_signature, record_correction
+from web.wiring.feedback import adapt_from_corrections
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "classifier"
 EXPOSE = "央视3·15晚会曝光：某连锁餐厅后厨老鼠乱窜，食材过期变质，顾客吃完上吐下泻"
@@ -193,7 +195,7 @@ def test_adapt_changes_corrected_prediction(clf: Classifier, tmp_path: Path) -> 
 async def test_feedback_job(clf: Classifier, tmp_path: Path) -> None:
     db = Database(tmp_path / "lantern.db")
     try:
-        applied = db.migrate([classifiers_migrations])
+        applied = db.migrate([corrections_migrations])
         assert applied == ["classifier:m001_corrections"]
         text = "这家店的东西一般般吧，就那样"
         target = "positive" if clf.classify(text).sentiment == "negative" else "negative"

@@ -31,6 +31,7 @@ from aiohttp import web
 from monitor.alerting.acklinks import person_of
 from monitor.alerting.errors import AckLinkError
 from monitor.alerting.sender import payload_of
+from monitor.incidents import queries as incident_queries
 from monitor.incidents.errors import IllegalTransitionError, IncidentError
 from web.auth import users
 from web.auth.middleware import csrf_token, public, require
@@ -99,9 +100,8 @@ async def _who(request: web.Request, token: str, row: dict[str, Any]) -> tuple[s
 
 
 async def _incident(services: Any, incident_id: int) -> tuple[str, str]:
-    row = await services.db.read(lambda db: db.execute(
-        "select title, tier from incidents where id = ?", [incident_id]).fetchone())
-    return (row[0] or "", row[1] or "") if row else ("", "")
+    found = await services.db.read(lambda db: incident_queries.heading(db, incident_id))
+    return found or ("", "")
 
 
 @public
@@ -168,9 +168,7 @@ async def ack_link(request: web.Request) -> web.Response:
     try:
         await services.incidents.acknowledge(incident_id, actor, comment, via=how, delivery=row["id"])
     except IllegalTransitionError:
-        detail = await services.db.read(lambda db: db.execute(
-            "select acknowledged_by from incidents where id = ?", [incident_id]).fetchone())
-        by = str(detail[0] or "") if detail else ""
+        by = await services.db.read(lambda db: incident_queries.acknowledged_by(db, incident_id))
         owner = await services.db.read(lambda db: users.find_user(db, by.removeprefix("user:")))
         return page("事件已处理 (already handled)", f"事件 #{incident_id} 已被确认或处理（{_label(owner, by)}），"
                     "无需重复操作。(already acknowledged or handled)", incident_id=incident_id)

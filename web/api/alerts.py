@@ -14,7 +14,7 @@ import sqlite_utils
 from aiohttp import web
 from aiohttp.web_log import AccessLogger
 
-from monitor.alerting import contacts, outbox, silences
+from monitor.alerting import contacts, outbox, saved_config, silences
 from monitor.alerting.acklinks import mask_path
 from monitor.alerting.errors import AlertConfigError, ContactError, SilenceError
 from monitor.alerting.routing import describe_gaps, parse_routes
@@ -133,12 +133,7 @@ async def get_routing(request: web.Request) -> web.Response:
 
 async def _save(services: Any, name: str, value: list[dict[str, Any]], actor: str) -> None:
     now = services.clock()
-    row = {"name": name, "value": json.dumps(value, ensure_ascii=False), "updated_at": now, "updated_by": actor}
-
-    def save(db: sqlite_utils.Database) -> None:
-        db.table("alert_config").upsert(row, pk="name")
-
-    await services.db.write(save)
+    await services.db.write(lambda db: saved_config.save(db, name, value, actor, now))
 
 
 async def _replace(request: web.Request, name: str, parse: Callable[[list[Any], list[str]], Any]) -> Any:

@@ -7,24 +7,24 @@
   so a manager can see why and correct it;
 * ``POST /api/console/corrections`` — ``{"mention_id", "field", "value"}``:
   a manager corrects a mention's classification; stored through
-  :func:`web.wiring.feedback.record_correction` for the classifier to learn from.
+  :func:`monitor.corrections.correct_mention` for the classifier to learn from.
 
 * ``GET /api/console/editable/{routes|plans}`` — (admin) the alert routes or
   contingency plans in the form ``PUT /api/routing`` / ``PUT /api/plans``
   accept, for the console's JSON editor.
 
-The first two read the ``mentions`` table (monitor's, always migrated) and are
-read-only; ``web`` is the composition root and may read any package's tables.
+The first two read monitor's ``mentions`` table through :mod:`monitor.incidents.queries`;
+the corrections are monitor's table too (:mod:`monitor.corrections`).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import sqlite_utils
 from aiohttp import web
 
+from monitor import corrections
+from monitor.incidents import queries
 from web.auth import middleware as auth
 
 HOURS = 24
@@ -40,41 +40,6 @@ def _ids(raw: str) -> list[int]:
     return ids[:MAX_IDS]
 
 
-def sparklines(db: sqlite_utils.Database, ids: list[int], now: float) -> dict[str, list[int]]:
-    """For each incident id, mentions per hour for the last ``HOURS`` hours (oldest first)."""
-    if not ids:
-        return {}
-    start_hour = int(now // 3600) - HOURS + 1
-    series = {str(i): [0] * HOURS for i in ids}
-    marks = ",".join("?" for _ in ids)
-    rows = db.execute(
-        f"select incident_id, cast(coalesce(published_at, fetched_at) / 3600 as integer) as hour, count(*) "
-        f"from mentions where incident_id in ({marks}) and coalesce(published_at, fetched_at) >= ? "
-        "group by incident_id, hour", [*ids, start_hour * 3600]).fetchall()
-    for incident_id, hour, count in rows:
-        index = int(hour) - start_hour
-        if 0 <= index < HOURS:
-            series[str(incident_id)][index] = int(count)
-    return series
-
-
-def incident_mentions(db: sqlite_utils.Database, incident_id: int, limit: int = 50) -> list[dict[str, Any]]:
-    rows = db.query(
-        "select id, source, title, substr(text, 1, 500) as text, url, author, author_reach, published_at, "
-        "sentiment, negative_probability, categories, tier, reasons, duplicate_of from mentions "
-        "where incident_id = ? order by coalesce(published_at, fetched_at) desc, id desc limit ?",
-        [incident_id, limit])
-    out = []
-    for row in rows:
-        for key in ("categories", "reasons"):
-            try:
-                row[key] = json.loads(row[key]) if row[key] else []
-            except ValueError:
-                row[key] = [row[key]]
-        out.append(row)
-    return out
-
-
 @auth.require("manager", "oncall")
 async def sparklines_handler(request: web.Request) -> web.StreamResponse:
     """Hourly mention counts of the last 24 hours per incident (``?ids=1,2,3``)."""
@@ -84,7 +49,7 @@ async def sparklines_handler(request: web.Request) -> web.StreamResponse:
         return auth.json_error(400, "bad_request", "ids must be comma-separated numbers")
     services = request.app["services"]
     now = services.clock()
-    series = await services.db.read(lambda db: sparklines(db, ids, now))
+    series = await services.db.read(lambda db: queries.hourly_mentions(db, ids, now, HOURS))
     return web.json_response({"hours": HOURS, "series": series})
 
 
@@ -95,19 +60,8 @@ async def mentions_handler(request: web.Request) -> web.StreamResponse:
         incident_id = int(request.match_info["id"])
     except ValueError:
         return auth.json_error(400, "bad_request", "incident id must be a number")
-    rows = await request.app["services"].db.read(lambda db: incident_mentions(db, incident_id))
+    rows = await request.app["services"].db.read(lambda db: queries.classified_mentions(db, incident_id))
     return web.json_response({"incident_id": incident_id, "items": rows})
-
-
-def _correct(db: sqlite_utils.Database, mention_id: int, field: str, value: str, user: str, now: float) -> int:
-    from web.wiring.feedback import record_correction
-
-    row = db.execute("select title, text from mentions where id = ?", [mention_id]).fetchone()
-    if row is None:
-        raise LookupError(f"no mention {mention_id}")
-    title, text = row[0] or "", row[1] or ""
-    content = text if title and text.startswith(title) else f"{title}\n{text}" if title else text
-    return record_correction(db, text=content, field=field, value=value, user=user, mention_id=mention_id, now=now)
 
 
 @auth.require("manager")
@@ -123,7 +77,7 @@ async def correction_handler(request: web.Request) -> web.StreamResponse:
     services = request.app["services"]
     user, now = request["user"].name, services.clock()
     try:
-        correction_id = await services.db.write(lambda db: _correct(
+        correction_id = await services.db.write(lambda db: corrections.correct_mention(
             db, body["mention_id"], body["field"], body["value"], user, now))
     except LookupError as exc:
         return auth.json_error(404, "not_found", str(exc))

@@ -75,13 +75,8 @@ def actor_names(db: Any, detail: dict[str, Any]) -> dict[str, str]:
     actors = {detail.get("acknowledged_by"), detail.get("resolved_by")}
     actors |= {h["actor"] for h in detail["tier_history"]} | {e["actor"] for e in detail["events"]}
     actors |= {c["done_by"] for c in detail["checklist"]}
-    names = sorted(a[5:] for a in actors if isinstance(a, str) and a.startswith("user:"))
-    if not names:
-        return {}
-    marks = ",".join("?" for _ in names)
-    rows = db.execute(f"select name, coalesce(nullif(display_name, ''), name) from users where name in ({marks})",
-                      names).fetchall()
-    return {f"user:{name}": display for name, display in rows}
+    names = [a[5:] for a in actors if isinstance(a, str) and a.startswith("user:")]
+    return {f"user:{name}": display for name, display in users.display_names_by_login(db, names).items()}
 
 
 async def with_labels(services: Any, incidents: list[dict[str, Any]]) -> None:

@@ -1,4 +1,4 @@
-"""Users, roles, password hashes, API tokens and login sessions (database side).
+"""Users, roles, password hashes, API tokens and login sessions (database side; tables in :mod:`.schema`).
 
 Passwords are hashed with argon2id. API tokens and session ids are random
 and only their SHA-256 is stored, so a copy of the database reveals neither.
@@ -14,54 +14,11 @@ from dataclasses import dataclass
 import sqlite_utils
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlite_utils.migrations import Migrations
 
 from web.errors import AuthError
 
 ROLES = ("admin", "manager", "agent", "oncall")
 _hasher = PasswordHasher()
-
-migrations = Migrations("web")
-
-
-@migrations()
-def m001_users(db: sqlite_utils.Database) -> None:
-    db["users"].create(  # type: ignore[union-attr]
-        {"id": int, "name": str, "role": str, "team": str, "password_hash": str,
-         "display_name": str, "active": int, "created_at": float},
-        pk="id",
-        not_null={"name", "role"},
-        defaults={"active": 1, "team": ""},
-    )
-    db["users"].create_index(["name"], unique=True)  # type: ignore[union-attr]
-    db["api_tokens"].create(  # type: ignore[union-attr]
-        {"id": int, "user_id": int, "token_hash": str, "label": str, "created_at": float,
-         "last_used_at": float, "revoked": int},
-        pk="id",
-        foreign_keys=[("user_id", "users", "id")],
-        defaults={"revoked": 0},
-    )
-    db["api_tokens"].create_index(["token_hash"], unique=True)  # type: ignore[union-attr]
-    db["sessions"].create(  # type: ignore[union-attr]
-        {"id": int, "user_id": int, "session_hash": str, "created_at": float, "expires_at": float},
-        pk="id",
-        foreign_keys=[("user_id", "users", "id")],
-    )
-    db["sessions"].create_index(["session_hash"], unique=True)  # type: ignore[union-attr]
-    db["app_secrets"].create({"name": str, "value": str}, pk="name")  # type: ignore[union-attr]
-
-
-@migrations()
-def m002_user_targeting(db: sqlite_utils.Database) -> None:
-    """Skill groups and site of an agent: what script targeting uses (never the client's claim)."""
-    db["users"].add_column("skills", str, not_null_default="")  # type: ignore[union-attr]
-    db["users"].add_column("site", str, not_null_default="")  # type: ignore[union-attr]
-
-
-@migrations()
-def m003_user_shift(db: sqlite_utils.Database) -> None:
-    """The shift (班次) an agent works, named in ``[[shifts]]``: shift targeting and on-shift coverage."""
-    db["users"].add_column("shift", str, not_null_default="")  # type: ignore[union-attr]
 
 
 def parse_names(value: str | None) -> tuple[str, ...]:
@@ -256,6 +213,17 @@ def list_users(db: sqlite_utils.Database, *, include_inactive: bool = False) -> 
                     f"{where} order by name")
     return [{**_row_user(row).as_dict(), "active": bool(row["active"]), "created_at": row["created_at"]}
             for row in rows]
+
+
+def display_names_by_login(db: sqlite_utils.Database, names: Iterable[str]) -> dict[str, str]:
+    """User name -> display name (the name itself when no display name is set), for the users that exist."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    marks = ",".join("?" for _ in wanted)
+    rows = db.execute(f"select name, coalesce(nullif(display_name, ''), name) from users where name in ({marks})",
+                      wanted).fetchall()
+    return {str(name): str(display) for name, display in rows}
 
 
 def active_users(db: sqlite_utils.Database, role: str | None = None) -> list[User]:

@@ -20,7 +20,6 @@ with a zh-CN text and its English in parentheses.  Secrets never appear in them.
 from __future__ import annotations
 
 import asyncio
-import json
 import smtplib
 import sqlite3
 import tempfile
@@ -30,12 +29,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import sqlite_utils
 
+from monitor.alerting import saved_config
 from monitor.alerting.errors import AlertConfigError
 from monitor.alerting.routing import Route, coverage_gaps, describe_gaps, parse_routes
 from monitor.channels.base import Channel
 from monitor.channels.email import Email
 from monitor.netguard import BlockedAddressError, GuardedResolver, NetPolicy, guarded_session
+from web.auth import users
 from web.errors import ConfigError
 from web.platform.settings import Settings, load_settings
 from web.wiring.services import build_services
@@ -127,15 +129,15 @@ def _saved(settings: Settings) -> dict[str, Any]:
     except sqlite3.Error:
         return {}
     try:
-        out: dict[str, Any] = {"people": [
-            {"name": r[0], "role": r[1], "team": r[2]}
-            for r in conn.execute("select name, role, team from users where active = 1")]}
+        db = sqlite_utils.Database(conn)
+        out: dict[str, Any] = {"people": [{"name": u.name, "role": u.role, "team": u.team}
+                                          for u in users.active_users(db)]}
         try:
-            row = conn.execute("select value, updated_by from alert_config where name = 'routes'").fetchone()
+            saved = saved_config.load_with_author(db, "routes")
         except sqlite3.Error:  # alerting's tables not created yet
-            row = None
-        if row is not None:
-            out["routes"], out["routes_by"] = json.loads(row[0]), str(row[1] or "")
+            saved = None
+        if saved is not None:
+            out["routes"], out["routes_by"] = saved
         return out
     except sqlite3.Error:
         return {}

@@ -31,6 +31,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
+from monitor import counts
 from web.auth import middleware as auth
 
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -105,32 +106,29 @@ def hub_connections(hub: Any) -> float | None:
         return None
 
 
-def _table_exists(db: Any, name: str) -> bool:
-    return db.execute("select 1 from sqlite_master where type = 'table' and name = ?", [name]).fetchone() is not None
-
-
 def database_families(db: Any) -> list[Metric]:
-    """Gauges read from the database at scrape time: true across restarts and nodes."""
+    """Gauges read from the database at scrape time (monitor's counts): true across restarts and nodes."""
     families: list[Metric] = []
-    if _table_exists(db, "mentions"):
+    by_source = counts.mentions_by_source(db)
+    if by_source is not None:
         mentions = GaugeMetricFamily("lantern_mentions_stored", "Mentions in the database, by source.",
                                      labels=["source"])
-        for source, count in db.execute("select source, count(*) from mentions group by source order by source"):
-            mentions.add_metric([str(source)], count)
+        for source, count in by_source:
+            mentions.add_metric([source], count)
         families.append(mentions)
-    if _table_exists(db, "alert_deliveries"):
+    by_status = counts.deliveries_by_channel_status(db)
+    if by_status is not None:
         deliveries = GaugeMetricFamily("lantern_alert_deliveries",
                                        "Alert deliveries in the database, by channel and status.",
                                        labels=["channel", "status"])
-        for channel, status, count in db.execute(
-                "select channel, status, count(*) from alert_deliveries group by 1, 2 order by 1, 2"):
-            deliveries.add_metric([str(channel), str(status)], count)
+        for channel, status, count in by_status:
+            deliveries.add_metric([channel, status], count)
         families.append(deliveries)
-    if _table_exists(db, "incidents"):
+    by_tier = counts.incidents_by_state_tier(db)
+    if by_tier is not None:
         incidents = GaugeMetricFamily("lantern_incidents", "Incidents, by state and tier.", labels=["state", "tier"])
-        for state, tier, count in db.execute(
-                "select state, tier, count(*) from incidents group by 1, 2 order by 1, 2"):
-            incidents.add_metric([str(state), str(tier)], count)
+        for state, tier, count in by_tier:
+            incidents.add_metric([state, tier], count)
         families.append(incidents)
     return families
 

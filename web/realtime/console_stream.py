@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
+from monitor.incidents import queries as incident_queries
 from web.auth import middleware as auth
 from web.auth import revocation
 from web.auth.middleware import require
@@ -40,9 +41,7 @@ Listener = Callable[..., Awaitable[None]]
 def incident_listener(services: Any, hub: live.LiveHub) -> Listener:
     async def on_changes(changes: list[Any]) -> None:
         ids = sorted({int(c.incident_id) for c in changes})
-        marks = ",".join("?" for _ in ids)
-        rows = await services.db.read(lambda db: {row[0]: (row[1], row[2]) for row in db.execute(
-            f"select id, mention_count, state from incidents where id in ({marks})", ids)})
+        rows = await services.db.read(lambda db: incident_queries.counts_and_states(db, ids))
         for change in changes:
             count, state = rows.get(change.incident_id, (None, None))
             hub.publish("incident", {"id": change.incident_id, "tier": change.tier, "count": count, "state": state,

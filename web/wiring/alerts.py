@@ -15,7 +15,6 @@ Routes and plans an admin saves through the API (``alert_config`` table) win ove
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -23,6 +22,7 @@ import sqlite_utils
 from aiohttp import web
 
 from classifiers import Signals
+from monitor.alerting import saved_config
 from monitor.alerting import schema as alerting_schema
 from monitor.alerting.engine import AlertConfig, AlertEngine
 from monitor.alerting.errors import AlertConfigError
@@ -78,11 +78,6 @@ def tier_model(classifier: Any) -> TierModel | None:
     return model
 
 
-def saved_config(db: sqlite_utils.Database, name: str) -> list[dict[str, Any]] | None:
-    row = db.execute("select value from alert_config where name = ?", [name]).fetchone()
-    return json.loads(row[0]) if row else None
-
-
 def build_routes_and_plans(route_tables: list[dict[str, Any]], plan_tables: list[dict[str, Any]],
                            channels: list[str], *, fill_defaults: bool = True) -> tuple[list[Route], list[Plan]]:
     return (parse_routes(route_tables, channels, fill_defaults=fill_defaults), parse_plans(plan_tables, channels))
@@ -129,8 +124,8 @@ async def wire(services: Any) -> None:
     incident_config, config = alert_config(settings)
     try:
         channels = build_channels(settings.lists["channels"], clock=services.clock, network=network_policy(settings))
-        saved_routes = await services.db.read(lambda db: saved_config(db, "routes"))
-        saved_plans = await services.db.read(lambda db: saved_config(db, "plans"))
+        saved_routes = await services.db.read(lambda db: saved_config.load(db, "routes"))
+        saved_plans = await services.db.read(lambda db: saved_config.load(db, "plans"))
         routes, plans = build_routes_and_plans(
             settings.lists["routes"] if saved_routes is None else saved_routes,
             settings.lists["plans"] if saved_plans is None else saved_plans, list(channels),

@@ -17,13 +17,12 @@ from typing import Any
 
 from classifiers import Classification, Classifier, Signals, TierPolicy
 from classifiers.tiers import TierBreakdown
+from monitor.corrections import corrections_signature
 from web.errors import ConfigError
 from web.platform import metrics
-from web.wiring.feedback import adapt_from_corrections, classifiers_migrations, corrections_signature
+from web.wiring.feedback import adapt_from_corrections
 
 log = logging.getLogger(__name__)
-
-MIGRATIONS = (classifiers_migrations,)
 
 
 class ClassifierHandle:

@@ -33,7 +33,7 @@ from monitor.http import HttpFetcher
 from monitor.items import json_int
 from monitor.mentions import StoredMention
 from monitor.netguard import NetPolicy
-from monitor.registry import list_mentions
+from monitor.registry import list_mentions, source_origin
 from monitor.service import MAX_INGEST_ITEMS, MonitorService
 from web.api.bodies import json_object
 from web.auth.middleware import json_error, public, require
@@ -208,9 +208,8 @@ async def rotate_token(request: web.Request) -> web.Response:
         return json_error(404, "not_found", f"没有名为 {name!r} 的来源 (no such source)")
     if source.get("kind") != "push":
         return json_error(400, "not_push", f"来源 {name} 不是推送来源，没有令牌 (not a push source: it has no token)")
-    row = await request.app["services"].db.read(
-        lambda db: db.execute("SELECT origin FROM sources WHERE name = ?", [name]).fetchone())
-    if row is not None and row[0] == "config":
+    origin = await request.app["services"].db.read(lambda db: source_origin(db, name))
+    if origin == "config":
         return json_error(409, "from_config", f"来源 {name} 的令牌写在配置文件 lantern.toml 中，请在那里更换 "
                           "(this source's token comes from lantern.toml; change it there)")
     token = secrets.token_urlsafe(24)

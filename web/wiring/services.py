@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.redis import RedisLink
+from web.auth import schema as auth_schema
 from web.auth import users
 from web.platform.settings import Settings
 from web.platform.storage import Database
@@ -70,9 +71,9 @@ class Services:
 
 def migration_sets() -> list[Any]:
     """Every package's migration set, in dependency order."""
-    from monitor.mentions import migrations as monitor_migrations
+    from monitor import schema as monitor_schema
 
-    sets: list[Any] = [users.migrations, monitor_migrations]
+    sets: list[Any] = [*auth_schema.MIGRATIONS, *monitor_schema.MIGRATIONS]
     for name in WIRING:
         module = importlib.import_module(name)
         sets.extend(getattr(module, "MIGRATIONS", ()))

@@ -19,7 +19,7 @@ import pytest
 
 from classifiers import Classifier
 from monitor.incidents import schema as incidents_schema
-from monitor.mentions import migrations as monitor_migrations
+from monitor.schema import migrations as monitor_migrations
 from tests.fixtures.grouping import replay as grouping_replay
 from web.platform.storage import Database
 

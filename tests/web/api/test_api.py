@@ -139,11 +139,11 @@ async def test_sparklines_and_incident_mentions(api: Api) -> None:
 
 
 async def test_corrections(api: Api) -> None:
-    from web.wiring import feedback
+    from monitor.schema import corrections_migrations
 
     await insert_mentions(api)
     services = api.client.server.app["services"]
-    services.db.migrate([feedback.classifiers_migrations])  # a no-op once the classifier wiring declares it
+    services.db.migrate([corrections_migrations])  # a no-op: monitor's migration sets include it
     status, _ = await api.call("mgr", "POST", "/api/console/corrections",
                                json={"mention_id": 1, "field": "sentiment", "value": "neutral"})
     assert status == 201

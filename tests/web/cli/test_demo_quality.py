@@ -20,7 +20,7 @@ import pytest
 
 from classifiers import Classifier
 from monitor.incidents import schema as incidents_schema
-from monitor.mentions import migrations as monitor_migrations
+from monitor.schema import migrations as monitor_migrations
 from monitor.sources.demo import load_stream
 from tests.fixtures.alerts.demo_replay import crisis_start, replay
 from web.platform.storage import Database

@@ -22,8 +22,8 @@ import pytest
 import sqlite_utils
 
 from monitor.mentions import Mention
-from monitor.mentions import migrations as monitor_migrations
 from monitor.pipeline import Pipeline
+from monitor.schema import migrations as monitor_migrations
 from tests.support_monitor import FakeClassifier
 from web.platform.storage import ConnectionBoundResult, Database
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from classifiers import Signals
+from monitor.corrections import record_correction
 from web.errors import ConfigError
 from web.platform.settings import load_settings
 from web.wiring.classifier import load_classifier, overlay_dir
-from web.wiring.feedback import record_correction
 
 TEXT = "鲜味楼今天开始上线早餐外卖，不知道味道怎么样，有人吃过吗？"
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import InvalidScript
 
@@ -82,6 +82,14 @@ class Viewer:
     skills: frozenset[str] = field(default_factory=frozenset)
     sites: frozenset[str] = field(default_factory=frozenset)
     shift: str = ""
+
+
+class Broadcaster(Protocol):
+    """What the script service and receipts need of the ticker hub: send a change, list who is connected."""
+
+    async def send(self, kind: str, item: dict[str, Any]) -> None: ...
+
+    async def all_viewers(self) -> list[Viewer]: ...
 
 
 @dataclass(frozen=True)

@@ -9,19 +9,16 @@ from __future__ import annotations
 import builtins
 import math
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlite_utils
 
 from . import repo
 from .coverage import coverage_of
 from .hub import Receipt  # kind (displayed/ack/copied), script_id, version, user_id, team, at
-from .model import Viewer
+from .model import Broadcaster, Viewer
 from .shifts import ShiftCalendar
 from .store import Store
-
-if TYPE_CHECKING:
-    from .service import Broadcaster
 
 # Every active agent account as a viewer (run inside a Store read); web injects it, for on-shift coverage.
 Roster = Callable[[sqlite_utils.Database], Iterable[Viewer]]

@@ -9,14 +9,14 @@ from __future__ import annotations
 import builtins
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import sqlite_utils
 
 from . import repo
 from .errors import ApprovalError, IllegalTransition, InvalidScript, StaleVersion
 from .lifecycle import APPROVER_ROLES, Action, ApprovalPolicy, Approver, State, approval_status, check_approval
-from .model import Draft, Viewer, needs_rewrite, validate
+from .model import Broadcaster, Draft, needs_rewrite, validate
 from .receipts import ReceiptsMixin, Roster
 from .shifts import ShiftCalendar
 from .store import Store
@@ -26,12 +26,6 @@ _EDITABLE = {"title", "body", "priority", "audience", "incident_id", "expires_at
 # Told after every committed lifecycle change (draft, edit, submit, approve, reject, publish, retract, expire).
 Listener = Callable[[dict[str, Any]], Awaitable[None]]
 log = logging.getLogger("lantern.broadcast")
-
-
-class Broadcaster(Protocol):
-    async def send(self, kind: str, item: dict[str, Any]) -> None: ...
-
-    async def all_viewers(self) -> builtins.list[Viewer]: ...
 
 
 def as_actor(who: Any) -> Approver:

@@ -7,14 +7,16 @@ No I/O here except loading (and saving) the model artifact.  The pieces:
 * :mod:`.model` - the shipped linear sentiment model (``model/``, npz + JSON);
 * :mod:`.categories` - weighted risk lexicons (``lexicons/categories.json``);
 * :mod:`.tiers` - the P1-P4 formula and its :class:`TierPolicy`;
-* :mod:`.adapt` - manager corrections as an overlay on the base model;
+* :mod:`.overlay` - manager corrections and the overlay they make (plain values, ``overlay.json``);
+* :mod:`.adapt` - learning that overlay on the base model, and loading a model with it;
 * :mod:`.train`, :mod:`.corpora`, :mod:`.metrics` - training and evaluation.
 """
 
-from .adapt import Correction, Overlay, adapt, load_overlay, save_overlay
+from .adapt import adapt, load_adapted
 from .categories import CATEGORIES, Lexicon
 from .classifier import OFFICIAL_REASON, Classification, Classifier, Signals
 from .errors import ClassifierError, InvalidCorrectionError, ModelNotFoundError, ModelVersionError
+from .overlay import Correction, Overlay, load_overlay, save_overlay
 from .tiers import TierPolicy
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "Signals",
     "TierPolicy",
     "adapt",
+    "load_adapted",
     "load_overlay",
     "save_overlay",
 ]

@@ -14,68 +14,32 @@ should be ``value``.  :func:`adapt` turns the list of all corrections into an
   terms of a category the manager added that matched too weakly gain weight;
 * **tier**: memory only (the tier also depends on signals of the moment).
 
-Only the corrections are persisted (``overlay.json``, :func:`save_overlay`);
+Only the corrections are persisted (``overlay.json``, :func:`classifiers.overlay.save_overlay`);
 the overlay is recomputed from them against whatever base model is loaded, so
-corrections survive retraining and restarts.
+corrections survive retraining and restarts (:func:`load_adapted`).  The corrections and the overlay
+are plain values in :mod:`.overlay`, which :mod:`.classifier` uses; this module builds on both, so the
+imports go one way.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from .categories import CATEGORIES, CategoryMatcher, light_normalize
-from .classifier import OVERLAY_FILE, SENTIMENTS, Classifier
-from .errors import InvalidCorrectionError
+from .categories import CategoryMatcher, Lexicon, light_normalize
+from .classifier import Classifier
 from .features import normalize
-from .model import SentimentModel, sigmoid
-from .tiers import TIERS
+from .model import SentimentModel, shipped_model_dir, sigmoid
+from .overlay import OVERLAY_FILE, Correction, Overlay, load_overlay
+from .tiers import TierPolicy
 
-FIELDS = ("sentiment", "category", "tier")
 STEPS = 300
 LEARNING_RATE = 2.0
 L2 = 0.01
 TARGET_MARGIN = 2.0  # logit the corrected texts should reach (P ~ 0.88)
-
-
-@dataclass(frozen=True)
-class Correction:
-    text: str
-    field: str  # sentiment | category | tier
-    value: str  # a sentiment, comma-separated category ids ("" = none), or P1..P4
-    user: str = ""
-    created_at: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.field not in FIELDS:
-            raise InvalidCorrectionError(f"correction field must be one of {FIELDS}, not {self.field!r}")
-        if self.field == "sentiment" and self.value not in SENTIMENTS:
-            raise InvalidCorrectionError(f"sentiment must be one of {SENTIMENTS}, not {self.value!r}")
-        if self.field == "tier" and self.value not in TIERS:
-            raise InvalidCorrectionError(f"tier must be one of {TIERS}, not {self.value!r}")
-        if self.field == "category":
-            unknown = [c for c in self.categories() if c not in CATEGORIES]
-            if unknown:
-                raise InvalidCorrectionError(f"unknown categories {unknown}; known: {', '.join(CATEGORIES)}")
-        if not self.text.strip():
-            raise InvalidCorrectionError("a correction needs the text it corrects")
-
-    def categories(self) -> tuple[str, ...]:
-        return tuple(c.strip() for c in self.value.split(",") if c.strip())
-
-
-@dataclass(frozen=True)
-class Overlay:
-    corrections: tuple[Correction, ...]
-    memory: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    term_factors: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    neg_delta: Mapping[int, float] = field(default_factory=dict)
-    pos_delta: Mapping[int, float] = field(default_factory=dict)
 
 
 def adapt(classifier: Classifier, corrections: Iterable[Correction]) -> Classifier:
@@ -174,27 +138,14 @@ def _term_factors(matcher: CategoryMatcher, corrections: Sequence[Correction]) -
     return factors
 
 
-# -- persistence: only the corrections are stored ------------------------
-
-
-def save_overlay(corrections: Iterable[Correction], directory: str | Path) -> Path:
-    """Write ``overlay.json`` (the corrections) into ``directory``, atomically."""
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
-    doc = {
-        "format": "lantern-corrections",
-        "format_version": 1,
-        "saved_at": time.time(),
-        "corrections": [asdict(c) for c in corrections],
-    }
-    tmp = path / (OVERLAY_FILE + ".tmp")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", "utf-8")
-    tmp.replace(path / OVERLAY_FILE)
-    return path / OVERLAY_FILE
-
-
-def load_overlay(directory: str | Path) -> list[Correction]:
-    doc = json.loads(Path(directory, OVERLAY_FILE).read_text("utf-8"))
-    if doc.get("format") != "lantern-corrections" or doc.get("format_version") != 1:
-        raise InvalidCorrectionError(f"{directory}/{OVERLAY_FILE} is not a Lantern corrections file (version 1)")
-    return [Correction(**c) for c in doc["corrections"]]
+def load_adapted(path: str | Path | None = None, *, overlay_dir: str | Path | None = None,
+                 brands: Sequence[str] = (), tier_policy: TierPolicy | None = None, lexicon: Lexicon | None = None,
+                 fast_tokenizer: bool | None = None) -> Classifier:
+    """:meth:`Classifier.load`, then the manager corrections saved by :func:`classifiers.overlay.save_overlay`
+    in ``overlay_dir`` (default: ``path``) re-applied, if there are any."""
+    clf = Classifier.load(path, brands=brands, tier_policy=tier_policy, lexicon=lexicon,
+                          fast_tokenizer=fast_tokenizer)
+    where = overlay_dir if overlay_dir is not None else path
+    if where is not None and Path(where, OVERLAY_FILE).is_file() and Path(where) != shipped_model_dir():
+        clf = adapt(clf, load_overlay(where))
+    return clf

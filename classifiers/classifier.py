@@ -5,21 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .categories import CATEGORIES, CategoryMatcher, Lexicon, light_normalize
 from .features import normalize
-from .model import SentimentModel, shipped_model_dir
+from .model import SentimentModel
 from .official import is_official
+from .overlay import Overlay
 from .tiers import TierBreakdown, TierPolicy
 from .tokenize import Tokenizer
 
-if TYPE_CHECKING:
-    from .adapt import Overlay
-
-SENTIMENTS = ("negative", "neutral", "positive")
 SENTIMENT_LABELS = {"negative": "负面", "neutral": "中性", "positive": "正面"}
-OVERLAY_FILE = "overlay.json"
 OFFICIAL_REASON = "官方声明（不计入负面）"
 
 
@@ -80,24 +75,16 @@ class Classifier:
         brands: Sequence[str] = (),
         tier_policy: TierPolicy | None = None,
         lexicon: Lexicon | None = None,
-        overlay_dir: str | Path | None = None,
         fast_tokenizer: bool | None = None,
     ) -> Classifier:
         """Load the artifact at ``path`` (None: the model shipped in ``classifiers/model/``).
 
-        Manager corrections saved by :func:`classifiers.adapt.save_overlay` in
-        ``overlay_dir`` (default: ``path``) are re-applied to the loaded model.
+        The base model only: :func:`classifiers.adapt.load_adapted` also re-applies saved corrections.
         """
         model = SentimentModel.load(path)
         tokenizer = Tokenizer(brands, fast=fast_tokenizer)
         matcher = CategoryMatcher(lexicon or Lexicon.default(), tokenizer)
-        clf = cls(model, matcher, tier_policy or TierPolicy(), brands=tuple(brands))
-        where = overlay_dir if overlay_dir is not None else path
-        if where is not None and Path(where, OVERLAY_FILE).is_file() and Path(where) != shipped_model_dir():
-            from .adapt import adapt, load_overlay
-
-            clf = adapt(clf, load_overlay(where))
-        return clf
+        return cls(model, matcher, tier_policy or TierPolicy(), brands=tuple(brands))
 
     def classify(self, text: str, signals: Signals | None = None) -> Classification:
         return self.classify_batch([text], [signals])[0]

@@ -53,6 +53,7 @@ from .errors import ModelNotFoundError, ModelVersionError
 from .features import FeatureSpec, Featurizer, normalize
 from .priors import Prior, prior_matrix
 
+SENTIMENTS = ("negative", "neutral", "positive")  # what the model tells apart
 FORMAT = "lantern-sentiment"
 FORMAT_VERSION = 2  # 2: optional second view and domain priors
 READABLE_VERSIONS = (1, 2)  # a version-1 artifact is a version 2 without second view and priors

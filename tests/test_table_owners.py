@@ -1,9 +1,9 @@
 """One owner per table: only the package that owns a table queries it; the others call its functions.
 
-Static: every string literal of the production packages (docstrings aside) is searched for SQL or
-``sqlite_utils`` access naming a table (``from t``, ``join t``, ``into t``, ``update t``, ``table t``,
-and, in the code, ``db["t"]`` / ``db.table("t")``).  A hit outside the owner package fails, naming the file and line.  Each table
-is created in its owner's ``schema.py``, and a table created anywhere must be listed here.
+Static: every string literal of the production packages (docstrings aside) is searched for SQL naming a
+table (``from t``, ``join t``, ``into t``, ``update t``, ``table t``), and their code for ``sqlite_utils``
+access (``db["t"]``, ``db.table("t")``).  A hit outside the owner package fails, naming the file and line.
+Each table is created in its owner's ``schema.py``, and a table created anywhere must be listed here.
 Tests and benchmarks may read any table (they check and measure what was stored).
 """
 

@@ -1,13 +1,15 @@
 """Escalation and reminders: nobody who must act has acknowledged, so tell them again and go up a level.
 
-Runs inside the engine's planning transaction; ``ctx`` is the engine (routes,
-timing, silences) so this file holds only the two rules.
+Runs inside the engine's planning transaction; ``ctx`` is what the rules need of the engine (routes,
+timing, silences, the directory), declared here as :class:`Escalating`, so this file holds only the two
+rules and does not import the engine.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import sqlite_utils
 
@@ -16,13 +18,32 @@ from monitor.incidents import store_ops
 from . import nflog, outbox
 from .card import facts
 from .messages import snapshot
-from .routing import Recipient
-
-if TYPE_CHECKING:
-    from .engine import AlertEngine
+from .recipients import Directory
+from .routing import Recipient, Route
 
 
-def escalate(db: sqlite_utils.Database, ctx: AlertEngine, now: float, people: list[dict[str, Any]]) -> int:
+class Escalating(Protocol):
+    """What escalation and reminders ask of the alert engine (:class:`monitor.alerting.engine.AlertEngine`)."""
+
+    directory: Directory
+
+    @property
+    def escalate_minutes(self) -> Mapping[str, float]: ...
+
+    @property
+    def remind_minutes(self) -> Mapping[str, float]: ...
+
+    def matching_routes(self, inc: dict[str, Any]) -> list[Route]: ...
+
+    def muted(self, inc: dict[str, Any], channel: str, now: float) -> float | None: ...
+
+    def quiet_now(self, now: float) -> bool: ...
+
+    def evaluate(self, db: sqlite_utils.Database, st: dict[str, Any], now: float,
+                 people: list[dict[str, Any]]) -> int: ...
+
+
+def escalate(db: sqlite_utils.Database, ctx: Escalating, now: float, people: list[dict[str, Any]]) -> int:
     """Raise the level of open incidents whose must-act recipients let the deadline pass; returns how many."""
     raised = 0
     rows = list(db.query(
@@ -48,7 +69,7 @@ def escalate(db: sqlite_utils.Database, ctx: AlertEngine, now: float, people: li
     return raised
 
 
-def remind(db: sqlite_utils.Database, ctx: AlertEngine, now: float) -> int:
+def remind(db: sqlite_utils.Database, ctx: Escalating, now: float) -> int:
     """Re-send to must-act recipients of open incidents every ``remind_minutes``; returns how many."""
     count = 0
     rows = list(db.query(

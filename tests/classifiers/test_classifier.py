@@ -19,6 +19,7 @@ from classifiers import (
     Signals,
     TierPolicy,
     adapt,
+    load_adapted,
     load_overlay,
     save_overlay,
 )
@@ -184,7 +185,7 @@ def test_adapt_changes_corrected_prediction(clf: Classifier, tmp_path: Path) -> 
     # corrections survive a restart: saved next to the model, re-applied by load()
     save_overlay(corrections, tmp_path)
     assert load_overlay(tmp_path) == corrections
-    reloaded = Classifier.load(overlay_dir=tmp_path)
+    reloaded = load_adapted(overlay_dir=tmp_path)
     assert reloaded.classify(text).sentiment == target
     with pytest.raises(InvalidCorrectionError):
         Correction(text, "sentiment", "furious")
@@ -211,7 +212,7 @@ async def test_feedback_job(clf: Classifier, tmp_path: Path) -> None:
         adapted = await adapt_from_corrections(db, clf, tmp_path / "model")
         assert adapted.classify(text).sentiment == target
         assert (tmp_path / "model" / "overlay.json").is_file()
-        assert Classifier.load(overlay_dir=tmp_path / "model").classify(text).sentiment == target
+        assert load_adapted(overlay_dir=tmp_path / "model").classify(text).sentiment == target
         # nothing changed: the next run leaves overlay.json alone; a new correction rewrites it
         saved = (tmp_path / "model" / "overlay.json").read_text("utf-8")
         signature = await db.read(corrections_signature)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from classifiers import Classifier, Correction, save_overlay
+from classifiers import Classifier, Correction, load_adapted, save_overlay
 from classifiers.corpora import NEGATIVE, NEUTRAL, POSITIVE, Example, parse_weibo2018
 from classifiers.protocol import WEIBO2018_SET, Row, binary_rows, build, dedupe_key, format_table
 from web.cli import classify as classify_cmd
@@ -102,16 +102,16 @@ def test_corrections_survive_retraining(tmp_path: Path) -> None:
     base = Classifier.load(out)
     target = "positive" if base.classify(text).sentiment == "negative" else "negative"
     save_overlay([Correction(text, "sentiment", target, "manager")], out)
-    assert Classifier.load(out).classify(text).sentiment == target
+    assert load_adapted(out).classify(text).sentiment == target
     # retrain on other data into the same directory: the new model, the same corrections
     (data / "waimai_10k.csv").unlink()
     assert _run(["train", "--data", str(data), "--out", str(out), "--no-reference"]) == 0
-    retrained = Classifier.load(out)
+    retrained = load_adapted(out)
     assert retrained.model.neg_coef.tolist() != base.model.neg_coef.tolist()
     assert retrained.overlay is not None and retrained.classify(text).sentiment == target
     assert "人工校正" in retrained.classify(text).reasons[0]
     # the shipped model honours corrections kept elsewhere too
-    assert Classifier.load(overlay_dir=out).classify(text).sentiment == target
+    assert load_adapted(overlay_dir=out).classify(text).sentiment == target
 
 
 def test_weibo2018_parser_keeps_file_order() -> None:

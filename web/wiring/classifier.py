@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from classifiers import Classification, Classifier, Signals, TierPolicy
+from classifiers import Classification, Classifier, Signals, TierPolicy, load_adapted
 from classifiers.tiers import TierBreakdown
 from monitor.corrections import corrections_signature
 from web.errors import ConfigError
@@ -77,8 +77,8 @@ def load_classifier(settings: Any, *, extra_brands: Sequence[str] = (), model_pa
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"[tier]: {exc}") from exc
     path = model_path or settings["classifier.model_path"] or None
-    return Classifier.load(path, brands=[*settings["monitor.brands"], *extra_brands], tier_policy=policy,
-                           overlay_dir=corrections_dir)
+    return load_adapted(path, brands=[*settings["monitor.brands"], *extra_brands], tier_policy=policy,
+                        overlay_dir=corrections_dir)
 
 
 async def wire(services: Any) -> None:

@@ -3,7 +3,7 @@
 Corrections live in monitor's ``corrections`` table (:mod:`monitor.corrections`).
 The scheduled job :func:`adapt_from_corrections` reads all of them, builds an
 adapted classifier (:func:`classifiers.adapt`) and saves the corrections as
-``overlay.json`` in ``model_dir``, where ``Classifier.load`` re-applies them on
+``overlay.json`` in ``model_dir``, where ``classifiers.load_adapted`` re-applies them on
 every start and after every retraining.
 """
 

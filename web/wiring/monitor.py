@@ -72,10 +72,10 @@ def network_policy(settings: Any) -> NetPolicy:
 def _classifier(services: Any) -> Any:
     if services.classifier is not None:
         return services.classifier
-    from classifiers import Classifier
+    from classifiers import load_adapted
 
-    services.classifier = Classifier.load(services.settings["classifier.model_path"] or None,
-                                          brands=services.settings["monitor.brands"])
+    services.classifier = load_adapted(services.settings["classifier.model_path"] or None,
+                                       brands=services.settings["monitor.brands"])
     return services.classifier
 
 

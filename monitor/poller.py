@@ -15,11 +15,11 @@ from typing import Any
 from . import faults
 from .config import Defaults
 from .errors import ItemError, RateLimitedError, SourceError
-from .health import HealthEvent, SourceState, record_failure, record_success
 from .items import MAX_REJECTED_SHOWN, Rejected, check, describe_notes, label
 from .mentions import Mention
 from .pipeline import Pipeline
 from .query import Query
+from .source_health import HealthEvent, SourceState, record_failure, record_success
 from .sources import FetchState, Page, Source
 from .sources.push import parse_push_item
 

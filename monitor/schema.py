@@ -1,7 +1,7 @@
 """The tables ``monitor`` owns at its top level, as ``sqlite_utils`` migration sets.
 
 ``mentions``       every stored mention, its classification and its incident (``incident_id``)
-``sources``        configured and API-added sources (``origin`` = ``config`` | ``api``), see :mod:`monitor.registry`
+``sources``        configured and API-added sources (``origin``: ``config`` | ``api``), :mod:`monitor.sources_table`
 ``source_state``   each source's poll health (ETag, cursor, failures, lateness, ...)
 ``corrections``    managers' corrections of a mention's classification, see :mod:`monitor.corrections`
 

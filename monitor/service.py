@@ -21,18 +21,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import registry
+from . import sources_table
 from .config import Defaults, SourceConfig, merge_update, parse_config
 from .errors import SourceConfigError, SourceExistsError, UnknownSourceError
-from .health import SourceState, check_silence, status
 from .http import HttpFetcher
 from .parsing import ParseWorkers
 from .pipeline import OnNewMentions, Pipeline
 from .poller import IngestResult, OnHealthAlert, Poller, PollResult
-from .registry import delete_source, load_sources, load_states, save_source, save_state, sync_config_sources
 from .scheduler import PollScheduler
 from .simhash import NearDuplicateIndex
+from .source_health import SourceState, check_silence, status
 from .sources import KINDS, Source, SourceContext
+from .sources_table import delete_source, load_sources, load_states, save_source, save_state, sync_config_sources
 from .store import Store
 
 log = logging.getLogger("lantern.monitor")
@@ -214,7 +214,7 @@ class MonitorService:
         if not self._loaded:
             await self._load()  # reads every source as stored now
             return
-        row = await self.store.read(lambda db: registry.load_source(db, name))
+        row = await self.store.read(lambda db: sources_table.load_source(db, name))
         if row is None:
             if name in self._configs:
                 self.scheduler.remove(name)

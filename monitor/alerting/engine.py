@@ -26,7 +26,7 @@ from monitor.netguard import NetPolicy
 from monitor.shared_limits import RedisLimits
 from monitor.store import Store
 
-from . import acklinks, contacts, escalation, health, nflog, outbox, silences
+from . import acklinks, contacts, escalation, health_alerts, nflog, outbox, silences
 from .card import facts, inline
 from .config import AlertConfig, TickReport
 from .holidays import ChineseCalendarData, HolidayData, RestDays
@@ -238,7 +238,7 @@ class AlertEngine:
         """
         now = self.clock()
         message = self.redact(message)[:500]
-        if await self.store.write(lambda db: health.enqueue(
+        if await self.store.write(lambda db: health_alerts.enqueue(
                 db, directory=self.directory, routes=self.all_routes(), source=source, problem=problem,
                 message=message, now=now, repeat_interval=self.config.timing.repeat_interval, once=once)):
             await self._notify({None})

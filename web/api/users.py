@@ -15,7 +15,7 @@ from aiohttp import web
 from web.api.bodies import json_object
 from web.auth import middleware as auth
 from web.auth import revocation, users
-from web.auth.shifts import check_shift
+from web.auth.shift_settings import check_shift
 from web.auth.users import User
 from web.errors import AuthError
 

@@ -9,7 +9,7 @@ import sys
 import time
 
 from web.auth import users
-from web.auth.shifts import check_shift
+from web.auth.shift_settings import check_shift
 from web.cli._common import add_config_argument, settings_from, write_database
 from web.errors import AuthError
 

@@ -16,7 +16,7 @@ from broadcast.schema import MIGRATIONS as _BROADCAST_MIGRATIONS
 from broadcast.service import ScriptService
 from web.api import scripts as api_scripts
 from web.auth import users
-from web.auth.shifts import calendar_from
+from web.auth.shift_settings import calendar_from
 from web.errors import ConfigError
 from web.platform import metrics
 

@@ -33,8 +33,8 @@ from monitor.http import HttpFetcher
 from monitor.items import json_int
 from monitor.mentions import StoredMention
 from monitor.netguard import NetPolicy
-from monitor.registry import list_mentions, source_origin
 from monitor.service import MAX_INGEST_ITEMS, MonitorService
+from monitor.sources_table import list_mentions, source_origin
 from web.api.bodies import json_object
 from web.auth.middleware import json_error, public, require
 from web.errors import ConfigError

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .health import SourceState
+from .source_health import SourceState
 
 
 def sync_config_sources(db: sqlite_utils.Database, configs: list[dict[str, Any]], now: float) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from monitor.health import SourceState, check_silence, duration_en, duration_zh, record_success
+from monitor.source_health import SourceState, check_silence, duration_en, duration_zh, record_success
 from tests.support_monitor import Clock, FakeClassifier, FeedServer, Harness, Route, fixture_bytes, open_db
 
 

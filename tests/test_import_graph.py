@@ -1,8 +1,7 @@
-"""The import graph of Lantern's packages: no cycles, and dependencies point one way.
+"""The import graph of Lantern's modules has no cycles (which way packages may import: ``test_layers.py``).
 
 Static (``ast``): every import counts, including those under ``TYPE_CHECKING`` and inside functions, since
-a reader follows them all.  ``classifiers`` and ``broadcast`` import nothing of ours, ``monitor`` may use
-``classifiers``, and ``web`` (the composition root) may use every package; nothing imports ``web``.
+a reader follows them all: two modules that import each other, even lazily, are one module to understand.
 """
 
 from __future__ import annotations
@@ -11,8 +10,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("monitor", "classifiers", "broadcast", "web")
-ALLOWED = {"classifiers": set(), "broadcast": set(), "monitor": {"classifiers"}, "web": set(PACKAGES)}
+PACKAGES = ("infra", "monitor", "classifiers", "broadcast", "web")
 
 
 def _modules() -> dict[str, Path]:
@@ -99,14 +97,7 @@ def test_no_import_cycles() -> None:
     assert cycles(import_graph()) == []
 
 
-def test_dependencies_point_one_way() -> None:
-    wrong = sorted(f"{module} imports {target}" for module, targets in import_graph().items() for target in targets
-                   if target.split(".")[0] != module.split(".")[0]
-                   and target.split(".")[0] not in ALLOWED[module.split(".")[0]])
-    assert wrong == []
-
-
-def test_the_check_finds_a_cycle_and_a_wrong_way_import() -> None:
+def test_the_check_finds_cycles() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
     assert cycles(graph) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("monitor", "classifiers", "broadcast", "web")
+PACKAGES = ("infra", "monitor", "classifiers", "broadcast", "web")
 
 # table -> (the package whose modules alone may query it, the schema module that creates it)
 OWNERS: dict[str, tuple[str, str]] = {

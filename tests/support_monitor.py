@@ -18,9 +18,9 @@ from monitor.config import Defaults
 from monitor.mentions import StoredMention
 from monitor.service import MonitorService
 from tests.conftest import FakeClock
+from web.api import routes
 from web.auth.middleware import auth_middleware
 from web.platform.storage import Database
-from web.wiring.monitor import setup_routes
 from web.wiring.services import Services
 
 FIXTURES = Path(__file__).parent / "fixtures" / "monitor"
@@ -184,7 +184,7 @@ async def monitor_client(aiohttp_client: Any, services: Services) -> TestClient:
     with warnings.catch_warnings():  # web.app uses the same plain key
         warnings.simplefilter("ignore")
         app["services"] = services
-    setup_routes(app)
+    routes.mount(app, services, [routes.MONITOR])
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await services.start()

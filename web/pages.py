@@ -6,9 +6,7 @@ Pages are rendered from ``web/templates`` by a deliberately tiny engine:
 ``<script type="application/json">`` data block.  There is no inline script
 anywhere, so the content security policy can forbid it.
 
-This module also mounts the web layer's own API modules (users, metrics,
-OpenAPI) and the security headers, because ``web.app`` lists it in
-``ROUTE_MODULES``.
+The pages' routes are in the route table, :mod:`web.api.routes`.
 """
 
 from __future__ import annotations
@@ -23,14 +21,11 @@ from typing import Any
 
 from aiohttp import web
 
-from web.api import console as api_console
-from web.api import openapi
-from web.api import users as api_users
 from web.auth import middleware as auth
 from web.auth import revocation, security, users
 from web.auth.token_cache import cache_key
 from web.auth.users import User
-from web.platform import i18n, metrics
+from web.platform import i18n
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -255,23 +250,3 @@ async def widget(request: web.Request) -> web.StreamResponse:
     """The embeddable ticker for the CRM desktop: ``<script src=".../widget.js" data-token=...>``."""
     return web.Response(text=widget_script(), content_type="text/javascript", charset="utf-8",
                         headers={"Cache-Control": "no-cache"})
-
-
-def setup_routes(app: web.Application) -> None:
-    services = app["services"]
-    app[LIMITER] = security.LoginLimiter(services.settings["auth.login_attempts_per_minute"],
-                                         clock=services.clock)
-    security.setup(app)
-    metrics.setup(app)
-    app.router.add_get("/", index)
-    app.router.add_get("/console", console)
-    app.router.add_get("/ticker", ticker)
-    app.router.add_get("/login", login_form)
-    app.router.add_post("/login", login_submit)
-    app.router.add_get("/logout", logout_form)
-    app.router.add_post("/logout", logout)
-    app.router.add_get("/widget.js", widget)
-    app.router.add_get("/static/{path:.+}", static)
-    api_users.setup_routes(app)
-    api_console.setup_routes(app)
-    openapi.setup_routes(app)

@@ -183,9 +183,3 @@ async def ack_link(request: web.Request) -> web.Response:
 async def incident_link(request: web.Request) -> web.StreamResponse:
     """The 查看详情 link of an alert: opens the incident in the console, after a sign-in if needed."""
     raise web.HTTPFound(f"/console#/incidents/{int(request.match_info['id'])}")
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get(r"/ack/{token:[A-Za-z0-9_.\-]{1,400}}", ack_confirm)
-    app.router.add_post(r"/ack/{token:[A-Za-z0-9_.\-]{1,400}}", ack_link)
-    app.router.add_get(r"/incidents/{id:\d{1,12}}", incident_link)

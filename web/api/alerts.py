@@ -1,7 +1,7 @@
 """HTTP API of alerting: delivery log, silences, routing, plans and people's contacts.
 
-The acknowledge-link pages are in :mod:`web.api.ack`; :class:`MaskedAccessLogger`
-keeps their tokens out of the access log.
+The acknowledge-link pages are in :mod:`web.api.ack`;
+:class:`web.platform.logging_setup.MaskedAccessLogger` keeps their tokens out of the access log.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ from typing import Any
 
 import sqlite_utils
 from aiohttp import web
-from aiohttp.web_log import AccessLogger
 
 from monitor.alerting import contacts, outbox, saved_config, silences
-from monitor.alerting.acklinks import mask_path
 from monitor.alerting.errors import AlertConfigError, ContactError, SilenceError
 from monitor.alerting.routing import describe_gaps, parse_routes
 from monitor.plans import parse_plans
@@ -52,16 +50,6 @@ async def my_alerts(request: web.Request) -> web.Response:
     items = await services.db.read(lambda db: outbox.inbox(db, me.name, limit=limit))
     await with_labels(services, items)
     return web.json_response({"items": items})
-
-
-class MaskedAccessLogger(AccessLogger):
-    """aiohttp's access logger with ``/ack/<token>`` masked (``web.AppRunner(app, access_log_class=...)``)."""
-
-    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        masked = mask_path(request.rel_url.raw_path_qs)
-        if masked != request.rel_url.raw_path_qs:
-            request = request.clone(rel_url=masked)
-        super().log(request, response, time)
 
 
 @require("manager", "oncall")
@@ -223,17 +211,3 @@ async def put_contacts(request: web.Request) -> web.Response:
     await services.db.write(lambda db: contacts.save(db, contact, actor=actor, now=now))
     return web.json_response({"contact": contact.as_dict(), "kinds": list(contacts.KINDS)},
                              headers={"Cache-Control": "no-store"})
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/api/alerts", list_alerts)
-    app.router.add_get("/api/alerts/inbox", my_alerts)
-    app.router.add_get("/api/silences", list_silences)
-    app.router.add_post("/api/silences", create_silence)
-    app.router.add_delete(r"/api/silences/{id:\d{1,12}}", delete_silence)
-    app.router.add_get("/api/routing", get_routing)
-    app.router.add_put("/api/routing", put_routing)
-    app.router.add_get("/api/plans", get_plans)
-    app.router.add_put("/api/plans", put_plans)
-    app.router.add_get(r"/api/users/{name:[^/]{1,64}}/contacts", get_contacts)
-    app.router.add_put(r"/api/users/{name:[^/]{1,64}}/contacts", put_contacts)

@@ -121,10 +121,3 @@ async def editable_handler(request: web.Request) -> web.Response:
     if getattr(services, "alerts", None) is None or "plans" not in services.extras:
         return auth.json_error(404, "unavailable", "alerting is not enabled")
     return web.json_response({kind: editable(services, kind)})
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/api/console/editable/{kind:routes|plans}", editable_handler)
-    app.router.add_get("/api/console/sparklines", sparklines_handler)
-    app.router.add_get("/api/console/incidents/{id}/mentions", mentions_handler)
-    app.router.add_post("/api/console/corrections", correction_handler)

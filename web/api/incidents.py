@@ -206,12 +206,3 @@ async def check_item(request: web.Request) -> web.Response:
     except IncidentError as exc:
         return incident_error(exc)
     return web.json_response(item)
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/api/incidents", list_incidents)
-    app.router.add_get(r"/api/incidents/{id:\d{1,12}}", get_incident)
-    app.router.add_get(r"/api/incidents/{id:\d{1,12}}/mentions", list_mentions)
-    app.router.add_get(r"/api/incidents/{id:\d{1,12}}/mentions/{group:\d{1,12}}/reposts", list_reposts)
-    app.router.add_post(r"/api/incidents/{id:\d{1,12}}/{action:ack|mitigate|resolve|retier}", step)
-    app.router.add_post(r"/api/incidents/{id:\d{1,12}}/checklist/{item:\d{1,12}}", check_item)

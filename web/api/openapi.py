@@ -1,7 +1,7 @@
 """``/api/openapi.json``: the HTTP API described from the routes actually mounted.
 
-The document is built from the router, so an endpoint added by any wiring
-module appears without anyone editing a spec file: its summary and
+The document is built from the router, so an endpoint added to the route
+table (:mod:`web.api.routes`) appears without anyone editing a spec file: its summary and
 description come from the handler's docstring, its path parameters from the
 route, and the roles it requires (from ``@require``) are listed in
 ``x-lantern-roles`` and in the description.  Request and response bodies
@@ -253,7 +253,3 @@ def build(app: web.Application) -> dict[str, Any]:
 async def openapi_json(request: web.Request) -> web.StreamResponse:
     """This document: every HTTP endpoint and the roles it requires."""
     return web.json_response(build(request.app))
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/api/openapi.json", openapi_json)

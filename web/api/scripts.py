@@ -185,17 +185,3 @@ async def ticker_active(request: web.Request) -> web.Response:
 async def ticker_socket(request: web.Request) -> web.StreamResponse:
     return await serve_ticker(request, request.app["services"].hub, viewer_of(request),
                               on_open=revocation.ticker_watch(request))
-
-
-def setup_routes(app: web.Application) -> None:
-    router = app.router
-    router.add_get("/api/scripts", list_scripts)
-    router.add_post("/api/scripts", create_script)
-    router.add_get("/api/scripts/{id}", get_script)
-    router.add_put("/api/scripts/{id}", edit_script)
-    router.add_post("/api/scripts/{id}/{action:submit|approve|reject|publish|retract}", act)
-    router.add_get("/api/scripts/{id}/audit", script_audit)
-    router.add_get("/api/scripts/{id}/coverage", script_coverage)
-    router.add_get("/api/ticker/active", ticker_active)
-    router.add_get("/api/shifts", list_shifts)
-    router.add_get("/ws/ticker", ticker_socket)

@@ -223,17 +223,3 @@ async def revoke_token(request: web.Request) -> web.StreamResponse:
     revocation.announce(services, revocation.PrincipalChange(user_id, revocation.TOKEN_REVOKED, token_id,
                                                              f"token:{digest}"))
     return web.json_response({"revoked": token_id})
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/api/me", me)
-    app.router.add_get("/api/users", list_users)
-    app.router.add_post("/api/users", add_user)
-    app.router.add_patch("/api/users/{id:\\d+}", edit_user)
-    app.router.add_post("/api/users/{id:\\d+}/deactivate", deactivate_user)
-    app.router.add_post("/api/users/{id:\\d+}/reactivate", reactivate_user)
-    app.router.add_get("/api/users/{id:\\d+}/tokens", list_tokens)
-    app.router.add_post("/api/users/{id:\\d+}/tokens", create_token)
-    app.router.add_post("/api/tokens/{id:\\d+}/revoke", revoke_token)
-    app.router.add_post("/api/users/{id:\\d+}/password", reset_password)
-    app.router.add_post("/api/me/password", change_own_password)

@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from web.api.alerts import MaskedAccessLogger
 from web.app import create_app
 from web.auth.client_address import ClientAddressLogging
 from web.cli._common import add_config_argument, settings_from
 from web.errors import ConfigError
+from web.platform.logging_setup import MaskedAccessLogger
 from web.platform.settings import Settings
 from web.wiring.services import Services, build_services
 

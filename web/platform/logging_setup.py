@@ -16,6 +16,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from aiohttp import web
+from aiohttp.web_log import AccessLogger
+
+from monitor.alerting.acklinks import mask_path
 from web.errors import ConfigError
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
@@ -94,3 +98,13 @@ def setup_logging(settings: Any, *, stream: TextIO | None = None) -> logging.Han
     root.setLevel(level)
     # aiohttp's access log carries query strings (the widget's websocket ?token=): the filter masks them.
     return handler
+
+
+class MaskedAccessLogger(AccessLogger):
+    """aiohttp's access logger with ``/ack/<token>`` masked (``web.AppRunner(app, access_log_class=...)``)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        masked = mask_path(request.rel_url.raw_path_qs)
+        if masked != request.rel_url.raw_path_qs:
+            request = request.clone(rel_url=masked)
+        super().log(request, response, time)

@@ -130,13 +130,8 @@ async def _chunks(subscriber: live.Subscriber, hub: live.LiveHub, heartbeat: flo
         yield subscriber.final
 
 
-async def _end_streams(app: web.Application) -> None:
+async def end_streams(app: web.Application) -> None:
     """On shutdown: end every open stream, so the server does not wait for them."""
     hub = app["services"].live
     if isinstance(hub, live.LiveHub):
         hub.close()
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/api/live", live_stream)
-    app.on_shutdown.append(_end_streams)

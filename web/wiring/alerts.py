@@ -19,7 +19,6 @@ import logging
 from typing import Any
 
 import sqlite_utils
-from aiohttp import web
 
 from classifiers import Signals
 from monitor.alerting import saved_config
@@ -36,9 +35,6 @@ from monitor.incidents.engine import IncidentConfig, IncidentEngine, TierModel
 from monitor.incidents.errors import InvalidTierError
 from monitor.incidents.tiering import parse_tier_map
 from monitor.plans import Plan, PlanRunner, parse_plans
-from web.api import ack as api_ack
-from web.api import alerts as api_alerts
-from web.api import incidents as api_incidents
 from web.auth import users
 from web.errors import ConfigError
 from web.platform import shared_limits
@@ -155,9 +151,3 @@ async def wire(services: Any) -> None:
     services.extras["health_alert"] = engine.health_alert
     services.on_start.append(engine.start)
     services.on_stop.append(engine.stop)
-
-
-def setup_routes(app: web.Application) -> None:
-    api_incidents.setup_routes(app)
-    api_alerts.setup_routes(app)
-    api_ack.setup_routes(app)

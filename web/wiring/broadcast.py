@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 import sqlite_utils
-from aiohttp import web
 
 from broadcast.hub import TickerHub
 from broadcast.lifecycle import ApprovalPolicy
@@ -87,7 +86,3 @@ async def wire(services: Any) -> None:
         services.extras["broadcast_relay"] = relay
         services.on_start.append(relay.start)
         services.on_stop.insert(0, relay.stop)
-
-
-def setup_routes(app: web.Application) -> None:
-    api_scripts.setup_routes(app)

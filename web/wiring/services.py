@@ -1,13 +1,13 @@
 """The composition root: builds every part of Lantern and wires them together.
 
-Each package is wired by one ``web/wire_*.py`` module listed in ``WIRING``.
+Each package is wired by one ``web/wiring/*.py`` module listed in ``WIRING``.
 A wiring module exposes::
 
     async def wire(services: Services) -> None   # build the package's objects, attach them
-    def setup_routes(app: web.Application) -> None  # optional: its HTTP routes
 
 and may append coroutines to ``services.on_start`` / ``services.on_stop``.
 Wiring runs in order, so a later module may use what an earlier attached.
+HTTP routes are not the wiring's: :mod:`web.api.routes` mounts those of the parts built.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from aiohttp import web
 
 from monitor.alerting.acklinks import mask_path
 from tests.fixtures.alerts.helpers import T0, Clock, add_user, make_services, settings_for, store_mention
-from web.api.alerts import MaskedAccessLogger
 from web.app import create_app
+from web.platform.logging_setup import MaskedAccessLogger
 
 STORY = "鲜味楼外卖吃出异物，顾客投诉无人处理"
 

@@ -10,9 +10,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.support_monitor import Clock, FakeClassifier, monitor_client, open_db
+from web.api.mentions import INGEST_BUCKETS
 from web.platform.ratelimit import TokenBuckets, retry_after_header
 from web.platform.settings import Settings, load_settings
-from web.wiring.monitor import INGEST_BUCKETS
 from web.wiring.services import build_services
 
 TOKEN_A = "push-token-a-0123456789abcdef"

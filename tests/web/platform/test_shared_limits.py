@@ -29,9 +29,9 @@ from tests.fixtures.alerts.helpers import T0, Clock, Robot, make_services, setti
 from tests.monitor.alerting.test_pipeline import distinct_title
 from tests.support_servers import REDIS_URL, free_port
 from tests.web.platform.test_ratelimit import TOKEN_A, TOKEN_B, item, make_api, push, stored
+from web.api.mentions import INGEST_BUCKETS
 from web.platform.ratelimit import SharedTokenBuckets
 from web.platform.shared_limits import for_services
-from web.wiring.monitor import INGEST_BUCKETS
 
 __all__ = ["make_api"]  # fixture used below
 pytestmark = pytest.mark.redis

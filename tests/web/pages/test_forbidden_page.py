@@ -9,14 +9,16 @@ from typing import Any
 import aiohttp
 
 from tests.support_browser import BROWSER_MARKS, browser, shot
-from tests.web.pages.test_ticker import Site, sign_in, site
+from tests.web.pages.test_ticker import Site, console_site, sign_in
 from web.platform import i18n
 
-__all__ = ["browser", "site"]  # fixtures used below
+__all__ = ["browser", "console_site"]  # fixtures used below (alerting built: its pages are mounted)
 pytestmark = BROWSER_MARKS
 
 
-async def test_agent_opening_console_pages_gets_a_readable_403_with_a_way_back(site: Site, browser: Any) -> None:
+async def test_agent_opening_console_pages_gets_a_readable_403_with_a_way_back(console_site: Site,
+                                                                                browser: Any) -> None:
+    site = console_site
     page = await sign_in(browser, site, "agent1")
     assert page.url.endswith("/ticker")
     for path in ("/console", "/incidents/1"):
@@ -36,7 +38,8 @@ async def test_agent_opening_console_pages_gets_a_readable_403_with_a_way_back(s
     await shot(page, "forbidden-page-agent-en")
 
 
-async def test_the_api_still_answers_json(site: Site) -> None:
+async def test_the_api_still_answers_json(console_site: Site) -> None:
+    site = console_site
     async with aiohttp.ClientSession() as http, http.get(site.url("/api/incidents"),
                                                          headers=site.headers("agent1")) as resp:
         assert resp.status == 403 and (await resp.json())["error"] == "forbidden"

@@ -32,7 +32,7 @@ import numpy as np
 
 from .corpora import NEGATIVE, NEUTRAL, Example
 from .features import normalize
-from .metrics import score
+from .scores import score
 
 VALIDATION_FILES = {"smp2020_usual_eval.json": "smp2020_usual_eval", "smp2020_virus_eval.json": "smp2020_virus_eval"}
 WEIBO2018_FILE = "weibo2018_train.csv"

@@ -37,9 +37,9 @@ from sklearn.linear_model import LogisticRegression
 
 from .corpora import NEGATIVE, NEUTRAL, NOT_NEGATIVE, POSITIVE, WEIBO_DOMAINS, Example
 from .features import FeatureSpec, Featurizer, normalize
-from .metrics import score
 from .model import SentimentModel
 from .priors import DEFAULT_PRIORS, Prior, prior_matrix
+from .scores import score
 
 Progress = Callable[[str], None]
 

@@ -138,7 +138,7 @@ def map_labels(labels: Sequence[str], negative: set[str] | None = None) -> list[
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from classifiers.metrics import score
+    from classifiers.scores import score
 
     if args.protocol:
         from web.cli.train import cmd_protocol

@@ -9,8 +9,10 @@ BroadcastError
 │   └── SelfApproval       the author tried to approve their own version (four eyes)
 └── FanoutError            the shared fan-out (Redis) is unavailable
 
-Every message is safe to show to the user; ``code`` is stable for API clients
-and ``message_zh`` carries the Chinese text.
+Every message is safe to show to the user; ``code`` is stable for API clients,
+``status`` is the HTTP status, ``message_en`` / ``message_zh`` carry the English
+and Chinese text and ``details`` any extra JSON fields (the shape
+``web.errors.HttpError`` names; this package does not import ``web``).
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ class BroadcastError(Exception):
 
     def __init__(self, message: str, message_zh: str = "") -> None:
         super().__init__(message)
-        self.message = message
+        self.message = self.message_en = message
         self.message_zh = message_zh or message
+        self.details: dict[str, object] = {}
 
 
 class InvalidScript(BroadcastError):

@@ -33,7 +33,8 @@ class Correction:
         if self.field not in FIELDS:
             raise InvalidCorrectionError(f"correction field must be one of {FIELDS}, not {self.field!r}")
         if self.field == "sentiment" and self.value not in SENTIMENTS:
-            raise InvalidCorrectionError(f"sentiment must be one of {SENTIMENTS}, not {self.value!r}")
+            raise InvalidCorrectionError(message_en=f"sentiment must be one of {SENTIMENTS}, not {self.value!r}",
+                                         message_zh=f"情感必须是 {'、'.join(SENTIMENTS)} 之一，而不是 {self.value!r}")
         if self.field == "tier" and self.value not in TIERS:
             raise InvalidCorrectionError(f"tier must be one of {TIERS}, not {self.value!r}")
         if self.field == "category":

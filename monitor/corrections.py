@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 class UnknownMentionError(MonitorError, LookupError):
     """A correction names a mention that is not stored."""
 
+    code = "not_found"
+    status = 404
+
 
 def record_correction(
     db: sqlite_utils.Database,
@@ -58,7 +61,7 @@ def correct_mention(db: sqlite_utils.Database, mention_id: int, field: str, valu
     """
     row = db.execute("select title, text from mentions where id = ?", [mention_id]).fetchone()
     if row is None:
-        raise UnknownMentionError(f"no mention {mention_id}")
+        raise UnknownMentionError(message_zh=f"没有编号为 {mention_id} 的提及", message_en=f"no mention {mention_id}")
     title, text = row[0] or "", row[1] or ""
     content = text if title and text.startswith(title) else f"{title}\n{text}" if title else text
     return record_correction(db, text=content, field=field, value=value, user=user, mention_id=mention_id, now=now)

@@ -194,11 +194,11 @@ class HttpFetcher:
         if status == 429 or (status == 503 and "Retry-After" in resp.headers):
             wait = parse_retry_after(resp.headers.get("Retry-After"), now=self._now())
             raise RateLimitedError(f"{host} 限流（HTTP {status}），{wait:.0f} 秒后再试 (rate limited)",
-                                   retry_after=wait, status=status)
+                                   retry_after=wait, response_status=status)
         if status >= 400:
             kind = "服务器错误" if status >= 500 else "请求被拒绝"
             hint = "，请检查 Cookie 或访问密钥" if status in (401, 403) else ""
-            raise FetchError(f"{host} 返回 HTTP {status}（{kind}{hint}）", status=status)
+            raise FetchError(f"{host} 返回 HTTP {status}（{kind}{hint}）", response_status=status)
         length = resp.content_length
         if length is not None and length > req.max_bytes:
             raise FetchError(f"{host} 的响应过大：{length} 字节，上限 {req.max_bytes} (response too large)")

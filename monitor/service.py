@@ -23,7 +23,13 @@ from zoneinfo import ZoneInfo
 
 from . import sources_table
 from .config import Defaults, SourceConfig, merge_update, parse_config
-from .errors import SourceConfigError, SourceExistsError, UnknownSourceError
+from .errors import (
+    BatchTooLargeError,
+    SourceConfigError,
+    SourceExistsError,
+    SourcePausedError,
+    UnknownSourceError,
+)
 from .http import HttpFetcher
 from .parsing import ParseWorkers
 from .pipeline import OnNewMentions, Pipeline
@@ -96,7 +102,7 @@ class MonitorService:
 
     def _config(self, name: str) -> SourceConfig:
         if name not in self._configs:
-            raise UnknownSourceError(f"没有名为 {name!r} 的来源 (no such source)")
+            raise UnknownSourceError(message_zh=f"没有名为 {name!r} 的来源", message_en=f"no such source: {name!r}")
         return self._configs[name]
 
     def _schedule(self, cfg: SourceConfig) -> None:
@@ -402,10 +408,10 @@ class MonitorService:
     async def ingest(self, name: str, items: list[Any]) -> IngestResult:
         await self._load()
         if len(items) > MAX_INGEST_ITEMS:
-            raise SourceConfigError(f"一次最多推送 {MAX_INGEST_ITEMS} 条 (batch too large: {len(items)})")
+            raise BatchTooLargeError(f"一次最多推送 {MAX_INGEST_ITEMS} 条 (batch too large: {len(items)})")
         source = self._source(name)
         if not source.config.enabled:
-            raise SourceConfigError(f"来源 {name} 已暂停 (source is paused)")
+            raise SourcePausedError(message_zh=f"来源 {name} 已暂停", message_en=f"source {name} is paused")
         if name in self.pipeline.pending_sources:
             await self.resume_pending()  # an earlier push of this source whose announce failed goes first
         async with self._locks[name]:

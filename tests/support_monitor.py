@@ -19,7 +19,7 @@ from monitor.mentions import StoredMention
 from monitor.service import MonitorService
 from tests.conftest import FakeClock
 from web.api import routes
-from web.auth.middleware import auth_middleware
+from web.app import MIDDLEWARES
 from web.platform.storage import Database
 from web.wiring.services import Services
 
@@ -180,7 +180,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> Any:
 
 async def monitor_client(aiohttp_client: Any, services: Services) -> TestClient:
     """The monitor's routes alone behind the auth middleware, ``services`` started and stopped with the app."""
-    app = web.Application(middlewares=[auth_middleware])
+    app = web.Application(middlewares=MIDDLEWARES)
     with warnings.catch_warnings():  # web.app uses the same plain key
         warnings.simplefilter("ignore")
         app["services"] = services

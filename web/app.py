@@ -9,13 +9,17 @@ from aiohttp import web
 from aiohttp.web_exceptions import NotAppKeyWarning
 
 from web.api import routes
+from web.api.error_middleware import error_middleware
 from web.auth.middleware import auth_middleware
 from web.wiring.services import Services
+
+# Outermost first: errors raised anywhere below (authentication included) become the JSON error body.
+MIDDLEWARES = (error_middleware, auth_middleware)
 
 
 def create_app(services: Services, *, manage_lifecycle: bool = True) -> web.Application:
     """The web application; with ``manage_lifecycle`` it starts and stops ``services`` with itself."""
-    app = web.Application(middlewares=[auth_middleware], client_max_size=2 * 1024 * 1024)
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=2 * 1024 * 1024)
     with warnings.catch_warnings():
         # Every handler reads ``request.app["services"]``; one plain key is
         # simpler than threading a typed AppKey through all packages.

@@ -18,7 +18,7 @@ import sqlite_utils
 
 from monitor.incidents.model import TIERS
 
-from .errors import SilenceError
+from .errors import SilenceError, UnknownSilenceError
 from .quiet import in_window, parse_window, window_end
 
 MATCHERS = ("tiers", "categories", "brands", "channels", "incident_id")
@@ -73,7 +73,8 @@ def create(db: sqlite_utils.Database, body: dict[str, Any], actor: str, now: flo
 def get(db: sqlite_utils.Database, silence_id: int) -> dict[str, Any]:
     rows = list(db.query("select * from alert_silences where id = ? and deleted = 0", [silence_id]))
     if not rows:
-        raise SilenceError(f"没有编号为 {silence_id} 的静默规则 (no silence {silence_id})")
+        raise UnknownSilenceError(message_zh=f"没有编号为 {silence_id} 的静默规则",
+                                  message_en=f"no silence {silence_id}")
     return _public(rows[0])
 
 

@@ -3,9 +3,9 @@
 Hierarchy::
 
     MonitorError (monitor/errors.py)
-    └── ChannelError                  base of everything raised here
+    └── ChannelError                  base of everything raised here                          400
         ├── ChannelConfigError        a [[channels]] table is invalid (names the channel and the key)
-        └── DeliveryError             one message could not be delivered
+        └── DeliveryError             one message could not be delivered                      502
                                       .retryable: worth trying again (network, 5xx, rate limit)
                                       .retry_after: seconds the service asked us to wait, if any
 
@@ -25,9 +25,14 @@ class ChannelError(MonitorError):
 class ChannelConfigError(ChannelError):
     """A ``[[channels]]`` table is invalid."""
 
+    code = "invalid_channel"
+
 
 class DeliveryError(ChannelError):
     """A message could not be delivered."""
+
+    code = "delivery_failed"
+    status = 502
 
     def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
         super().__init__(message)

@@ -30,7 +30,8 @@ def decode(row: dict[str, Any]) -> dict[str, Any]:
 def load(db: sqlite_utils.Database, incident_id: int) -> dict[str, Any]:
     rows = list(db.query("select * from incidents where id = ?", [incident_id]))
     if not rows:
-        raise UnknownIncidentError(f"没有编号为 {incident_id} 的事件 (no incident {incident_id})")
+        raise UnknownIncidentError(message_zh=f"没有编号为 {incident_id} 的事件",
+                                   message_en=f"no incident {incident_id}")
     return decode(rows[0])
 
 

@@ -63,7 +63,7 @@ def page(title: str, message: str, status: int = 200, *, incident_id: int | None
 
 def link_error(exc: AckLinkError) -> web.Response:
     titles = {"used": "链接已使用 (link already used)", "expired": "链接已过期 (link expired)"}
-    return page(titles.get(exc.reason, "链接无效 (invalid link)"), str(exc), 410 if exc.reason != "invalid" else 404)
+    return page(titles.get(exc.reason, "链接无效 (invalid link)"), str(exc), exc.status)
 
 
 def _label(person: dict[str, Any] | User | None, fallback: str) -> str:
@@ -173,7 +173,7 @@ async def ack_link(request: web.Request) -> web.Response:
         return page("事件已处理 (already handled)", f"事件 #{incident_id} 已被确认或处理（{_label(owner, by)}），"
                     "无需重复操作。(already acknowledged or handled)", incident_id=incident_id)
     except IncidentError as exc:
-        return page("无法确认 (cannot acknowledge)", str(exc), 404)
+        return page("无法确认 (cannot acknowledge)", str(exc), exc.status)
     said = f"备注：{comment}。" if comment else ""
     return page("已确认 (acknowledged)", f"事件 #{incident_id} 已由 {_label(person, name)} 确认，升级已停止。{said}"
                 "(acknowledged; escalation stopped)", incident_id=incident_id)

@@ -6,7 +6,6 @@ The acknowledge-link pages are in :mod:`web.api.ack`;
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -14,13 +13,14 @@ import sqlite_utils
 from aiohttp import web
 
 from monitor.alerting import contacts, outbox, saved_config, silences
-from monitor.alerting.errors import AlertConfigError, ContactError, SilenceError
+from monitor.alerting.errors import AlertConfigError
 from monitor.alerting.routing import describe_gaps, parse_routes
 from monitor.plans import parse_plans
 from web.api.bodies import json_object
 from web.api.incidents import query_int, with_labels
 from web.auth import users
 from web.auth.middleware import json_error, require
+from web.errors import BadRequest
 
 STATUSES = ("queued", "sending", "sent", "failed", "acknowledged", "digest", "digested", "cancelled")
 
@@ -31,7 +31,7 @@ async def list_alerts(request: web.Request) -> web.Response:
     user = request["user"]
     status = request.query.get("status") or None
     if status is not None and status not in STATUSES:
-        return json_error(400, "invalid", f"status 必须是 {', '.join(STATUSES)} 之一 (unknown status)")
+        raise BadRequest("invalid", f"status 必须是 {', '.join(STATUSES)} 之一 (unknown status)")
     incident_id = query_int(request, "incident_id", 0, 10**12) or None
     mine = request.query.get("mine") in ("1", "true") or not user.has_role("manager", "oncall")
     recipient = f"user:{user.name}" if mine else None
@@ -76,10 +76,7 @@ async def create_silence(request: web.Request) -> web.Response:
     body = await json_object(request)
     now = services.clock()
     actor = f"user:{request['user'].name}"
-    try:
-        item = await services.db.write(lambda db: silences.create(db, body, actor, now))
-    except SilenceError as exc:
-        return json_error(400, "invalid", str(exc))
+    item = await services.db.write(lambda db: silences.create(db, body, actor, now))
     return web.json_response(item, status=201)
 
 
@@ -87,10 +84,7 @@ async def create_silence(request: web.Request) -> web.Response:
 async def delete_silence(request: web.Request) -> web.Response:
     services = request.app["services"]
     silence_id = int(request.match_info["id"])
-    try:
-        await services.db.write(lambda db: silences.delete(db, silence_id))
-    except SilenceError as exc:
-        return json_error(404, "not_found", str(exc))
+    await services.db.write(lambda db: silences.delete(db, silence_id))
     return web.json_response({"deleted": silence_id})
 
 
@@ -127,23 +121,15 @@ async def _save(services: Any, name: str, value: list[dict[str, Any]], actor: st
 async def _replace(request: web.Request, name: str, parse: Callable[[list[Any], list[str]], Any]) -> Any:
     """Validate the ``name`` list of the body against the channels and save it; returns the parsed value.
 
-    Raises a JSON 400 (nothing saved) when the list is missing or invalid.
+    Raises :class:`AlertConfigError` (a 400, nothing saved) when the list is missing or invalid.
     """
     services = request.app["services"]
     tables = (await json_object(request)).get(name)
     if not isinstance(tables, list):
-        raise _invalid(f"{name} 必须是列表 ({name} must be a list)")
-    try:
-        parsed = parse(tables, list(services.alerts.channels))
-    except AlertConfigError as exc:
-        raise _invalid(str(exc)) from None
+        raise AlertConfigError(message_zh=f"{name} 必须是列表", message_en=f"{name} must be a list")
+    parsed = parse(tables, list(services.alerts.channels))
     await _save(services, name, tables, f"user:{request['user'].name}")
     return parsed
-
-
-def _invalid(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": "invalid", "message": message}, ensure_ascii=False),
-                              content_type="application/json")
 
 
 @require("admin")
@@ -201,11 +187,7 @@ async def put_contacts(request: web.Request) -> web.Response:
     if refused is not None:
         return refused
     body = await json_object(request)
-    try:
-        contact = contacts.parse(name, body)
-    except ContactError as exc:
-        return json_error(400, "invalid", str(exc), field=exc.field, message_zh=exc.message_zh,
-                          message_en=exc.message_en)
+    contact = contacts.parse(name, body)
     services = request.app["services"]
     now, actor = services.clock(), f"user:{request['user'].name}"
     await services.db.write(lambda db: contacts.save(db, contact, actor=actor, now=now))

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from aiohttp import web
 
+from web.errors import BadRequest
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _bad(message: str, **extra: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": "bad_json", "message": message, **extra}, ensure_ascii=False),
-                              content_type="application/json")
+def _bad(message: str, **extra: str) -> BadRequest:
+    return BadRequest("bad_json", message, **extra)
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object; an empty body is ``{}``; anything else is a 400 with a JSON error."""
+    """The body as a JSON object; an empty body is ``{}``; anything else raises :class:`BadRequest` (a 400)."""
     if not request.can_read_body:
         return {}
     try:

@@ -26,6 +26,7 @@ from aiohttp import web
 from monitor import corrections
 from monitor.incidents import queries
 from web.auth import middleware as auth
+from web.errors import BadRequest
 
 HOURS = 24
 MAX_IDS = 200
@@ -46,7 +47,7 @@ async def sparklines_handler(request: web.Request) -> web.StreamResponse:
     try:
         ids = _ids(request.query.get("ids", ""))
     except ValueError:
-        return auth.json_error(400, "bad_request", "ids must be comma-separated numbers")
+        raise BadRequest("bad_request", "ids must be comma-separated numbers") from None
     services = request.app["services"]
     now = services.clock()
     series = await services.db.read(lambda db: queries.hourly_mentions(db, ids, now, HOURS))
@@ -59,7 +60,7 @@ async def mentions_handler(request: web.Request) -> web.StreamResponse:
     try:
         incident_id = int(request.match_info["id"])
     except ValueError:
-        return auth.json_error(400, "bad_request", "incident id must be a number")
+        raise BadRequest("bad_request", "incident id must be a number") from None
     rows = await request.app["services"].db.read(lambda db: queries.classified_mentions(db, incident_id))
     return web.json_response({"incident_id": incident_id, "items": rows})
 
@@ -70,25 +71,16 @@ async def correction_handler(request: web.Request) -> web.StreamResponse:
     try:
         body = await request.json()
     except ValueError:
-        return auth.json_error(400, "bad_json", "body must be JSON")
+        raise BadRequest("bad_json", "body must be JSON") from None
     if not isinstance(body, dict) or not isinstance(body.get("mention_id"), int) \
             or not isinstance(body.get("field"), str) or not isinstance(body.get("value"), str):
         return auth.json_error(400, "bad_request", "need mention_id (number), field and value (strings)")
     services = request.app["services"]
     user, now = request["user"].name, services.clock()
-    try:
-        correction_id = await services.db.write(lambda db: corrections.correct_mention(
-            db, body["mention_id"], body["field"], body["value"], user, now))
-    except LookupError as exc:
-        return auth.json_error(404, "not_found", str(exc))
-    except ImportError:
-        return auth.json_error(503, "unavailable", "classifier corrections are not enabled")
-    except Exception as exc:
-        if type(exc).__name__ == "InvalidCorrectionError":
-            return auth.json_error(400, "invalid", str(exc))
-        if "no such table" in str(exc):
-            return auth.json_error(503, "unavailable", "classifier corrections are not enabled")
-        raise
+    # An unknown mention is monitor's UnknownMentionError (404), an invalid correction classifiers'
+    # InvalidCorrectionError (400): the error middleware answers both.
+    correction_id = await services.db.write(lambda db: corrections.correct_mention(
+        db, body["mention_id"], body["field"], body["value"], user, now))
     return web.json_response({"id": correction_id}, status=201)
 
 

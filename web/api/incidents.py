@@ -6,7 +6,6 @@ Thin wrappers over :mod:`monitor.incidents`; the actor recorded for a step is
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -14,25 +13,13 @@ from aiohttp import web
 from classifiers.tiers import TierPolicy
 from monitor.alerting import outbox
 from monitor.incidents import insight, queries, store_ops
-from monitor.incidents.errors import IllegalTransitionError, IncidentError, UnknownIncidentError
+from monitor.incidents.model import State
 from web.api.bodies import json_object
 from web.auth import users
-from web.auth.middleware import json_error, require
+from web.auth.middleware import require
+from web.errors import BadRequest
 
 STEPS = ("ack", "mitigate", "resolve")
-
-
-def incident_error(exc: IncidentError) -> web.Response:
-    if isinstance(exc, UnknownIncidentError):
-        return json_error(404, "not_found", str(exc))
-    if isinstance(exc, IllegalTransitionError):
-        return json_error(409, "illegal_transition", str(exc))
-    return json_error(400, "invalid", str(exc))
-
-
-def bad_request(code: str, message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": code, "message": message}, ensure_ascii=False),
-                              content_type="application/json")
 
 
 def query_int(request: web.Request, name: str, default: int, maximum: int) -> int:
@@ -40,7 +27,7 @@ def query_int(request: web.Request, name: str, default: int, maximum: int) -> in
     if value == "":
         return default
     if not value.isdigit() or int(value) > maximum:
-        raise bad_request("invalid", f"{name} 必须是 0-{maximum} 的整数 ({name} must be an integer 0-{maximum})")
+        raise BadRequest("invalid", f"{name} 必须是 0-{maximum} 的整数 ({name} must be an integer 0-{maximum})")
     return int(value)
 
 
@@ -50,13 +37,10 @@ async def list_incidents(request: web.Request) -> web.Response:
     state, tier = request.query.get("state") or None, request.query.get("tier") or None
     limit = query_int(request, "limit", 100, 500)
     offset = query_int(request, "offset", 0, 10**9)
-    try:
-        items = await services.db.read(lambda db: queries.list_incidents(db, state=state, tier=tier, limit=limit,
-                                                                         offset=offset))
-    except IncidentError as exc:
-        return incident_error(exc)
-    except ValueError:
-        return json_error(400, "invalid", "state 必须是 open/acknowledged/mitigating/resolved (unknown state)")
+    if state is not None and state not in set(State):
+        raise BadRequest("invalid", "state 必须是 open/acknowledged/mitigating/resolved (unknown state)")
+    items = await services.db.read(lambda db: queries.list_incidents(db, state=state, tier=tier, limit=limit,
+                                                                     offset=offset))
     await with_labels(services, items)
     return web.json_response({"items": items})
 
@@ -104,10 +88,7 @@ async def get_incident(request: web.Request) -> web.Response:
         detail["actors"] = actor_names(db, detail)
         return detail
 
-    try:
-        detail = await services.db.read(read)
-    except IncidentError as exc:
-        return incident_error(exc)
+    detail = await services.db.read(read)
     await with_labels(services, [detail])
     detail["scripts"] = [await script_summary(services, s) for s in detail["script_ids"]]
     return web.json_response(detail)
@@ -126,10 +107,7 @@ async def list_mentions(request: web.Request) -> web.Response:
         store_ops.load(db, incident_id)  # 404 for an unknown incident
         return insight.mention_page(db, incident_id, before=before, limit=limit, authority_of=authority)
 
-    try:
-        return web.json_response(await services.db.read(read))
-    except IncidentError as exc:
-        return incident_error(exc)
+    return web.json_response(await services.db.read(read))
 
 
 @require("manager", "oncall")
@@ -145,10 +123,7 @@ async def list_reposts(request: web.Request) -> web.Response:
         store_ops.load(db, incident_id)
         return insight.reposts(db, incident_id, group, after=after, limit=limit, authority_of=authority)
 
-    try:
-        return web.json_response(await services.db.read(read))
-    except IncidentError as exc:
-        return incident_error(exc)
+    return web.json_response(await services.db.read(read))
 
 
 async def script_summary(services: Any, script_id: Any) -> dict[str, Any]:
@@ -170,21 +145,18 @@ async def step(request: web.Request) -> web.Response:
     action = request.match_info["action"]
     actor = f"user:{request['user'].name}"
     engine = services.incidents
-    try:
-        if action == "retier":
-            body = await json_object(request)
-            reason = str(body.get("reason", ""))[:500]
-            change = await engine.retier(incident_id, str(body.get("tier", "")), actor, reason)
-        elif action == "ack":
-            comment = (await json_object(request)).get("comment", "")
-            if not isinstance(comment, str):
-                return json_error(400, "invalid", "comment 必须是字符串 (comment must be a string)")
-            change = await engine.acknowledge(incident_id, actor, comment, via="console")
-        else:
-            method = {"mitigate": engine.mitigate, "resolve": engine.resolve}[action]
-            change = await method(incident_id, actor)
-    except IncidentError as exc:
-        return incident_error(exc)
+    if action == "retier":
+        body = await json_object(request)
+        reason = str(body.get("reason", ""))[:500]
+        change = await engine.retier(incident_id, str(body.get("tier", "")), actor, reason)
+    elif action == "ack":
+        comment = (await json_object(request)).get("comment", "")
+        if not isinstance(comment, str):
+            raise BadRequest("invalid", "comment 必须是字符串 (comment must be a string)")
+        change = await engine.acknowledge(incident_id, actor, comment, via="console")
+    else:
+        method = {"mitigate": engine.mitigate, "resolve": engine.resolve}[action]
+        change = await method(incident_id, actor)
     incident = await services.db.read(lambda db: queries.detail(db, incident_id))
     await with_labels(services, [incident])
     return web.json_response({"change": change.__dict__, "incident": incident})
@@ -198,11 +170,8 @@ async def check_item(request: web.Request) -> web.Response:
     body = await json_object(request)
     done = body.get("done", True)
     if not isinstance(done, bool):
-        return json_error(400, "invalid", "done 必须是 true/false (done must be a boolean)")
+        raise BadRequest("invalid", "done 必须是 true/false (done must be a boolean)")
     actor = f"user:{request['user'].name}"
     now = services.clock()
-    try:
-        item = await services.db.write(lambda db: queries.check_item(db, incident_id, item_id, done, actor, now))
-    except IncidentError as exc:
-        return incident_error(exc)
+    item = await services.db.write(lambda db: queries.check_item(db, incident_id, item_id, done, actor, now))
     return web.json_response(item)

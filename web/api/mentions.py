@@ -17,12 +17,12 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.errors import SourceConfigError
 from monitor.items import json_int
 from monitor.service import MAX_INGEST_ITEMS
 from monitor.sources_table import list_mentions
 from web.api.sources import monitor_of
 from web.auth.middleware import json_error, public, require
+from web.errors import BadRequest
 from web.platform import shared_limits
 from web.platform.ratelimit import SharedTokenBuckets, TokenBuckets, retry_after_header
 
@@ -35,8 +35,7 @@ def _int_param(request: web.Request, key: str) -> int | None:
     if value in (None, ""):
         return None
     if not value.isdigit():
-        raise web.HTTPBadRequest(text=json.dumps({"error": "bad_param", "message": f"{key} 必须是整数"}),
-                                 content_type="application/json")
+        raise BadRequest("bad_param", message_zh=f"{key} 必须是整数", message_en=f"{key} must be an integer")
     return int(value)
 
 
@@ -74,18 +73,15 @@ async def ingest(request: web.Request) -> web.Response:
     try:
         body = await request.json(loads=_loads)
     except RecursionError:
-        return json_error(400, "too_deep", "请求体 JSON 嵌套过深 (JSON nested too deeply)")
+        raise BadRequest("too_deep", "请求体 JSON 嵌套过深 (JSON nested too deeply)") from None
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, or an integer of more than 4,300 digits
-        return json_error(400, "bad_json", f"请求体不是有效的 JSON (invalid JSON): {str(exc)[:200]}")
+        raise BadRequest("bad_json", f"请求体不是有效的 JSON (invalid JSON): {str(exc)[:200]}") from None
     items = body.get("items") if isinstance(body, dict) else body
     if not isinstance(items, list):
         return json_error(400, "bad_batch", '请求体应为 {"items": [...]} 或条目数组 (expected a list of items)')
     if len(items) > MAX_INGEST_ITEMS:
         return json_error(413, "batch_too_large", f"一次最多推送 {MAX_INGEST_ITEMS} 条 (at most that many items)")
-    try:
-        result = await monitor.ingest(name, items)
-    except SourceConfigError as exc:
-        return json_error(409, "source_paused", str(exc))
+    result = await monitor.ingest(name, items)  # a paused source: SourcePausedError, a 409
     status = 422 if items and len(result.rejected) == len(items) else 200
     return web.json_response({"source": name, **result.as_dict()}, status=status)
 

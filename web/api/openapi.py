@@ -28,7 +28,11 @@ _USER = {"type": "object", "properties": {
     "team": {"type": "string"}, "display_name": {"type": "string"},
     "skills": {"type": "array", "items": {"type": "string"}}, "site": {"type": "string"},
     "shift": {"type": "string"}}}
-_ERROR = {"type": "object", "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+_ERROR = {"type": "object", "description": "Every error answer (web.api.error_middleware); some add fields, "
+          "e.g. field", "properties": {
+    "error": {"type": "string", "description": "stable code"},
+    "message": {"type": "string", "description": "in the request's language (?lang=, else server.language)"},
+    "message_zh": {"type": "string"}, "message_en": {"type": "string"}},
           "required": ["error", "message"]}
 
 # Known request bodies: (method, path) -> JSON schema.

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
-from functools import wraps
 from typing import Any
 
 from aiohttp import web
 
-from broadcast.errors import BroadcastError
+from broadcast.errors import BroadcastError, ScriptNotFound
 from broadcast.model import Viewer
 from broadcast.ws import serve_ticker
 from web.api.bodies import json_object
 from web.auth import revocation, users
-from web.auth.middleware import json_error, require
+from web.auth.middleware import require
 from web.auth.users import User
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MANAGERS = ("manager",)  # admin always passes
 WATCHERS = ("agent", "manager", "oncall")
 
@@ -37,28 +33,11 @@ def viewer_of(request: web.Request) -> Viewer:
     return viewer_for(request["user"])
 
 
-def broadcast_errors(handler: Handler) -> Handler:
-    """Turn BroadcastError into a JSON error with zh-CN and English text."""
-
-    @wraps(handler)
-    async def wrapper(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except BroadcastError as exc:
-            language = request.app["services"].settings["server.language"]
-            message = exc.message_zh if language == "zh-CN" else exc.message
-            return json_error(exc.status, exc.code, message, message_en=exc.message, message_zh=exc.message_zh)
-
-    return wrapper
-
-
-
 def _id(request: web.Request) -> int:
     try:
         return int(request.match_info["id"])
     except ValueError:
-        raise web.HTTPNotFound(text=json.dumps({"error": "not_found", "message": "话术不存在 / no such script"}),
-                               content_type="application/json") from None
+        raise ScriptNotFound("no such script", "话术不存在") from None
 
 
 def _version(body: dict[str, Any]) -> int | None:
@@ -71,14 +50,12 @@ def _version(body: dict[str, Any]) -> int | None:
 
 
 @require(*MANAGERS)
-@broadcast_errors
 async def list_scripts(request: web.Request) -> web.Response:
     items = await request.app["services"].scripts.list(state=request.query.get("state") or None)
     return web.json_response({"items": items})
 
 
 @require(*MANAGERS)
-@broadcast_errors
 async def create_script(request: web.Request) -> web.Response:
     body = await json_object(request)
     view = await request.app["services"].scripts.create_draft(
@@ -104,14 +81,12 @@ async def with_display_names(request: web.Request, view: dict[str, Any]) -> dict
 
 
 @require(*MANAGERS)
-@broadcast_errors
 async def get_script(request: web.Request) -> web.Response:
     view = await request.app["services"].scripts.get(_id(request), request["user"])
     return web.json_response(await with_display_names(request, view))
 
 
 @require(*MANAGERS)
-@broadcast_errors
 async def edit_script(request: web.Request) -> web.Response:
     body = await json_object(request)
     fields = {k: body[k] for k in ("title", "body", "priority", "audience", "incident_id", "expires_at", "review_by")
@@ -120,7 +95,6 @@ async def edit_script(request: web.Request) -> web.Response:
 
 
 @require(*MANAGERS)
-@broadcast_errors
 async def act(request: web.Request) -> web.Response:
     scripts, script_id, user = request.app["services"].scripts, _id(request), request["user"]
     action = request.match_info["action"]
@@ -143,7 +117,6 @@ async def act(request: web.Request) -> web.Response:
 
 
 @require(*MANAGERS)
-@broadcast_errors
 async def script_audit(request: web.Request) -> web.Response:
     """The audit trail; each entry's actor also by the name people see (``actor_display_name``)."""
     audit = await request.app["services"].scripts.audit(_id(request))
@@ -154,7 +127,6 @@ async def script_audit(request: web.Request) -> web.Response:
 
 
 @require(*MANAGERS)
-@broadcast_errors
 async def script_coverage(request: web.Request) -> web.Response:
     raw = request.query.get("version")
     version = int(raw) if raw and raw.isdigit() else None

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.errors import SourceConfigError, SourceExistsError, UnknownSourceError
+from monitor.errors import UnknownSourceError
 from monitor.service import MonitorService
 from monitor.sources_table import source_origin
 from web.api.bodies import json_object
@@ -43,14 +43,6 @@ def _refused_url(request: web.Request, body: dict[str, Any]) -> web.Response | N
     return None if reason is None else json_error(422, "blocked_address", reason)
 
 
-def _errors(exc: Exception) -> web.Response:
-    if isinstance(exc, UnknownSourceError):
-        return json_error(404, "not_found", str(exc))
-    if isinstance(exc, SourceExistsError):
-        return json_error(409, "exists", str(exc))
-    return json_error(400, "invalid_source", str(exc))
-
-
 @require("manager", "oncall")
 async def list_sources(request: web.Request) -> web.Response:
     return web.json_response({"items": await monitor_of(request).list_sources()})
@@ -61,10 +53,7 @@ async def add_source(request: web.Request) -> web.Response:
     body = await json_object(request)
     if (refused := _refused_url(request, body)) is not None:
         return refused
-    try:
-        source = await monitor_of(request).add_source(body)
-    except (SourceConfigError, UnknownSourceError) as exc:
-        return _errors(exc)
+    source = await monitor_of(request).add_source(body)
     return web.json_response({"source": source}, status=201)
 
 
@@ -73,35 +62,26 @@ async def change_source(request: web.Request) -> web.Response:
     body = await json_object(request)
     if (refused := _refused_url(request, body)) is not None:
         return refused
-    try:
-        source = await monitor_of(request).update_source(request.match_info["name"], body)
-    except (SourceConfigError, UnknownSourceError) as exc:
-        return _errors(exc)
+    source = await monitor_of(request).update_source(request.match_info["name"], body)
     return web.json_response({"source": source})
 
 
 @require("manager")
 async def source_action(request: web.Request) -> web.Response:
     monitor, name, action = monitor_of(request), request.match_info["name"], request.match_info["action"]
-    try:
-        if action == "pause":
-            await monitor.pause_source(name)
-        elif action == "resume":
-            await monitor.resume_source(name)
-        else:
-            results = await monitor.poll_once(name)
-            return web.json_response({"result": results[0].as_dict(), "summary": str(results[0])})
-    except (SourceConfigError, UnknownSourceError) as exc:
-        return _errors(exc)
+    if action == "pause":
+        await monitor.pause_source(name)
+    elif action == "resume":
+        await monitor.resume_source(name)
+    else:
+        results = await monitor.poll_once(name)
+        return web.json_response({"result": results[0].as_dict(), "summary": str(results[0])})
     return web.json_response({"ok": True, "name": name, "paused": action == "pause"})
 
 
 @require("manager")
 async def delete_source(request: web.Request) -> web.Response:
-    try:
-        await monitor_of(request).remove_source(request.match_info["name"])
-    except UnknownSourceError as exc:
-        return _errors(exc)
+    await monitor_of(request).remove_source(request.match_info["name"])
     return web.Response(status=204)
 
 
@@ -111,7 +91,7 @@ async def rotate_token(request: web.Request) -> web.Response:
     monitor, name = monitor_of(request), request.match_info["name"]
     source = next((s for s in await monitor.list_sources() if s["name"] == name), None)
     if source is None:
-        return json_error(404, "not_found", f"没有名为 {name!r} 的来源 (no such source)")
+        raise UnknownSourceError(message_zh=f"没有名为 {name!r} 的来源", message_en=f"no such source: {name!r}")
     if source.get("kind") != "push":
         return json_error(400, "not_push", f"来源 {name} 不是推送来源，没有令牌 (not a push source: it has no token)")
     origin = await request.app["services"].db.read(lambda db: source_origin(db, name))
@@ -119,9 +99,6 @@ async def rotate_token(request: web.Request) -> web.Response:
         return json_error(409, "from_config", f"来源 {name} 的令牌写在配置文件 lantern.toml 中，请在那里更换 "
                           "(this source's token comes from lantern.toml; change it there)")
     token = secrets.token_urlsafe(24)
-    try:
-        await monitor.update_source(name, {"token": token})
-    except (SourceConfigError, UnknownSourceError) as exc:
-        return _errors(exc)
+    await monitor.update_source(name, {"token": token})
     log.info("push token of source %s rotated by %s", name, request["user"].name)
     return web.json_response({"name": name, "token": token}, headers={"Cache-Control": "no-store"})

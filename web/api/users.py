@@ -17,7 +17,7 @@ from web.auth import middleware as auth
 from web.auth import revocation, users
 from web.auth.shift_settings import check_shift
 from web.auth.users import User
-from web.errors import AuthError
+from web.errors import NoSuchUser
 
 _ADD_FIELDS = {"name", "role", "password", "team", "display_name"}
 _LIST_FIELDS = {"skills"}  # also accepted as a comma-separated string
@@ -70,15 +70,11 @@ async def add_user(request: web.Request) -> web.StreamResponse:
         return auth.json_error(400, "bad_request", "skills must be a list of strings")
     services = request.app["services"]
     now = services.clock()
-    try:
-        shift = check_shift(services.settings, body.get("shift", ""))
-        user = await services.db.write(lambda db: users.add_user(
-            db, body.get("name", ""), body.get("role", ""), body.get("password", ""),
-            team=body.get("team", ""), display_name=body.get("display_name", ""), skills=skills,
-            site=body.get("site", "").strip(), shift=shift, now=now))
-    except AuthError as exc:
-        status = 409 if "already exists" in str(exc) else 400
-        return auth.json_error(status, "conflict" if status == 409 else "bad_request", str(exc))
+    shift = check_shift(services.settings, body.get("shift", ""))
+    user = await services.db.write(lambda db: users.add_user(
+        db, body.get("name", ""), body.get("role", ""), body.get("password", ""),
+        team=body.get("team", ""), display_name=body.get("display_name", ""), skills=skills,
+        site=body.get("site", "").strip(), shift=shift, now=now))
     return web.json_response({"user": user.as_dict()}, status=201)
 
 
@@ -99,14 +95,10 @@ async def edit_user(request: web.Request) -> web.StreamResponse:
     if user_id == me_.id and body.get("role", me_.role) != me_.role:
         return auth.json_error(400, "bad_request", "you cannot change your own role")
     services = request.app["services"]
-    try:
-        shift = check_shift(services.settings, body["shift"]) if "shift" in body else None
-        user = await services.db.write(lambda db: users.update_user(
-            db, user_id, role=body.get("role"), team=body.get("team"), display_name=body.get("display_name"),
-            skills=skills, site=body["site"].strip() if "site" in body else None, shift=shift))
-    except AuthError as exc:
-        status = 404 if "no active user" in str(exc) else 400
-        return auth.json_error(status, "not_found" if status == 404 else "bad_request", str(exc))
+    shift = check_shift(services.settings, body["shift"]) if "shift" in body else None
+    user = await services.db.write(lambda db: users.update_user(
+        db, user_id, role=body.get("role"), team=body.get("team"), display_name=body.get("display_name"),
+        skills=skills, site=body["site"].strip() if "site" in body else None, shift=shift))
     revocation.announce(services, revocation.PrincipalChange(user_id, revocation.CHANGED))
     return web.json_response({"user": user.as_dict()})
 
@@ -119,10 +111,7 @@ async def deactivate_user(request: web.Request) -> web.StreamResponse:
     if user_id == me_.id:
         return auth.json_error(400, "bad_request", "you cannot deactivate yourself")
     services = request.app["services"]
-    try:
-        user = await services.db.write(lambda db: users.deactivate_user(db, user_id))
-    except AuthError as exc:
-        return auth.json_error(404, "not_found", str(exc))
+    user = await services.db.write(lambda db: users.deactivate_user(db, user_id))
     revocation.announce(services, revocation.PrincipalChange(user_id, revocation.DEACTIVATED))
     return web.json_response({"user": {**user.as_dict(), "active": False}})
 
@@ -132,11 +121,7 @@ async def reactivate_user(request: web.Request) -> web.StreamResponse:
     """Let a deactivated user sign in again with their password; their old API tokens stay revoked."""
     user_id = _path_id(request)
     services = request.app["services"]
-    try:
-        user = await services.db.write(lambda db: users.reactivate_user(db, user_id))
-    except AuthError as exc:
-        status = 404 if "no user" in str(exc) else 409
-        return auth.json_error(status, "not_found" if status == 404 else "conflict", str(exc))
+    user = await services.db.write(lambda db: users.reactivate_user(db, user_id))
     revocation.announce(services, revocation.PrincipalChange(user_id, revocation.REACTIVATED))
     return web.json_response({"user": {**user.as_dict(), "active": True}})
 
@@ -152,10 +137,7 @@ async def change_own_password(request: web.Request) -> web.StreamResponse:
     db = request.app["services"].db
     if await db.read(lambda d: users.verify_password(d, user.name, current)) is None:
         return auth.json_error(403, "wrong_password", "the current password is wrong")
-    try:
-        await db.write(lambda d: users.set_password(d, user.id, new))
-    except AuthError as exc:
-        return auth.json_error(400, "bad_request", str(exc))
+    await db.write(lambda d: users.set_password(d, user.id, new))
     revocation.announce(request.app["services"], revocation.PrincipalChange(user.id, revocation.PASSWORD))
     return web.json_response({"changed": True})
 
@@ -169,11 +151,7 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
     if not isinstance(password, str):
         return auth.json_error(400, "bad_request", "need password (a string)")
     services = request.app["services"]
-    try:
-        await services.db.write(lambda d: users.set_password(d, user_id, password))
-    except AuthError as exc:
-        status = 404 if "no active user" in str(exc) else 400
-        return auth.json_error(status, "not_found" if status == 404 else "bad_request", str(exc))
+    await services.db.write(lambda d: users.set_password(d, user_id, password))
     revocation.announce(services, revocation.PrincipalChange(user_id, revocation.PASSWORD))
     return web.json_response({"changed": True})
 
@@ -200,13 +178,10 @@ async def create_token(request: web.Request) -> web.StreamResponse:
     def txn(db: Any) -> str:
         user = users.get_user(db, user_id)
         if user is None:
-            raise AuthError(f"no active user with id {user_id}")
+            raise NoSuchUser(f"no active user with id {user_id}")
         return users.create_token(db, user, label, now=now)
 
-    try:
-        token = await services.db.write(txn)
-    except AuthError as exc:
-        return auth.json_error(404, "not_found", str(exc))
+    token = await services.db.write(txn)
     return web.json_response({"token": token, "label": label}, status=201)
 
 
@@ -216,10 +191,7 @@ async def revoke_token(request: web.Request) -> web.StreamResponse:
     token_id = _path_id(request)
     services = request.app["services"]
 
-    try:
-        user_id, digest = await services.db.write(lambda db: users.revoke_token(db, token_id))
-    except AuthError as exc:
-        return auth.json_error(404, "not_found", str(exc))
+    user_id, digest = await services.db.write(lambda db: users.revoke_token(db, token_id))
     revocation.announce(services, revocation.PrincipalChange(user_id, revocation.TOKEN_REVOKED, token_id,
                                                              f"token:{digest}"))
     return web.json_response({"revoked": token_id})

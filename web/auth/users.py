@@ -15,7 +15,7 @@ import sqlite_utils
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from web.errors import AuthError
+from web.errors import AlreadyActive, AuthError, NoSuchUser, UserExists
 
 ROLES = ("admin", "manager", "agent", "oncall")
 _hasher = PasswordHasher()
@@ -76,7 +76,7 @@ def add_user(db: sqlite_utils.Database, name: str, role: str, password: str, *, 
     if len(password) < 8:
         raise AuthError("password must be at least 8 characters")
     if db.execute("select 1 from users where name = ?", [name]).fetchone():
-        raise AuthError(f"user {name!r} already exists")
+        raise UserExists(message_en=f"user {name!r} already exists", message_zh=f"用户名 {name!r} 已存在")
     table = db.table("users")
     table.insert({"name": name, "role": role, "team": team, "display_name": display_name,
                   "skills": ",".join(skills), "site": site, "shift": shift,
@@ -142,7 +142,7 @@ def revoke_token(db: sqlite_utils.Database, token_id: int) -> tuple[int, str]:
     """
     row = db.execute("select user_id, token_hash from api_tokens where id = ?", [token_id]).fetchone()
     if row is None:
-        raise AuthError(f"no API token with id {token_id}")
+        raise NoSuchUser(f"no API token with id {token_id}")
     db.execute("update api_tokens set revoked = 1 where id = ?", [token_id])
     return int(row[0]), str(row[1])
 
@@ -239,7 +239,7 @@ def deactivate_user(db: sqlite_utils.Database, user_id: int) -> User:
     """
     user = get_user(db, user_id)
     if user is None:
-        raise AuthError(f"no active user with id {user_id}")
+        raise NoSuchUser(f"no active user with id {user_id}")
     db.execute("update users set active = 0 where id = ?", [user_id])
     db.execute("delete from sessions where user_id = ?", [user_id])
     db.execute("update api_tokens set revoked = 1 where user_id = ?", [user_id])
@@ -250,9 +250,9 @@ def reactivate_user(db: sqlite_utils.Database, user_id: int) -> User:
     """Let a deactivated user sign in again (call inside a write); their old tokens stay revoked."""
     row = db.execute("select active from users where id = ?", [user_id]).fetchone()
     if row is None:
-        raise AuthError(f"no user with id {user_id}")
+        raise NoSuchUser(f"no user with id {user_id}")
     if row[0]:
-        raise AuthError(f"user {user_id} is already active")
+        raise AlreadyActive(f"user {user_id} is already active")
     db.execute("update users set active = 1 where id = ?", [user_id])
     user = get_user(db, user_id)
     assert user is not None
@@ -266,7 +266,7 @@ def update_user(db: sqlite_utils.Database, user_id: int, *, role: str | None = N
     if role is not None and role not in ROLES:
         raise AuthError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     if get_user(db, user_id) is None:
-        raise AuthError(f"no active user with id {user_id}")
+        raise NoSuchUser(f"no active user with id {user_id}")
     changes: dict[str, object] = {"role": role, "team": team, "display_name": display_name,
                                   "skills": ",".join(skills) if skills is not None else None, "site": site,
                                   "shift": shift}
@@ -283,7 +283,7 @@ def set_password(db: sqlite_utils.Database, user_id: int, password: str) -> None
     if len(password) < 8:
         raise AuthError("password must be at least 8 characters")
     if get_user(db, user_id) is None:
-        raise AuthError(f"no active user with id {user_id}")
+        raise NoSuchUser(f"no active user with id {user_id}")
     db.execute("update users set password_hash = ? where id = ?", [hash_password(password), user_id])
     db.execute("delete from sessions where user_id = ?", [user_id])
 

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from web.api.bodies import json_object
+from web.app import create_app
+from web.platform.settings import load_settings
+from web.wiring.services import build_services
 
 
 @pytest.fixture
-async def client():
+async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
     async def echo(request: web.Request) -> web.Response:
         return web.json_response(await json_object(request))
 
-    app = web.Application()
+    settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
+    services = await build_services(settings, wiring=())
+    app = create_app(services, manage_lifecycle=False)  # its error middleware answers the BadRequest
     app.router.add_post("/echo", echo)
     async with TestClient(TestServer(app, host="127.0.0.1")) as c:
         yield c
+    services.db.close()
 
 
 @pytest.mark.parametrize(

@@ -95,7 +95,7 @@ async def test_admin_edits_an_agent_manages_tokens_and_deactivates_with_the_tick
     await add.locator("input[name=name]").fill("agent1")
     await add.locator("input[name=password]").fill("long-enough-password")
     await add.locator("button[type=submit]").click()
-    await add.locator(".form-error", has_text="already exists").wait_for()
+    await add.locator(".form-error", has_text="已存在").wait_for()
     assert await add.locator("input[name=name]").input_value() == "agent1"
 
     # Deactivation: the agent's open ticker says 已退出 at once and goes to the login page.

@@ -9,7 +9,8 @@ No I/O here except loading (and saving) the model artifact.  The pieces:
 * :mod:`.tiers` - the P1-P4 formula and its :class:`TierPolicy`;
 * :mod:`.overlay` - manager corrections and the overlay they make (plain values, ``overlay.json``);
 * :mod:`.adapt` - learning that overlay on the base model, and loading a model with it;
-* :mod:`.train`, :mod:`.corpora`, :mod:`.scores` - training and evaluation.
+* :mod:`.train`, :mod:`.corpora`, :mod:`.scores`, :mod:`.protocol` - training and evaluation;
+* :mod:`.encoder` - the optional encoder second stage (extra ``encoder``, off by default).
 """
 
 from .adapt import adapt, load_adapted

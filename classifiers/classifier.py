@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .categories import CATEGORIES, CategoryMatcher, Lexicon, light_normalize
 from .features import normalize
@@ -13,6 +15,11 @@ from .official import is_official
 from .overlay import Overlay
 from .tiers import TierBreakdown, TierPolicy
 from .tokenize import Tokenizer
+
+if TYPE_CHECKING:
+    from .encoder import Cascade
+
+log = logging.getLogger(__name__)
 
 SENTIMENT_LABELS = {"negative": "负面", "neutral": "中性", "positive": "正面"}
 OFFICIAL_REASON = "官方声明（不计入负面）"
@@ -66,6 +73,7 @@ class Classifier:
     overlay: Overlay | None = None
     base: Classifier | None = None  # the classifier before adaptation
     brands: tuple[str, ...] = ()
+    cascade: Cascade | None = None  # the optional encoder second stage (classifiers.encoder)
 
     @classmethod
     def load(
@@ -80,11 +88,21 @@ class Classifier:
         """Load the artifact at ``path`` (None: the model shipped in ``classifiers/model/``).
 
         The base model only: :func:`classifiers.adapt.load_adapted` also re-applies saved corrections.
+        A fine-tuned encoder in ``path/encoder`` (``lantern train --encoder``) is the second stage
+        when the ``encoder`` extra is installed; the shipped model has none.
         """
         model = SentimentModel.load(path)
         tokenizer = Tokenizer(brands, fast=fast_tokenizer)
         matcher = CategoryMatcher(lexicon or Lexicon.default(), tokenizer)
-        return cls(model, matcher, tier_policy or TierPolicy(), brands=tuple(brands))
+        clf = cls(model, matcher, tier_policy or TierPolicy(), brands=tuple(brands))
+        if path is not None and Path(path, "encoder", "config.json").is_file():
+            from .encoder import EXTRA_HINT, Cascade, available
+
+            if available():
+                clf.cascade = Cascade.load(path)
+            else:
+                log.warning("%s holds a fine-tuned encoder but %s; using the fast path only", path, EXTRA_HINT)
+        return clf
 
     def classify(self, text: str, signals: Signals | None = None) -> Classification:
         return self.classify_batch([text], [signals])[0]
@@ -98,6 +116,8 @@ class Classifier:
             return []
         norm = [normalize(t) for t in texts]
         p_neg, p_pos = self.model.probabilities(self.model.features(norm))
+        if self.cascade is not None:
+            p_neg, _asked = self.cascade.combine(texts, p_neg)
         memory: Mapping[str, Mapping[str, str]] = self.overlay.memory if self.overlay else {}
         out = []
         for i, text in enumerate(texts):

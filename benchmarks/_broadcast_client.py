@@ -1,8 +1,10 @@
 """Load generator for ``benchmarks.broadcast``: one process holding many ticker websockets.
 
-A deliberately lean client - a bare asyncio Protocol speaking just enough
-RFC 6455 (handshake, unmasked server frames, masked pongs) - so that on a
-small machine the generators leave the CPU to the node being measured.
+Each socket is a ``websockets`` client: the package's sans-I/O :class:`ClientProtocol` does the
+handshake, parses the server's frames, masks ours and answers protocol pings; a bare asyncio
+Protocol only moves its bytes.  No task per socket (as ``websockets.asyncio.client.connect``
+would start) so that on a small machine the generators leave the CPU to the node being
+measured - on a real deployment the agents' desktops are other machines.
 
 Driven over stdin/stdout with one JSON object per line:
 
@@ -18,25 +20,18 @@ Driven over stdin/stdout with one JSON object per line:
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import resource
-import struct
 import sys
 import time
 from typing import Any
 
-RESPONSE_END = b"\r\n\r\n"
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.uri import parse_uri
 
-
-def masked_text(payload: bytes) -> bytes:
-    mask = os.urandom(4)
-    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return struct.pack("!BB", 0x81, 0x80 | len(payload)) + mask + body
-
-
-PONG = b'{"type":"pong"}'
+PONG = '{"type":"pong"}'
 
 
 class TickerClient(asyncio.Protocol):
@@ -45,8 +40,7 @@ class TickerClient(asyncio.Protocol):
         self.epoch: str | None = None
         self.rev = 0
         self.transport: asyncio.Transport | None = None
-        self.buffer = b""
-        self.upgraded = False
+        self.ws: ClientProtocol | None = None
         self.synced: asyncio.Future[float] | None = None
         self.snapshot = False
         self.closed: asyncio.Future[None] | None = None
@@ -58,10 +52,10 @@ class TickerClient(asyncio.Protocol):
         query = f"?token={self.token}"
         if self.epoch is not None:
             query += f"&since={self.rev}&epoch={self.epoch}"
-        key = base64.b64encode(os.urandom(16)).decode()
-        transport.write((f"GET {self.owner.path}{query} HTTP/1.1\r\nHost: {self.owner.host}:{self.owner.port}\r\n"
-                         f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                         "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        owner = self.owner
+        self.ws = ClientProtocol(parse_uri(f"ws://{owner.host}:{owner.port}{owner.path}{query}"), max_size=None)
+        self.ws.send_request(self.ws.connect())
+        self.flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -70,49 +64,34 @@ class TickerClient(asyncio.Protocol):
         if self.synced is not None and not self.synced.done():
             self.synced.set_exception(ConnectionError("closed before sync"))
 
+    def flush(self) -> None:
+        assert self.ws is not None
+        for data in self.ws.data_to_send():
+            if self.transport is None:
+                return
+            if data:
+                self.transport.write(data)
+            else:
+                self.transport.close()
+
     # -- frames -------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
-        buffer = self.buffer + data
-        if not self.upgraded:
-            end = buffer.find(RESPONSE_END)
-            if end < 0:
-                self.buffer = buffer
-                return
-            if not buffer.startswith(b"HTTP/1.1 101"):
-                assert self.transport is not None
+        ws = self.ws
+        assert ws is not None
+        ws.receive_data(data)
+        for event in ws.events_received():
+            if isinstance(event, Frame):
+                if event.opcode is Opcode.TEXT:
+                    self.on_text(bytes(event.data))
+            elif ws.handshake_exc is not None and self.transport is not None:  # the upgrade was refused
                 self.transport.close()
-                return
-            self.upgraded = True
-            buffer = buffer[end + 4:]
-        offset = 0
-        while len(buffer) - offset >= 2:
-            opcode, length = buffer[offset] & 0x0F, buffer[offset + 1] & 0x7F
-            head = 2
-            if length == 126:
-                if len(buffer) - offset < 4:
-                    break
-                length, head = struct.unpack_from("!H", buffer, offset + 2)[0], 4
-            elif length == 127:
-                if len(buffer) - offset < 10:
-                    break
-                length, head = struct.unpack_from("!Q", buffer, offset + 2)[0], 10
-            if len(buffer) - offset < head + length:
-                break
-            payload = buffer[offset + head: offset + head + length]
-            offset += head + length
-            if opcode == 0x1:
-                self.on_text(payload)
-            elif opcode == 0x9 and self.transport is not None:
-                mask = os.urandom(4)
-                self.transport.write(struct.pack("!BB", 0x8A, 0x80 | len(payload)) + mask +
-                                     bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
-        self.buffer = buffer[offset:]
+        self.flush()
 
     def on_text(self, payload: bytes) -> None:
         now = time.time()
         if payload.startswith(b'{"type":"ping"'):
-            if self.transport is not None:
-                self.transport.write(masked_text(PONG))
+            assert self.ws is not None
+            self.ws.send_text(PONG.encode())
             return
         data = json.loads(payload)
         if "rev" in data:
@@ -137,7 +116,6 @@ class Generator:
         loop = asyncio.get_running_loop()
         async with sem:
             for attempt in range(8):
-                client.buffer, client.upgraded = b"", False
                 client.synced, client.closed = loop.create_future(), loop.create_future()
                 try:
                     await loop.create_connection(lambda: client, self.host, self.port, local_addr=(self.source, 0))

@@ -45,6 +45,12 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far: on a shared machine, steadier than wall-clock figures."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -194,7 +200,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if node.stdout.readline().strip() != "ready":
             raise RuntimeError("node did not start")
         await asyncio.sleep(1)
-        rss_before = rss_kb(node.pid)
+        rss_before, cpu_start = rss_kb(node.pid), cpu_s(node.pid)
         generators = Generators(args.procs, args.client_nice)
         shares = [args.clients // args.procs + (1 if i < args.clients % args.procs else 0) for i in range(args.procs)]
         t = time.time()
@@ -205,7 +211,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         connected = sum(r["connected"] for r in replies)
         print(f"connected {connected}/{args.clients} in {time.time() - t:.1f}s", flush=True)
         await asyncio.sleep(2)
-        rss_after = rss_kb(node.pid)
+        rss_after, cpu_connected = rss_kb(node.pid), cpu_s(node.pid)
         kb_per_conn = (rss_after - rss_before) / max(1, connected)
         print(f"node RSS {rss_before / 1024:.0f} MB -> {rss_after / 1024:.0f} MB, {kb_per_conn:.1f} KB/connection",
               flush=True)
@@ -227,6 +233,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if complete or time.time() > deadline:
                 break
             await asyncio.sleep(0.5)
+        cpu_published = cpu_s(node.pid)
         latencies = [(stamp - published[sid]) * 1000 for sid, stamps in received.items() if sid in published
                      for stamp in stamps]
         missing = len(published) * connected - len(latencies)
@@ -236,6 +243,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         storm = await generators.all({"cmd": "storm", "concurrency": args.storm_concurrency,
                                       "fresh": args.storm == "snapshot"})
+        cpu_stormed = cpu_s(node.pid)
         storm_s = max(r["done"] for r in storm) - min(r["started"] for r in storm)
         resynced = sum(r["resynced"] for r in storm)
         snapshots = sum(r["snapshots"] for r in storm)
@@ -246,7 +254,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "p50_ms": round(percentile(latencies, 0.5), 1), "p99_ms": round(percentile(latencies, 0.99), 1),
                 "max_ms": round(max(latencies), 1), "mean_ms": round(statistics.fmean(latencies), 1),
                 "kb_per_conn": round(kb_per_conn, 1), "storm_resync_s": round(storm_s, 2),
-                "storm_resynced": resynced, "storm_snapshots": snapshots}
+                "storm_resynced": resynced, "storm_snapshots": snapshots,
+                # CPU seconds of the node accepting the sockets, on the publishes, on the storm; of the generators
+                "cpu_connect_s": round(cpu_connected - cpu_start, 2),
+                "cpu_publish_s": round(cpu_published - cpu_connected, 2),
+                "cpu_storm_s": round(cpu_stormed - cpu_published, 2),
+                "client_cpu_s": round(sum(cpu_s(proc.pid) for proc in generators.procs), 2)}
     finally:
         if generators is not None:
             generators.close()

@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
+from websockets.asyncio.client import ClientConnection, connect
 
 from tests.conftest import Account, FakeClock, add_account
 from tests.support_servers import REDIS_URL, free_port
@@ -32,6 +33,10 @@ class Node:
 
     def url(self, path: str) -> str:
         return str(self.server.make_url(path))
+
+    async def ticker(self, path: str) -> ClientConnection:
+        """A ticker websocket on this node, through a ``websockets`` client."""
+        return await connect(str(self.server.make_url(path).with_scheme("ws")))
 
 
 async def start_node(tmp_path: Any, name: str, prefix: str, clock: FakeClock, db: str = "",
@@ -68,11 +73,11 @@ async def publish(http: aiohttp.ClientSession, node: Node, title: str) -> int:
     return sid
 
 
-async def receive(ws: aiohttp.ClientWebSocketResponse, *wanted: str) -> dict[str, Any]:
+async def receive(ws: ClientConnection, *wanted: str) -> dict[str, Any]:
     while True:
-        msg = await asyncio.wait_for(ws.receive(), timeout=10)
-        assert msg.type == aiohttp.WSMsgType.TEXT, msg
-        data = json.loads(msg.data)
+        msg = await asyncio.wait_for(ws.recv(), timeout=10)
+        assert isinstance(msg, str), msg
+        data = json.loads(msg)
         if data["type"] in wanted:
             return data
 
@@ -84,8 +89,8 @@ async def test_agent_on_any_node_sees_publish_from_any_node(tmp_path: Any, prefi
     b = await start_node(tmp_path, "b", prefix, clock, db="shared")
     try:
         async with aiohttp.ClientSession() as http:
-            on_b = await http.ws_connect(b.url(f"/ws/ticker?token={b.agent.token}"))
-            on_a = await http.ws_connect(a.url(f"/ws/ticker?token={a.agent.token}"))
+            on_b = await b.ticker(f"/ws/ticker?token={b.agent.token}")
+            on_a = await a.ticker(f"/ws/ticker?token={a.agent.token}")
             snap_b = await receive(on_b, "snapshot")
             snap_a = await receive(on_a, "snapshot")
             assert snap_a["epoch"] == snap_b["epoch"]  # one shared numbering
@@ -101,8 +106,8 @@ async def test_agent_on_any_node_sees_publish_from_any_node(tmp_path: Any, prefi
             # A client of node B resumes on node A with exactly the missed delta.
             await on_b.close()
             await publish(http, a, "离线期间")
-            back = await http.ws_connect(a.url(
-                f"/ws/ticker?token={a.agent.token}&since={got_b['rev'] + 1}&epoch={snap_b['epoch']}"))
+            back = await a.ticker(
+                f"/ws/ticker?token={a.agent.token}&since={got_b['rev'] + 1}&epoch={snap_b['epoch']}")
             missed = await receive(back, "publish", "snapshot")
             assert missed["type"] == "publish" and missed["item"]["title"] == "离线期间"
             assert (await receive(back, "resumed"))["rev"] == missed["rev"]
@@ -123,7 +128,7 @@ async def test_change_racing_the_quiet_check_reaches_clients_as_a_publish(tmp_pa
     b.relay.check_s = 0.0005  # check almost continuously, so the race is hit on every publish
     try:
         async with aiohttp.ClientSession() as http:
-            ws = await http.ws_connect(b.url(f"/ws/ticker?token={b.agent.token}"))
+            ws = await b.ticker(f"/ws/ticker?token={b.agent.token}")
             await receive(ws, "snapshot")
             resyncs = b.relay.resyncs
             for n in range(12):
@@ -144,7 +149,7 @@ async def test_node_that_lost_redis_recovers_by_snapshot(tmp_path: Any, prefix: 
     admin = aioredis.from_url(REDIS_URL, decode_responses=True)
     try:
         async with aiohttp.ClientSession() as http:
-            ws = await http.ws_connect(b.url(f"/ws/ticker?token={b.agent.token}"))
+            ws = await b.ticker(f"/ws/ticker?token={b.agent.token}")
             first = await receive(ws, "snapshot")
             # Cut node B's subscription, then publish on A while B cannot hear it.
             b_pubsub = [c for c in await admin.client_list(_type="pubsub") if c.get("name") == b.relay.client_name]
@@ -233,7 +238,7 @@ async def test_nodes_keep_serving_through_a_redis_outage_and_merge_after(tmp_pat
             nodes.append(node)
         a, b = nodes
         async with aiohttp.ClientSession() as http:
-            ws = await http.ws_connect(b.url(f"/ws/ticker?token={b.agent.token}"))
+            ws = await b.ticker(f"/ws/ticker?token={b.agent.token}")
             shared_epoch = (await receive(ws, "snapshot"))["epoch"]
             await own.stop()  # Redis goes away (and with it all shared state)
             sid_b = await publish(http, b, "断网时乙发布")

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from websockets.asyncio.client import ClientConnection, connect
 
 from tests.conftest import Account, FakeClock, add_account
 from web.app import create_app
@@ -42,8 +43,9 @@ class Env:
             assert resp.status == expect, text
             return json.loads(text)
 
-    async def ws(self, who: Account, query: str = "") -> aiohttp.ClientWebSocketResponse:
-        return await self.http.ws_connect(self.url(f"/ws/ticker?token={who.token}{query}"))
+    async def ws(self, who: Account, query: str = "") -> ClientConnection:
+        """A ticker websocket, through a ``websockets`` client as an agent's desktop client would open it."""
+        return await connect(str(self.server.make_url(f"/ws/ticker?token={who.token}{query}").with_scheme("ws")))
 
     async def live(self, title: str = "食品安全口径", priority: str = "high", **extra: Any) -> dict[str, Any]:
         """Draft by wang, approved by li (and zhao when needed), published."""
@@ -57,11 +59,11 @@ class Env:
         return await self.call("POST", f"/api/scripts/{sid}/publish", self.li)
 
 
-async def receive(ws: aiohttp.ClientWebSocketResponse, wanted: str) -> dict[str, Any]:
+async def receive(ws: ClientConnection, wanted: str) -> dict[str, Any]:
     while True:
-        msg = await asyncio.wait_for(ws.receive(), timeout=10)
-        assert msg.type == aiohttp.WSMsgType.TEXT, msg
-        data = json.loads(msg.data)
+        msg = await asyncio.wait_for(ws.recv(), timeout=10)
+        assert isinstance(msg, str), msg
+        data = json.loads(msg)
         if data["type"] == wanted:
             return data
 
@@ -227,9 +229,9 @@ async def test_receipts_give_coverage(env: Env) -> None:
     item = (await receive(ws_agent, "publish"))["item"]
     await receive(ws_vip, "publish")
     env.clock.advance(0.4)
-    await ws_agent.send_json({"type": "displayed", "id": sid, "version": item["version"]})
-    await ws_agent.send_json({"type": "ack", "id": sid, "version": item["version"]})
-    await ws_agent.send_json({"type": "ping"})
+    await ws_agent.send(json.dumps({"type": "displayed", "id": sid, "version": item["version"]}))
+    await ws_agent.send(json.dumps({"type": "ack", "id": sid, "version": item["version"]}))
+    await ws_agent.send(json.dumps({"type": "ping"}))
     assert (await receive(ws_agent, "pong")) == {"type": "pong"}  # the hub has handled the frames before
     await env.services.extras["broadcast_runtime"].flush_receipts()
     coverage = await env.call("GET", f"/api/scripts/{sid}/coverage", env.wang)

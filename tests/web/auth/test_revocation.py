@@ -9,6 +9,7 @@ that reconnects gets a snapshot for its new targeting.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from argon2 import PasswordHasher
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from broadcast.ws import CLOSE_RECONNECT, CLOSE_SIGNED_OUT
 from tests.conftest import FakeClock
@@ -55,11 +58,18 @@ class Site:
             return await resp.json()
 
     async def ticker(self, token: str | None = None, *, http: aiohttp.ClientSession | None = None,
-                     headers: dict[str, str] | None = None) -> tuple[aiohttp.ClientWebSocketResponse, dict[str, Any]]:
-        """An open ticker websocket (``token`` in the query, else the session's cookie) and its first message."""
-        path = f"/ws/ticker?token={token}" if token else "/ws/ticker"
-        ws = await (http or self.http).ws_connect(self.url(path), headers=headers)
-        return ws, json.loads((await ws.receive(timeout=10)).data)
+                     headers: dict[str, str] | None = None) -> tuple[ClientConnection, dict[str, Any]]:
+        """An open ticker websocket (a ``websockets`` client) and its first message.
+
+        Signed in by ``token`` in the query, else by the session cookie ``http`` holds (as a browser would send it).
+        """
+        url = self.server.make_url(f"/ws/ticker?token={token}" if token else "/ws/ticker")
+        sent = dict(headers or {})
+        cookies = (http or self.http).cookie_jar.filter_cookies(url)
+        if cookies:
+            sent["Cookie"] = "; ".join(f"{name}={morsel.value}" for name, morsel in cookies.items())
+        ws = await connect(str(url.with_scheme("ws")), additional_headers=sent)
+        return ws, json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
 
     async def stream(self, token: str) -> Stream:
         response = await self.http.get(self.url("/api/live"), headers={"Authorization": f"Bearer {token}"})
@@ -69,25 +79,27 @@ class Site:
         return opened
 
 
-async def closed_with(ws: aiohttp.ClientWebSocketResponse) -> tuple[int | None, str]:
+async def closed_with(ws: ClientConnection) -> tuple[int | None, str]:
     """Read to the close frame: (close code, reason).  Fails if the server sends anything else first."""
-    message = await ws.receive(timeout=10)
-    assert message.type == aiohttp.WSMsgType.CLOSE, message
-    return ws.close_code, str(message.extra or "")
+    with pytest.raises(ConnectionClosed) as ended:
+        message = await asyncio.wait_for(ws.recv(), timeout=10)
+        raise AssertionError(f"a message before the close frame: {message!r}")
+    assert ended.value.rcvd is not None, "closed without a close frame"
+    return ended.value.rcvd.code, ended.value.rcvd.reason
 
 
-async def still_open(ws: aiohttp.ClientWebSocketResponse) -> None:
+async def still_open(ws: ClientConnection) -> None:
     """The socket answers a ping: it was not closed."""
-    await ws.send_str(json.dumps({"type": "ping"}))
-    message = await ws.receive(timeout=10)
-    assert message.type == aiohttp.WSMsgType.TEXT and json.loads(message.data)["type"] == "pong", message
+    await ws.send(json.dumps({"type": "ping"}))
+    message = await asyncio.wait_for(ws.recv(), timeout=10)
+    assert json.loads(message)["type"] == "pong", message
 
 
 async def refused(site: Site, token: str) -> int:
     try:
-        ws = await site.http.ws_connect(site.url(f"/ws/ticker?token={token}"))
-    except aiohttp.WSServerHandshakeError as exc:
-        return exc.status
+        ws = await connect(str(site.server.make_url(f"/ws/ticker?token={token}").with_scheme("ws")))
+    except InvalidStatus as exc:
+        return exc.response.status_code
     await ws.close()
     return 101
 

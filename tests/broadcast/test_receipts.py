@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from websockets.asyncio.client import ClientConnection
 
 from tests.conftest import Account, FakeClock
 from tests.web.api.test_scripts import BODY, Env, receive
@@ -82,9 +83,9 @@ async def add_agent(env: Env, name: str, team: str, shift: str) -> Account:
     return await env.services.db.write(txn)
 
 
-async def settle(ws: aiohttp.ClientWebSocketResponse) -> None:
+async def settle(ws: ClientConnection) -> None:
     """Every frame sent before has been handled by the hub once the pong comes back."""
-    await ws.send_json({"type": "ping"})
+    await ws.send(json.dumps({"type": "ping"}))
     await receive(ws, "pong")
 
 
@@ -98,13 +99,13 @@ async def test_copies_are_counted_per_agent_and_version_with_first_and_last_time
         assert (await receive(ws, "publish"))["item"]["version"] == 1
     first = env.clock()
     for _ in range(3):  # the hotline agent answers three customers with it
-        await hotline.send_json({"type": "copied", "id": sid, "version": 1})
+        await hotline.send(json.dumps({"type": "copied", "id": sid, "version": 1}))
         await settle(hotline)
         env.clock.advance(10)
-    await vip.send_json({"type": "copied", "id": sid, "version": 1})
-    await vip.send_json({"type": "copied", "id": 999, "version": 1})  # unknown script: ignored
-    await vip.send_json({"type": "copied", "id": sid, "version": 7})  # a version it cannot have seen: ignored
-    await vip.send_json({"type": "copied", "id": "x", "version": 1})  # malformed: counted as bad, ignored
+    await vip.send(json.dumps({"type": "copied", "id": sid, "version": 1}))
+    await vip.send(json.dumps({"type": "copied", "id": 999, "version": 1}))  # unknown script: ignored
+    await vip.send(json.dumps({"type": "copied", "id": sid, "version": 7}))  # a version it cannot have seen: ignored
+    await vip.send(json.dumps({"type": "copied", "id": "x", "version": 1}))  # malformed: counted as bad, ignored
     await settle(vip)
     runtime = env.services.extras["broadcast_runtime"]
     assert await runtime.flush_receipts() == 4
@@ -115,7 +116,7 @@ async def test_copies_are_counted_per_agent_and_version_with_first_and_last_time
     await env.call("POST", f"/api/scripts/{sid}/approve", env.wang, json={"version": 2})
     await env.call("POST", f"/api/scripts/{sid}/publish", env.wang)
     assert (await receive(hotline, "update"))["item"]["version"] == 2
-    await hotline.send_json({"type": "copied", "id": sid, "version": 2})
+    await hotline.send(json.dumps({"type": "copied", "id": sid, "version": 2}))
     await settle(hotline)
     await runtime.flush_receipts()
 
@@ -144,7 +145,7 @@ async def test_copies_survive_a_failed_flush(env: Env) -> None:
     await receive(ws, "snapshot")
     sid = (await env.live())["id"]
     await receive(ws, "publish")
-    await ws.send_json({"type": "copied", "id": sid, "version": 1})
+    await ws.send(json.dumps({"type": "copied", "id": sid, "version": 1}))
     await settle(ws)
     runtime = env.services.extras["broadcast_runtime"]
     scripts = env.services.scripts
@@ -200,7 +201,7 @@ async def test_on_shift_coverage_at_publish_time_across_midnight(env: Env) -> No
     sid = (await env.live())["id"]
     await receive(ws, "publish")
     env.clock.advance(2)
-    await ws.send_json({"type": "displayed", "id": sid, "version": 1})
+    await ws.send(json.dumps({"type": "displayed", "id": sid, "version": 1}))
     await settle(ws)
     await env.services.extras["broadcast_runtime"].flush_receipts()
     env.clock.now = local("2026-03-14 09:00")  # the question is asked later: still "at publish time"
@@ -289,7 +290,7 @@ async def test_copy_of_shift_targeted_script_counts_for_its_team(env: Env) -> No
     await receive(ws, "snapshot")
     sid = (await env.live(audience={"shifts": ["夜班"]}))["id"]
     await receive(ws, "publish")
-    await ws.send_json({"type": "copied", "id": sid, "version": 1})
+    await ws.send(json.dumps({"type": "copied", "id": sid, "version": 1}))
     await settle(ws)
     await env.services.extras["broadcast_runtime"].flush_receipts()
     coverage = await env.call("GET", f"/api/scripts/{sid}/coverage", env.wang)

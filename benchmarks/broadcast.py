@@ -66,7 +66,7 @@ def settings_for(db_path: str) -> Any:
 def prepare(db_path: str, agents: int) -> dict[str, Any]:
     """Users and API tokens in a fresh database (before the node starts)."""
     from web.auth import users
-    from web.wiring.services import open_database
+    from web.compose import open_database
 
     db = open_database(settings_for(db_path))
     now = time.time()
@@ -92,7 +92,7 @@ async def serve(db_path: str, port: int) -> None:
     from aiohttp import web
 
     from web.app import create_app
-    from web.wiring.services import build_services
+    from web.compose import build_services
 
     raise_fd_limit()
     services = await build_services(settings_for(db_path))

@@ -28,8 +28,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from monitor.mentions import content_hash
 from web.app import create_app
 from web.auth import users
+from web.compose import Part, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import build_services
 
 STORY = "鲜味楼后厨老鼠乱窜，过期食材重新贴标继续售卖"
 
@@ -38,7 +38,7 @@ async def build(directory: Path, mentions: int) -> tuple[Any, int, str]:
     start = time.time() - 6 * 3600
     settings = load_settings(env={}).with_overrides(storage__path=str(directory / "bench.db"),
                                                     monitor__enabled=False)
-    services = await build_services(settings, clock=time.time, wiring=("web.wiring.alerts",))
+    services = await build_services(settings, clock=time.time, parts={Part.ALERTS})
 
     def rows(db: Any) -> list[int]:
         table = db.table("mentions")

@@ -34,8 +34,8 @@ POLLS_PER_MINUTE = 60 / 5 + 60 / 15
 
 def prepare(db_path: str) -> str:
     from web.auth import users
+    from web.compose import open_database
     from web.platform.settings import load_settings
-    from web.wiring.services import open_database
 
     db = open_database(load_settings(env={}).with_overrides(storage__path=db_path))
     try:

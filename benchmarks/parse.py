@@ -56,7 +56,7 @@ def _parse_unchecked(body: bytes) -> int:
 async def serve(db_path: str, port: int, time_limit: float) -> None:
     """The node under test (``--serve``): the real app plus one hook route, until stdin closes."""
     from web.app import create_app
-    from web.wiring.services import build_services
+    from web.compose import build_services
 
     settings = settings_for(db_path).with_overrides(monitor__enabled=False, monitor__parse_time_limit_s=time_limit,
                                                     server__log_level="WARNING")

@@ -27,8 +27,8 @@ from tests.journeys.support import WATCH
 from tests.support_servers import free_port
 from web.auth import users
 from web.cli.serve import serve
+from web.compose import Services
 from web.platform.settings import load_settings
-from web.wiring.services import Services
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
@@ -23,8 +24,19 @@ from .store import Store
 
 Clock = Callable[[], float]
 _EDITABLE = {"title", "body", "priority", "audience", "incident_id", "expires_at", "review_by"}
-# Told after every committed lifecycle change (draft, edit, submit, approve, reject, publish, retract, expire).
-Listener = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ScriptChanged:
+    """A committed lifecycle change (draft, edit, submit, approve, reject, publish, retract, expire)."""
+
+    id: int
+    version: int
+    state: str
+
+
+# Told after every committed lifecycle change.
+Listener = Callable[[ScriptChanged], Awaitable[None]]
 log = logging.getLogger("lantern.broadcast")
 
 
@@ -54,6 +66,11 @@ class ScriptService(ReceiptsMixin):
         self.listeners: builtins.list[Listener] = []
 
     # -- authoring ---------------------------------------------------------
+    async def draft_for_plan(self, *, incident_id: int, title: str, body: str, priority: str, author: str) -> int:
+        """For contingency plans (预案): a draft by a non-person author; any manager may approve it."""
+        view = await self.create_draft(author, title, body, priority, None, incident_id, None)
+        return int(view["id"])
+
     async def create_draft(self, author: Any, title: Any, body: Any, priority: Any = "normal", audience: Any = None,
                            incident_id: Any = None, expires_at: Any = None, review_by: Any = None) -> dict[str, Any]:
         actor, now = as_actor(author), self.clock()
@@ -309,9 +326,10 @@ class ScriptService(ReceiptsMixin):
         return {**row, "review_due": due}
 
     async def _changed(self, view: dict[str, Any]) -> dict[str, Any]:
+        event = ScriptChanged(int(view["id"]), int(view["version"]), str(view["state"]))
         for listener in self.listeners:
             try:
-                await listener(view)
+                await listener(event)
             except Exception:  # an observer must not turn a committed change into an error
                 log.exception("script listener %r failed", listener)
         return view

@@ -30,12 +30,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from functools import partial
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 
 import sqlite_utils
 
-from classifiers import OFFICIAL_REASON, Signals
+from classifiers import OFFICIAL_REASON, Classification, Signals
 
 from . import faults
 from .mentions import Mention, StoredMention, content_hash
@@ -45,7 +44,16 @@ from .store import Store
 
 log = logging.getLogger("lantern.monitor")
 
-OnNewMentions = Callable[[list[StoredMention]], Awaitable[None]]
+# Told every stored, classified batch (the incident engine's ``on_mentions``); a failure leaves it unannounced.
+MentionSink = Callable[[list[StoredMention]], Awaitable[object]]
+
+
+class MentionClassifier(Protocol):
+    """What the pipeline needs of a classifier (``classifiers.Classifier`` and the web's handle satisfy it)."""
+
+    def classify_batch(self, texts: Sequence[str],
+                       signals: Sequence[Signals | None] | None = None) -> Sequence[Classification]: ...
+
 _INSERT = (
     "INSERT INTO mentions (source, external_id, url, url_norm, content_hash, simhash, duplicate_of, author, "
     "author_reach, channel, published_at, fetched_at, title, text, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -87,9 +95,9 @@ class StoreOutcome:
 
 
 class Pipeline:
-    def __init__(self, store: Store, classifier: Any, clock: Callable[[], float], *, tz: tzinfo,
-                 on_new_mentions: OnNewMentions | None = None, index: NearDuplicateIndex | None = None,
-                 make_signals: Callable[[Mention], Any] = default_signals) -> None:
+    def __init__(self, store: Store, classifier: MentionClassifier, clock: Callable[[], float], *, tz: tzinfo,
+                 on_new_mentions: MentionSink | None = None, index: NearDuplicateIndex | None = None,
+                 make_signals: Callable[[Mention], Signals] = default_signals) -> None:
         self.store = store
         self.classifier = classifier
         self.clock = clock
@@ -185,7 +193,7 @@ class Pipeline:
         return await self.store.write(lambda db: self._store_sync(db, items, now, state_row))
 
     # -- classify and announce ------------------------------------------------
-    def _classify_sync(self, stored: list[Stored]) -> list[Any]:
+    def _classify_sync(self, stored: list[Stored]) -> list[Classification]:
         texts = [s.mention.content for s in stored]
         signals = [self.make_signals(s.mention) for s in stored]
         results = list(self.classifier.classify_batch(texts, signals))
@@ -193,7 +201,8 @@ class Pipeline:
             raise RuntimeError(f"classifier returned {len(results)} results for {len(texts)} texts")
         return results
 
-    async def classify_and_announce(self, stored: list[Stored], *, classified: dict[int, Any] | None = None) -> None:
+    async def classify_and_announce(self, stored: list[Stored], *,
+                                    classified: dict[int, Classification] | None = None) -> None:
         """Classify ``stored`` (except those in ``classified``), record it, then announce all of them."""
         classified = dict(classified or {})
         todo = [s for s in stored if s.id not in classified]
@@ -214,7 +223,7 @@ class Pipeline:
             negative_probability=float(classified[s.id].negative_probability),
             categories=tuple(str(c) for c in classified[s.id].categories), tier=str(classified[s.id].tier),
             reasons=tuple(str(x) for x in classified[s.id].reasons), duplicate_of=s.duplicate_of,
-            official=bool(getattr(classified[s.id], "official", False)),
+            official=classified[s.id].official,
         ) for s in stored]
         if batch and self.on_new_mentions is not None:
             await self.on_new_mentions(batch)
@@ -230,16 +239,17 @@ class Pipeline:
             rows = await self.store.read(lambda db: _pending_rows(db, source, limit))
             if not rows:
                 return total
-            stored, classified = [], {}
+            stored: list[Stored] = []
+            classified: dict[int, Classification] = {}
             for row in rows:
                 stored.append(Stored(row["id"], self._row_mention(row), row["duplicate_of"]))
                 if row["classified_at"] is not None:
-                    classified[row["id"]] = SimpleNamespace(
+                    classified[row["id"]] = Classification(
                         sentiment=row["sentiment"], negative_probability=row["negative_probability"] or 0.0,
-                        categories=json.loads(row["categories"] or "[]"), tier=row["tier"],
-                        reasons=json.loads(row["reasons"] or "[]"))
-                    # the stored reasons carry the classifier's official-statement marker
-                    classified[row["id"]].official = OFFICIAL_REASON in classified[row["id"]].reasons
+                        categories=tuple(json.loads(row["categories"] or "[]")), tier=row["tier"],
+                        reasons=tuple(json.loads(row["reasons"] or "[]")),
+                        # the stored reasons carry the classifier's official-statement marker
+                        official=OFFICIAL_REASON in json.loads(row["reasons"] or "[]"))
             await self.classify_and_announce(stored, classified=classified)
             total += len(rows)
             if len(rows) < limit:

@@ -27,18 +27,17 @@ headline (a repost's hashtag, an accusation): it becomes a marked note
 approval until a manager rewrote it.  Other placeholders in a body are refused
 when the plan is loaded.  A plan starts once per incident (when it opens or is re-tiered into the plan's tiers):
 the checklist attaches to the incident and each template becomes a draft script
-in the approval queue through ``create_draft_script`` (the broadcast part),
+in the approval queue through ``DraftScripts.draft_for_plan`` (the broadcast part),
 linked to the incident.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from classifiers.categories import CATEGORIES
 from monitor.alerting.errors import AlertConfigError
@@ -183,16 +182,21 @@ def fill_body(template: str, inc: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
-DraftFn = Callable[..., Any]
+class DraftScripts(Protocol):
+    """Where a plan's script templates become drafts (``broadcast.service.ScriptService`` satisfies it)."""
+
+    async def draft_for_plan(self, *, incident_id: int, title: str, body: str, priority: str, author: str) -> int:
+        """A draft script linked to the incident, by a non-person author (``预案:<plan>``); returns its id."""
+        ...
 
 
 class PlanRunner:
     def __init__(self, store: Store, plans: Sequence[Plan], *, clock: Callable[[], float],
-                 create_draft: Callable[[], DraftFn | None] = lambda: None) -> None:
+                 drafts: DraftScripts | None = None) -> None:
         self.store = store
         self.plans = list(plans)
         self.clock = clock
-        self.create_draft = create_draft
+        self.drafts = drafts
 
     def routes(self) -> list[Route]:
         return [p.notify for p in self.plans if p.notify is not None]
@@ -221,15 +225,14 @@ class PlanRunner:
         return [p.name for p in started]
 
     async def _draft(self, inc: dict[str, Any], plan: Plan, template: ScriptTemplate) -> None:
-        create = self.create_draft()
-        if create is None:
+        if self.drafts is None:
             log.warning("plan %s: no script service; template %r not drafted", plan.name, template.title)
             return
         priority = template.priority or ("high" if inc["tier"] in ("P1", "P2") else "normal")
         try:
-            result = create(incident_id=inc["id"], title=fill(template.title, inc), body=fill_body(template.body, inc),
-                            priority=priority, author=f"预案:{plan.name}")
-            script_id = await result if inspect.isawaitable(result) else result
+            script_id = await self.drafts.draft_for_plan(
+                incident_id=inc["id"], title=fill(template.title, inc), body=fill_body(template.body, inc),
+                priority=priority, author=f"预案:{plan.name}")
         except Exception:  # the checklist is attached already; a failed draft is logged and shown on the timeline
             log.exception("plan %s: drafting %r for incident %s failed", plan.name, template.title, inc["id"])
             now = self.clock()

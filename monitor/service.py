@@ -18,6 +18,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,7 +33,7 @@ from .errors import (
 )
 from .http import HttpFetcher
 from .parsing import ParseWorkers
-from .pipeline import OnNewMentions, Pipeline
+from .pipeline import MentionClassifier, MentionSink, Pipeline
 from .poller import IngestResult, OnHealthAlert, Poller, PollResult
 from .scheduler import PollScheduler
 from .simhash import NearDuplicateIndex
@@ -44,17 +45,26 @@ from .store import Store
 log = logging.getLogger("lantern.monitor")
 HEALTH_JOB = "health check"  # not a valid source name (spaces are not allowed), so it cannot clash
 MAX_INGEST_ITEMS = 500
-# Told (source name, status) when a source's health status changes or it is added, changed, paused, resumed or
-# removed; status is a health status (ok, error, failing, silent, pending), "paused" or "removed".
-SourceListener = Callable[[str, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """A source's health status changed, or it was added, changed, paused, resumed or removed."""
+
+    name: str
+    status: str  # a health status (ok, error, failing, silent, pending), "paused" or "removed"
+
+
+SourceListener = Callable[[SourceStatus], Awaitable[None]]
 # Told the name of a source whose stored settings this process changed (added, edited - a new push token too -,
 # paused, resumed, removed), so other processes on the same database can :meth:`MonitorService.reload_source` it.
 ConfigListener = Callable[[str], Awaitable[None]]
 
 
 class MonitorService:
-    def __init__(self, store: Store, classifier: Any, clock: Any, *, sources: list[dict[str, Any]],
-                 defaults: Defaults | None = None, on_new_mentions: OnNewMentions | None = None,
+    def __init__(self, store: Store, classifier: MentionClassifier, clock: Callable[[], float], *,
+                 sources: list[dict[str, Any]],
+                 defaults: Defaults | None = None, on_new_mentions: MentionSink | None = None,
                  on_health_alert: OnHealthAlert | None = None, fetcher: HttpFetcher | None = None,
                  rng: random.Random | None = None, kinds: Mapping[str, type[Source]] = KINDS,
                  retry_pending_s: float = 30.0) -> None:
@@ -198,10 +208,10 @@ class MonitorService:
         return "paused" if not cfg.enabled else status(state or SourceState(name))
 
     async def _tell(self, name: str) -> None:
-        current = self._status(name)
+        event = SourceStatus(name, self._status(name))
         for listener in self.listeners:
             try:
-                await listener(name, current)
+                await listener(event)
             except Exception:  # an observer must not break polling
                 log.exception("source listener %r failed", listener)
 

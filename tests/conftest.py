@@ -18,8 +18,8 @@ from argon2 import PasswordHasher
 
 from tests.support_servers import REDIS_URL, Inbox, free_port
 from web.auth import users
+from web.compose import Services, build_services
 from web.platform.settings import Settings, load_settings
-from web.wiring.services import Services, build_services
 
 if TYPE_CHECKING:
     from tests.fixtures.alerts.helpers import Robot
@@ -87,7 +87,7 @@ async def add_account(services: Services, name: str, role: str, team: str = "") 
 
 @pytest.fixture
 async def services_factory(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
-    """``await services_factory(settings=..., clock=..., wiring=...)`` -> Services, closed afterwards."""
+    """``await services_factory(settings=..., clock=..., parts=..., classifier=...)`` -> Services, closed afterwards."""
     made: list[Services] = []
 
     async def make(settings: Settings = settings, **kwargs: Any) -> Services:

@@ -21,7 +21,6 @@ from tests.conftest import FakeClock
 from web.api import routes
 from web.app import MIDDLEWARES
 from web.platform.storage import Database
-from web.wiring.services import Services
 
 FIXTURES = Path(__file__).parent / "fixtures" / "monitor"
 NEGATIVE_WORDS = ("老鼠", "恶心", "过期", "投诉", "拒绝", "退款", "上吐下泻")
@@ -38,6 +37,7 @@ class FakeResult:
     categories: tuple[str, ...]
     tier: str
     reasons: tuple[str, ...]
+    official: bool = False
 
 
 class FakeClassifier:

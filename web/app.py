@@ -11,7 +11,7 @@ from aiohttp.web_exceptions import NotAppKeyWarning
 from web.api import routes
 from web.api.error_middleware import error_middleware
 from web.auth.middleware import auth_middleware
-from web.wiring.services import Services
+from web.compose import Services
 
 # Outermost first: errors raised anywhere below (authentication included) become the JSON error body.
 MIDDLEWARES = (error_middleware, auth_middleware)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,7 +42,16 @@ MAX_PERSONAL_LINKS = 10  # a robot message names at most this many people with t
 __all__ = ["AlertConfig", "AlertEngine", "People", "TickReport"]
 # Told when deliveries changed (queued, sent, failed, acknowledged, cancelled), with the incidents they
 # belong to (None: deliveries of no incident, e.g. source-health alerts and digests).
-Listener = Callable[[set[int | None]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class AlertsChanged:
+    """Deliveries were planned, sent or settled for these incidents (None: a source-health alert, on none)."""
+
+    incidents: frozenset[int | None]
+
+
+Listener = Callable[[AlertsChanged], Awaitable[None]]
 
 
 class AlertEngine:
@@ -245,7 +255,7 @@ class AlertEngine:
         self._wake.set()
 
     async def _notify(self, incidents: Iterable[int | None]) -> None:
-        changed = set(incidents)
+        changed = AlertsChanged(frozenset(incidents))
         for listener in self.listeners:
             try:
                 await listener(changed)

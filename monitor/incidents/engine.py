@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
+from classifiers import Signals
 from monitor import faults
 from monitor.mentions import StoredMention
 from monitor.store import Store
@@ -24,8 +25,9 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[list[IncidentChange]], Awaitable[None]]
 # (negative_probability, categories, signals) -> tier or None, or a mapping with "tier" and the score's signals
-# (stored as the incident's tier reasons, see tiering.explain); signals: volume_1h, velocity, source_name, author_reach
-TierModel = Callable[[float, Sequence[str], dict[str, Any]], str | Mapping[str, Any] | None]
+# (stored as the incident's tier reasons, see tiering.explain); the engine fills the signals' volume_1h, velocity,
+# source_name (the incident's sources and outlets) and author_reach
+TierModel = Callable[[float, Sequence[str], Signals], str | Mapping[str, Any] | None]
 
 
 @dataclass
@@ -204,8 +206,8 @@ class IncidentEngine:
         model, model_why = None, None
         if self.tier_model is not None:
             outlets = ",".join([*inc["sources"], *store_ops.outlets(db, incident_id)])
-            signals = {"volume_1h": vol, "velocity": vol / max(1, before), "source_name": outlets,
-                       "author_reach": inc["max_reach"]}
+            signals = Signals(source_name=outlets, author_reach=inc["max_reach"] or None, volume_1h=vol,
+                              velocity=vol / max(1, before))
             try:
                 model, model_why = tiering.model_verdict(
                     self.tier_model(inc["max_negative"] or 0.0, inc["categories"], signals))

@@ -27,7 +27,8 @@ async def env(tmp_path: Any) -> AsyncIterator[Env]:
 
 
 async def plan_draft(env: Env, priority: str = "critical") -> int:
-    return int(await env.services.extras["create_draft_script"](5, "预案口径", BODY, priority, "预案:食品安全"))
+    return await env.services.scripts.draft_for_plan(incident_id=5, title="预案口径", body=BODY, priority=priority,
+                                                     author="预案:食品安全")
 
 
 async def alone_cannot_publish(env: Env, who: Account, sid: int) -> None:

@@ -23,9 +23,9 @@ from tests.web.api.test_scripts import BODY, Env, receive
 from tests.web.cli.test_main import run_cli
 from web.app import create_app
 from web.auth import users
+from web.compose import Part, build_services
 from web.errors import ConfigError
 from web.platform.settings import load_settings
-from web.wiring.services import build_services
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SHIFTS = [
@@ -44,7 +44,7 @@ FRIDAY_NIGHT = local("2026-03-13 23:30")
 async def make_env(tmp_path: Path, **overrides: Any) -> AsyncIterator[Env]:
     clock = FakeClock(FRIDAY_NIGHT)
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), **overrides)
-    services = await build_services(settings.with_lists(shifts=SHIFTS), clock=clock, wiring=("web.wiring.broadcast",))
+    services = await build_services(settings.with_lists(shifts=SHIFTS), clock=clock, parts={Part.BROADCAST})
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
     now = clock()
@@ -107,7 +107,7 @@ async def test_copies_are_counted_per_agent_and_version_with_first_and_last_time
     await vip.send(json.dumps({"type": "copied", "id": sid, "version": 7}))  # a version it cannot have seen: ignored
     await vip.send(json.dumps({"type": "copied", "id": "x", "version": 1}))  # malformed: counted as bad, ignored
     await settle(vip)
-    runtime = env.services.extras["broadcast_runtime"]
+    runtime = env.services.runtime
     assert await runtime.flush_receipts() == 4
 
     # v2 replaces it; copies of v2 count separately.
@@ -147,7 +147,7 @@ async def test_copies_survive_a_failed_flush(env: Env) -> None:
     await receive(ws, "publish")
     await ws.send(json.dumps({"type": "copied", "id": sid, "version": 1}))
     await settle(ws)
-    runtime = env.services.extras["broadcast_runtime"]
+    runtime = env.services.runtime
     scripts = env.services.scripts
     original = scripts.record_receipts
 
@@ -203,7 +203,7 @@ async def test_on_shift_coverage_at_publish_time_across_midnight(env: Env) -> No
     env.clock.advance(2)
     await ws.send(json.dumps({"type": "displayed", "id": sid, "version": 1}))
     await settle(ws)
-    await env.services.extras["broadcast_runtime"].flush_receipts()
+    await env.services.runtime.flush_receipts()
     env.clock.now = local("2026-03-14 09:00")  # the question is asked later: still "at publish time"
     coverage = await env.call("GET", f"/api/scripts/{sid}/coverage", env.wang)
     assert coverage["on_shift_at"] == local("2026-03-14 00:30") and coverage["shifts_on"] == ["夜班"]
@@ -292,7 +292,7 @@ async def test_copy_of_shift_targeted_script_counts_for_its_team(env: Env) -> No
     await receive(ws, "publish")
     await ws.send(json.dumps({"type": "copied", "id": sid, "version": 1}))
     await settle(ws)
-    await env.services.extras["broadcast_runtime"].flush_receipts()
+    await env.services.runtime.flush_receipts()
     coverage = await env.call("GET", f"/api/scripts/{sid}/coverage", env.wang)
     assert coverage["audience"]["shifts"] == ["夜班"] and coverage["on_shift"] == 2
     assert coverage["copies"] == 1 and coverage["by_team"]["hotline"]["copies"] == 1
@@ -311,7 +311,7 @@ async def test_bad_settings_stop_the_start_with_a_reason(tmp_path: Path, overrid
                                                          lists: dict[str, Any], message: str) -> None:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), **overrides)
     with pytest.raises(ConfigError) as error:
-        await build_services(settings.with_lists(**lists), wiring=("web.wiring.broadcast",))
+        await build_services(settings.with_lists(**lists), parts={Part.BROADCAST})
     assert message in str(error.value)
 
 

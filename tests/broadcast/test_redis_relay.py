@@ -15,8 +15,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from tests.conftest import Account, FakeClock, add_account
 from tests.support_servers import REDIS_URL, free_port
 from web.app import create_app
+from web.compose import Part, Services, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import Services, build_services
 
 pytestmark = pytest.mark.redis
 
@@ -29,7 +29,7 @@ class Node:
 
     @property
     def relay(self) -> Any:
-        return self.services.extras["broadcast_relay"]
+        return self.services.relay
 
     def url(self, path: str) -> str:
         return str(self.server.make_url(path))
@@ -43,7 +43,7 @@ async def start_node(tmp_path: Any, name: str, prefix: str, clock: FakeClock, db
                      url: str = REDIS_URL, wait: bool = True) -> Node:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / f"{db or name}.db"),
                                                     redis__url=url, redis__prefix=prefix)
-    services = await build_services(settings, clock=clock, wiring=("web.wiring.broadcast",))
+    services = await build_services(settings, clock=clock, parts={Part.BROADCAST})
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
     accounts = [await add_account(services, f"{name}-{n}", r, t) for n, r, t in (

@@ -20,8 +20,8 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 from tests.conftest import FakeClock, add_account
 from web.app import create_app
 from web.auth import users
+from web.compose import Part, Services, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import Services, build_services
 
 
 def ws_url(server: TestServer, path: str) -> str:
@@ -38,7 +38,7 @@ async def test_slow_reader_is_dropped_without_delaying_others(tmp_path: Any) -> 
     clock = FakeClock(1_800_000_000.0)
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"),
                                                     broadcast__max_buffer_bytes=256_000, broadcast__history=50)
-    services = await build_services(settings, clock=clock, wiring=("web.wiring.broadcast",))
+    services = await build_services(settings, clock=clock, parts={Part.BROADCAST})
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
     agent = await add_account(services, "zhang", "agent", "hotline")
@@ -92,7 +92,7 @@ async def test_slow_reader_is_dropped_without_delaying_others(tmp_path: Any) -> 
 async def test_session_cookie_signs_in_and_anonymous_is_refused(tmp_path: Any) -> None:
     clock = FakeClock(1_800_000_000.0)
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
-    services = await build_services(settings, clock=clock, wiring=("web.wiring.broadcast",))
+    services = await build_services(settings, clock=clock, parts={Part.BROADCAST})
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
     try:
@@ -117,7 +117,7 @@ async def ticker(tmp_path: Any) -> AsyncIterator[tuple[TestServer, Services, str
     """A node with the ticker; yields (server, services, an agent's ticker URL)."""
     clock = FakeClock(1_800_000_000.0)
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
-    services = await build_services(settings, clock=clock, wiring=("web.wiring.broadcast",))
+    services = await build_services(settings, clock=clock, parts={Part.BROADCAST})
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
     try:

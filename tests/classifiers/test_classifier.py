@@ -26,8 +26,8 @@ from classifiers import (
 from classifiers.model import shipped_model_dir
 from monitor.corrections import corrections_signature, record_correction
 from monitor.schema import corrections_migrations
+from web.feedback import adapt_from_corrections
 from web.platform.storage import Database
-from web.wiring.feedback import adapt_from_corrections
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "classifier"
 EXPOSE = "央视3·15晚会曝光：某连锁餐厅后厨老鼠乱窜，食材过期变质，顾客吃完上吐下泻"

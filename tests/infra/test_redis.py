@@ -20,9 +20,9 @@ from aiohttp.test_utils import TestServer
 from infra.redis import PubSubChannel, RedisLink
 from tests.support_servers import REDIS_URL, free_port
 from web.app import create_app
+from web.compose import Part, build_services
 from web.platform import shared_limits
 from web.platform.settings import load_settings
-from web.wiring.services import build_services
 
 pytestmark = pytest.mark.redis
 LOG = "lantern.test.pubsub"
@@ -191,14 +191,13 @@ async def test_every_redis_feature_of_a_node_shares_its_node_id_and_names_its_pu
         tmp_path: Path, prefix: str, admin: aioredis.Redis) -> None:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), redis__url=REDIS_URL,
                                                     redis__prefix=prefix)
-    services = await build_services(settings, wiring=("web.wiring.broadcast", "web.realtime.console_stream",
-                                                      "web.auth.revocation_redis"))
+    services = await build_services(settings, parts={Part.BROADCAST, Part.CONSOLE, Part.FANOUT})
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
     try:
         assert services.redis is not None
         node = services.redis.node
-        features = [services.extras[key] for key in ("broadcast_relay", "console_fanout", "principal_fanout")]
+        features = [services.relay, services.console_fanout, services.principal_fanout]
         limits = shared_limits.for_services(services)
         assert limits is not None and limits.link is services.redis
         assert await limits.bucket_take("probe", 0.0, per_minute=60, burst=1) == 0.0  # its client connects

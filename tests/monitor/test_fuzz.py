@@ -160,10 +160,10 @@ def test_push_payloads_over_the_api_never_answer_500(tmp_path: Path) -> None:
     """The real /api/ingest (aiohttp app, SQLite file) under generated batches: 200 or 422, never a 500."""
     from aiohttp.test_utils import TestClient, TestServer
 
-    from tests.support_monitor import Clock, FakeClassifier, monitor_client, open_db
+    from tests.support_monitor import Clock, monitor_client, open_db
     from tests.web.api.test_monitor import PUSH_TOKEN
+    from web.compose import Part, build_services
     from web.platform.settings import Settings, load_settings
-    from web.wiring.services import build_services
 
     async def start() -> tuple[TestClient, Any]:
         settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), monitor__enabled=False,
@@ -171,8 +171,7 @@ def test_push_payloads_over_the_api_never_answer_500(tmp_path: Path) -> None:
         settings = Settings(settings.as_dict(), {**settings.lists, "sources": [
             {"name": "hook", "kind": "push", "token": PUSH_TOKEN}]}, None)
         db = open_db(tmp_path / "l.db")
-        services = await build_services(settings, clock=Clock(), db=db, wiring=("web.wiring.monitor",))
-        services.classifier = FakeClassifier()
+        services = await build_services(settings, clock=Clock(), db=db, parts={Part.MONITOR})
 
         async def make(app: Any) -> TestClient:
             client = TestClient(TestServer(app, host="127.0.0.1"))

@@ -25,10 +25,10 @@ from tests.fixtures.alerts.helpers import Clock as AlertClock
 from tests.fixtures.alerts.helpers import make_services, settings_for
 from tests.support_monitor import Clock, FakeClassifier, FeedServer, Route, fixture_bytes, monitor_client, open_db
 from web.auth import users
+from web.compose import Part, build_services
+from web.configure import network_policy
 from web.errors import ConfigError
 from web.platform.settings import load_settings
-from web.wiring.monitor import network_policy
-from web.wiring.services import build_services
 
 PRIVATE = NetPolicy(block_private=True)
 RSS = b"<rss><channel><item><title>t</title><link>http://x/1</link></item></channel></rss>"
@@ -350,17 +350,13 @@ async def test_refused_alert_delivery_fails_at_once_with_its_reason_in_the_log(t
 
 # -- the sources API ------------------------------------------------------------------------------------------
 
-async def wire(services: Any) -> None:
-    services.classifier = FakeClassifier()
-
-
 @pytest.fixture
 async def api(tmp_path: Path, aiohttp_client: Any) -> AsyncIterator[tuple[TestClient, dict[str, str]]]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), monitor__enabled=False,
                                                     network__block_private=True, network__allow=["10.20.0.0/16"])
     db = open_db(tmp_path / "l.db")
     services = await build_services(settings, clock=Clock(), db=db,
-        wiring=("tests.monitor.test_netguard", "web.wiring.monitor"))
+        parts={Part.MONITOR}, classifier=FakeClassifier())
     client = await monitor_client(aiohttp_client, services)
 
     def txn(d: Any) -> str:

@@ -23,18 +23,22 @@ PLAN = {
 STORY = "鲜味楼后厨老鼠乱窜，过期食材重新贴标"
 
 
+class RecordedDrafts:
+    """The plan runner's DraftScripts: records each draft it is asked for, ids from 101."""
+
+    def __init__(self) -> None:
+        self.made: list[dict[str, Any]] = []
+
+    async def draft_for_plan(self, **kw: Any) -> int:
+        self.made.append(kw)
+        return 100 + len(self.made)
+
+
 @pytest.fixture
 async def svc(tmp_path: Path) -> AsyncIterator[Any]:
     services = await make_services(settings_for(tmp_path, incidents__group_wait_s=0, plans=[PLAN],
                                                 routes=[{"tiers": ["P4"], "roles": ["admin"]}]), Clock())
-    drafts: list[dict[str, Any]] = []
-
-    async def create_draft_script(**kw: Any) -> int:
-        drafts.append(kw)
-        return 100 + len(drafts)
-
-    services.extras["create_draft_script"] = create_draft_script
-    services.extras["drafts"] = drafts
+    services.plans.drafts = RecordedDrafts()
     yield services
     await services.alerts.stop()
     services.db.close()
@@ -52,7 +56,7 @@ async def test_matching_incident_starts_the_plan_once(svc: Any) -> None:
     assert detail["plans"] == ["食品安全预案"]
     assert [c["item"] for c in detail["checklist"]] == PLAN["checklist"]
     assert detail["script_ids"] == [101]
-    (draft,) = svc.extras["drafts"]
+    (draft,) = svc.plans.drafts.made
     assert draft == {"incident_id": iid, "title": f"食品安全口径：{STORY}",
                      "body": f"您好，关于【请改写：用一句话向客户说明事件，勿照搬标题「{STORY}」】，"
                              "已第一时间核查。{unknown}",
@@ -62,7 +66,7 @@ async def test_matching_incident_starts_the_plan_once(svc: Any) -> None:
     assert kinds.index("plan_started") < kinds.index("script_drafted")
     more = await store_mention(svc, title=STORY + "，又一家门店", tier="P2", categories=("food_safety",))
     await svc.incidents.on_mentions([more])
-    assert len(svc.extras["drafts"]) == 1
+    assert len(svc.plans.drafts.made) == 1
 
 
 async def test_plan_recipients_are_notified_must_act(svc: Any) -> None:
@@ -78,18 +82,19 @@ async def test_plan_recipients_are_notified_must_act(svc: Any) -> None:
 async def test_plan_waits_for_its_tier_and_category(svc: Any) -> None:
     other = await open_incident(svc, "P1", categories=("service",), title="客服电话打不通，退款一直拖延")
     iid = await open_incident(svc, "P3")
-    assert svc.extras["drafts"] == []
+    assert svc.plans.drafts.made == []
     await svc.incidents.retier(iid, "P1", "user:wang")
-    assert [d["incident_id"] for d in svc.extras["drafts"]] == [iid]
-    assert svc.extras["drafts"][0]["priority"] == "high"
+    assert [d["incident_id"] for d in svc.plans.drafts.made] == [iid]
+    assert svc.plans.drafts.made[0]["priority"] == "high"
     assert other != iid
 
 
 async def test_failed_draft_keeps_the_checklist_and_says_so(svc: Any) -> None:
-    async def broken(**kw: Any) -> int:
-        raise RuntimeError("broadcast down")
+    class Broken:
+        async def draft_for_plan(self, **kw: Any) -> int:
+            raise RuntimeError("broadcast down")
 
-    svc.extras["create_draft_script"] = broken
+    svc.plans.drafts = Broken()
     iid = await open_incident(svc, "P1")
     detail = await svc.db.read(lambda db: queries.detail(db, iid))
     assert len(detail["checklist"]) == 3 and detail["script_ids"] == []
@@ -133,10 +138,10 @@ def test_duplicate_plan_names_and_placeholders() -> None:
 
 async def test_plan_drafts_reach_the_real_approval_queue(tmp_path: Path, aiohttp_client: Any) -> None:
     from web.app import create_app
-    from web.wiring.services import build_services
+    from web.compose import Part, build_services
 
     settings = settings_for(tmp_path, incidents__group_wait_s=0, plans=[PLAN])
-    svc = await build_services(settings, clock=Clock(), wiring=("web.wiring.broadcast", "web.wiring.alerts"))
+    svc = await build_services(settings, clock=Clock(), parts={Part.BROADCAST, Part.ALERTS})
     try:
         _, token = await add_user(svc, "wang", "manager")
         iid = await open_incident(svc, "P1")

@@ -19,8 +19,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from tests.conftest import add_account
 from web.app import create_app
 from web.auth import middleware as auth
+from web.compose import build_services
 from web.platform.settings import load_settings
-from web.wiring.services import WIRING, build_services
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
@@ -59,7 +59,7 @@ def concrete_urls(app: web.Application) -> dict[tuple[str, str], str]:
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
-    services = await build_services(settings, wiring=WIRING)
+    services = await build_services(settings, )
     client = TestClient(TestServer(create_app(services, manage_lifecycle=False)))
     await client.start_server()
     yield client

@@ -143,7 +143,7 @@ async def put_routing(request: web.Request) -> web.Response:
 
 @require("manager", "oncall")
 async def get_plans(request: web.Request) -> web.Response:
-    runner = request.app["services"].extras["plans"]
+    runner = request.app["services"].plans
     return web.json_response({"items": [p.as_dict() for p in runner.plans]})
 
 
@@ -151,7 +151,7 @@ async def get_plans(request: web.Request) -> web.Response:
 async def put_plans(request: web.Request) -> web.Response:
     services = request.app["services"]
     plans = await _replace(request, "plans", parse_plans)
-    runner = services.extras["plans"]
+    runner = services.plans
     runner.plans = plans
     services.alerts.plan_routes = runner.routes()
     return web.json_response({"items": [p.as_dict() for p in plans]})

@@ -96,7 +96,7 @@ def editable(services: Any, kind: str) -> list[dict[str, Any]]:
         own = [r for r in services.alerts.routes if not r.builtin]
         return [_route_table(r.as_dict()) for r in own or services.alerts.routes]
     out = []
-    for plan in services.extras["plans"].plans:
+    for plan in services.plans.plans:
         table = plan.as_dict()
         notify = table.pop("notify")
         if notify:  # a plan's notify route takes its name default and tiers from the plan
@@ -110,6 +110,6 @@ async def editable_handler(request: web.Request) -> web.Response:
     """Routes or plans in the form PUT /api/routing or PUT /api/plans accepts (the console's JSON editor)"""
     services = request.app["services"]
     kind = request.match_info["kind"]
-    if getattr(services, "alerts", None) is None or "plans" not in services.extras:
+    if services.alerts is None or services.plans is None:
         return auth.json_error(404, "unavailable", "alerting is not enabled")
     return web.json_response({kind: editable(services, kind)})

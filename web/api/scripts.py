@@ -141,7 +141,7 @@ async def script_coverage(request: web.Request) -> web.Response:
 async def list_shifts(request: web.Request) -> web.Response:
     """The configured shifts (``[[shifts]]``) and whether each is on now: for targeting and user editing."""
     services = request.app["services"]
-    return web.json_response({"items": services.extras["shifts"].as_dicts(services.clock())})
+    return web.json_response({"items": services.shifts.as_dicts(services.clock())})
 
 
 @require()

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -31,6 +31,9 @@ from web.auth.client_address import CLIENT_KEY, TrustedProxies, parse_networks
 from web.auth.token_cache import Found, PrincipalCache, cache_key
 from web.auth.users import User
 from web.platform import i18n
+
+if TYPE_CHECKING:
+    from web.compose import Services
 
 SESSION_COOKIE = "lantern_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -53,19 +56,19 @@ class AuthState:
     proxies: TrustedProxies
 
 
-def auth_state(services: Any) -> AuthState:
+def auth_state(services: Services) -> AuthState:
     """The :class:`AuthState` of ``services`` (made on first use)."""
-    state: AuthState | None = services.extras.get("auth_state")
+    state = services.auth
     if state is None:
         settings = services.settings
         state = AuthState(
             cache=PrincipalCache(services.clock, ttl_s=float(settings["web.auth_cache_seconds"])),
             proxies=TrustedProxies(parse_networks(settings["web.trusted_proxies"])))
-        services.extras["auth_state"] = state
+        services.auth = state
     return state
 
 
-async def user_for_token(services: Any, token: str) -> User | None:
+async def user_for_token(services: Services, token: str) -> User | None:
     """The active user owning API token ``token`` (cached for ``web.auth_cache_seconds``)."""
 
     async def load() -> Found:
@@ -74,7 +77,7 @@ async def user_for_token(services: Any, token: str) -> User | None:
     return await auth_state(services).cache.lookup("token", token, load)
 
 
-async def user_for_session(services: Any, session: str) -> User | None:
+async def user_for_session(services: Services, session: str) -> User | None:
     """The user of live session ``session`` (cached, never past the session's own expiry)."""
     now = services.clock()
 
@@ -85,12 +88,12 @@ async def user_for_session(services: Any, session: str) -> User | None:
     return await auth_state(services).cache.lookup("session", session, load)
 
 
-def forget_session(services: Any, session: str) -> None:
+def forget_session(services: Services, session: str) -> None:
     """Call after a session ends (logout, login replacing it): it stops working at once on this node."""
     auth_state(services).cache.forget("session", session)
 
 
-def forget_user(services: Any, user_id: int) -> None:
+def forget_user(services: Services, user_id: int) -> None:
     """Call after a user's tokens, sessions, role, team, skills or site changed, or they were deactivated."""
     auth_state(services).cache.forget_user(user_id)
 

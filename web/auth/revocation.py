@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -33,6 +33,9 @@ from broadcast.ws import CLOSE_RECONNECT, CLOSE_SIGNED_OUT, OnOpen, TickerSocket
 from web.auth import users
 from web.auth.middleware import auth_state, credential
 from web.auth.users import User
+
+if TYPE_CHECKING:
+    from web.compose import Services
 
 log = logging.getLogger("lantern.revocation")
 
@@ -132,20 +135,19 @@ class Connections:
         return [held for of_user in self._by_user.values() for held in of_user]
 
 
-def connections(services: Any) -> Connections:
+def connections(services: Services) -> Connections:
     """The process's :class:`Connections` (made on first use)."""
-    found: Connections | None = services.extras.get("principal_connections")
-    if found is None:
-        found = services.extras["principal_connections"] = Connections()
-    return found
+    if services.connections is None:
+        services.connections = Connections()
+    return services.connections
 
 
-def hold(services: Any, user: User, credential: str | None, close: Closer) -> Held:
+def hold(services: Services, user: User, credential: str | None, close: Closer) -> Held:
     """Register an open connection; call :func:`release` when it ends."""
     return connections(services).hold(user, credential, close)
 
 
-def release(services: Any, held: Held) -> None:
+def release(services: Services, held: Held) -> None:
     connections(services).release(held)
 
 
@@ -170,7 +172,7 @@ def _close(held: Held, action: str, reason: str) -> None:
         log.exception("closing a connection of user %s failed", held.user.id)
 
 
-def apply(services: Any, change: PrincipalChange) -> int:
+def apply(services: Services, change: PrincipalChange) -> int:
     """Apply ``change`` on this node only: cache entries go, affected connections close. Returns how many closed."""
     cache = auth_state(services).cache
     if change.credential is not None:
@@ -190,16 +192,16 @@ def apply(services: Any, change: PrincipalChange) -> int:
     return closed
 
 
-def announce(services: Any, change: PrincipalChange) -> int:
+def announce(services: Services, change: PrincipalChange) -> int:
     """Apply ``change`` here and send it to every other node (when a fan-out is wired)."""
     closed = apply(services, change)
-    fanout = services.extras.get("principal_fanout")
+    fanout = services.principal_fanout
     if fanout is not None:
         fanout.forward_change(change)
     return closed
 
 
-async def recheck(services: Any) -> int:
+async def recheck(services: Services) -> int:
     """Changes may have been missed (the fan-out was away): forget every cached answer and check each open
     connection's credential against the database; those that no longer sign in end, changed accounts reconnect."""
     auth_state(services).cache.clear()

@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from infra.redis import PubSubChannel, RedisLink
-from web.auth import revocation
 from web.auth.revocation import PrincipalChange
 
 log = logging.getLogger("lantern.revocation.redis")
@@ -71,25 +70,3 @@ class ChangeFanout(PubSubChannel):
             log.exception("applying a %s change from node %s failed", kind, node)
 
 
-async def wire(services: Any) -> None:
-    """With ``redis.url``: principal changes and source changes reach every node."""
-    if services.redis is None:
-        return
-    monitor = services.monitor
-
-    async def reload_source(name: str) -> None:
-        if monitor is not None:
-            await monitor.reload_source(name)
-
-    async def missed() -> None:
-        await revocation.recheck(services)
-        if monitor is not None:
-            await monitor.reload_sources()
-
-    fanout = ChangeFanout(services.redis, on_change=lambda change: revocation.apply(services, change),
-                          on_source=reload_source, on_missed=missed)
-    services.extras["principal_fanout"] = fanout
-    if monitor is not None:
-        monitor.config_listeners.append(fanout.forward_source)
-    services.on_start.append(fanout.start)
-    services.on_stop.insert(0, fanout.stop)

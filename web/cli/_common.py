@@ -9,8 +9,8 @@ from typing import TypeVar
 
 import sqlite_utils
 
+from web.compose import Services, build_services, open_database
 from web.platform.settings import Settings, load_settings
-from web.wiring.services import Services, build_services, open_database
 
 T = TypeVar("T")
 

@@ -18,8 +18,8 @@ from monitor.channels.base import Channel, Mention, Message, open_session
 from monitor.channels.errors import ChannelConfigError, DeliveryError
 from monitor.channels.registry import build_channels
 from web.cli._common import add_config_argument, settings_from
+from web.configure import network_policy
 from web.errors import ConfigError
-from web.wiring.monitor import network_policy
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

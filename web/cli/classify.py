@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _load_classifier(args: argparse.Namespace) -> Any:
     """The configured classifier ([tier] policy, brands) with managers' saved corrections."""
-    from web.wiring.classifier import load_classifier, overlay_dir
+    from web.classifier import load_classifier, overlay_dir
 
     settings = settings_from(args)
     return load_classifier(settings, extra_brands=getattr(args, "brand", []),

@@ -38,9 +38,9 @@ from monitor.channels.base import Channel
 from monitor.channels.email import Email
 from monitor.netguard import BlockedAddressError, GuardedResolver, NetPolicy, guarded_session
 from web.auth import users
+from web.compose import build_services
 from web.errors import ConfigError
 from web.platform.settings import Settings, load_settings
-from web.wiring.services import build_services
 
 RESOLVE_TIMEOUT_S = 5.0
 
@@ -68,14 +68,16 @@ async def check(path: str | None, *, connect: bool = False, env: dict[str, str] 
             services = await build_services(trial)
         except ConfigError as exc:
             return [Finding("error", str(exc))]
+        alerts = services.alerts
+        assert alerts is not None  # every part is built
         try:
             findings = [Finding("ok", f"配置的键与取值均有效 (every key and value is valid): {where}"),
                         *(Finding("warn", text) for text in settings.warnings)]
-            routes = services.alerts.routes
-            escalating = services.alerts.config.escalate_minutes
-            channels: dict[str, Channel] = services.alerts.channels
+            routes = alerts.routes
+            escalating = alerts.config.escalate_minutes
+            channels: dict[str, Channel] = alerts.channels
         finally:
-            await services.alerts.stop()
+            await alerts.stop()
             services.db.close()
     saved = _saved(settings)
     if saved.get("routes") is not None:

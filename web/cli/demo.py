@@ -21,8 +21,8 @@ from typing import Any
 
 from web.auth import users
 from web.cli.serve import configure_logging, serve
+from web.compose import Services
 from web.platform.settings import Settings, load_settings
-from web.wiring.services import Services
 
 
 @dataclass(frozen=True)

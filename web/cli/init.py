@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 from web.cli.config_template import render_toml
+from web.compose import open_database
 from web.errors import ConfigError
 from web.platform.settings import load_settings
-from web.wiring.services import open_database
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

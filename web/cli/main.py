@@ -1,19 +1,24 @@
 """The ``lantern`` command line.
 
-Each sub-command lives in a module of :mod:`web.commands`; the module's
+Each sub-command lives in a module of :mod:`web.cli`; the module's
 ``register(subparsers)`` adds it and sets ``func``.  Adding a command is one
-file plus one line in ``COMMAND_MODULES``.
+file plus one line in ``COMMANDS``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from web.cli import COMMAND_MODULES
+from web.cli import alert, check, classify, demo, init, poll, serve, token, train, user
 from web.errors import LanternWebError
+
+Register = Callable[[argparse._SubParsersAction], None]
+# In the order ``lantern --help`` lists them.
+COMMANDS: tuple[Register, ...] = (serve.register, demo.register, init.register, check.register, alert.register,
+                                  user.register, token.register, poll.register, classify.register,
+                                  train.register)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,9 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(f"web.cli.{name}")
-        module.register(subparsers)
+    for register in COMMANDS:
+        register(subparsers)
     return parser
 
 

@@ -6,8 +6,8 @@ import argparse
 from typing import Any
 
 from web.cli._common import add_config_argument, settings_from, with_services
+from web.compose import Services
 from web.errors import ConfigError
-from web.wiring.services import Services
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

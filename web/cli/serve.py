@@ -18,10 +18,10 @@ from aiohttp import web
 from web.app import create_app
 from web.auth.client_address import ClientAddressLogging
 from web.cli._common import add_config_argument, settings_from
+from web.compose import Services, build_services
 from web.errors import ConfigError
 from web.platform.logging_setup import MaskedAccessLogger
 from web.platform.settings import Settings
-from web.wiring.services import Services, build_services
 
 log = logging.getLogger("lantern")
 

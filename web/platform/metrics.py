@@ -3,9 +3,10 @@
 The metrics live in one :class:`LanternMetrics` per app, each with its own
 ``CollectorRegistry`` (never the library's process-wide default one, so two
 apps in one process - as in the tests - count apart).  It is reachable as
-``web.platform.metrics.for_services(services)`` so every wiring module can record
-into it (wiring modules are part of ``web``; the packages themselves stay
-unaware of Prometheus and report through callbacks the wiring gives them)::
+``web.platform.metrics.for_services(services)`` so the composition root
+(:mod:`web.compose`) and the handlers can record into it (the packages
+themselves stay unaware of Prometheus and report through callbacks
+``web.compose`` gives them)::
 
     m = metrics.for_services(services)
     m.mentions_ingested.labels(source="weibo").inc()
@@ -23,7 +24,7 @@ at scrape time.  HTTP requests are counted by status class.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
@@ -31,6 +32,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from monitor import counts
+
+if TYPE_CHECKING:
+    from web.compose import Services
 
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # No ``*_created`` series beside every counter and histogram: the exposition keeps the series it always had.
@@ -76,14 +80,11 @@ class Scraped(Collector):
         return iter(self.families)
 
 
-def for_services(services: Any) -> LanternMetrics:
-    """The app's metrics, created on first use and kept in ``services.extras["metrics"]``."""
-    existing = services.extras.get("metrics")
-    if isinstance(existing, LanternMetrics):
-        return existing
-    created = LanternMetrics()
-    services.extras["metrics"] = created
-    return created
+def for_services(services: Services) -> LanternMetrics:
+    """The app's metrics, created on first use and kept in ``services.metrics``."""
+    if services.metrics is None:
+        services.metrics = LanternMetrics()
+    return services.metrics
 
 
 def hub_connections(hub: Any) -> float | None:

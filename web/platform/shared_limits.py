@@ -7,20 +7,20 @@ for it, and closes when the services stop.  Its keys live under
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from monitor.shared_limits import RedisLimits
 
-_KEY = "shared_limits"
+if TYPE_CHECKING:
+    from web.compose import Services
 
 
-def for_services(services: Any) -> RedisLimits | None:
+def for_services(services: Services) -> RedisLimits | None:
     """This process's :class:`RedisLimits`, created on first use; None without ``redis.url``."""
     if services.redis is None:
         return None
-    limits: RedisLimits | None = services.extras.get(_KEY)
+    limits = services.limits
     if limits is None:
-        limits = RedisLimits(services.redis)
-        services.extras[_KEY] = limits
+        limits = services.limits = RedisLimits(services.redis)
         services.on_stop.append(limits.close)  # registered first by its first user, so it stops after them
     return limits

@@ -30,7 +30,10 @@ import secrets
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from web.compose import Services
 
 KINDS = ("incident", "alert", "script", "source")
 RESYNC = "resync"
@@ -204,9 +207,9 @@ def account_event(action: str, reason: str) -> bytes:
     return f"event: account\ndata: {data}\n\n".encode()
 
 
-def for_services(services: Any) -> LiveHub:
+def for_services(services: Services) -> LiveHub:
     """The process's hub (``services.live``), created on first use from the ``console.*`` settings."""
-    if isinstance(services.live, LiveHub):
+    if services.live is not None:
         return services.live
     settings = services.settings
     hub = LiveHub(history=int(settings["console.live_history"]), queue_limit=int(settings["console.live_queue"]))

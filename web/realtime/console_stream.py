@@ -1,10 +1,9 @@
-"""``GET /api/live``: the console's Server-Sent Events stream, and the wiring that feeds it.
+"""``GET /api/live``: the console's Server-Sent Events stream, and the listeners that feed it.
 
-Listed last in ``WIRING``: by then the incident engine, the alert engine, the
-script service and the monitor exist, and this module registers one small
-listener on each (they know nothing of ``web``).  With
-``redis.url`` set the events also travel to the other nodes over
-the shared Redis (``<redis.prefix>:console``).
+:func:`web.compose.connect_console` registers one small listener (below) on
+each part built: the incident engine, the alert engine, the script service and
+the monitor (they know nothing of ``web``).  With ``redis.url`` set the events
+also travel to the other nodes over the shared Redis (``<redis.prefix>:console``).
 
 The stream (``text/event-stream``)::
 
@@ -23,23 +22,30 @@ with ``resync`` instead.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from broadcast.service import Listener as ScriptListener
+from broadcast.service import ScriptChanged
+from monitor.alerting.engine import AlertsChanged
+from monitor.alerting.engine import Listener as AlertListener
 from monitor.incidents import queries as incident_queries
+from monitor.incidents.engine import Listener as IncidentListener
+from monitor.incidents.model import IncidentChange
+from monitor.service import SourceListener, SourceStatus
 from web.auth import middleware as auth
 from web.auth import revocation
 from web.auth.middleware import require
 from web.realtime import console_events as live
 
-Listener = Callable[..., Awaitable[None]]
-
+if TYPE_CHECKING:
+    from web.compose import Services
 
 # -- producers ---------------------------------------------------------------------
-def incident_listener(services: Any, hub: live.LiveHub) -> Listener:
-    async def on_changes(changes: list[Any]) -> None:
+def incident_listener(services: Services, hub: live.LiveHub) -> IncidentListener:
+    async def on_changes(changes: list[IncidentChange]) -> None:
         ids = sorted({int(c.incident_id) for c in changes})
         rows = await services.db.read(lambda db: incident_queries.counts_and_states(db, ids))
         for change in changes:
@@ -50,46 +56,25 @@ def incident_listener(services: Any, hub: live.LiveHub) -> Listener:
     return on_changes
 
 
-def alert_listener(hub: live.LiveHub) -> Listener:
-    async def on_deliveries(incidents: set[int | None]) -> None:
-        hub.publish("alert", {"incidents": sorted(incidents, key=lambda i: (i is None, i or 0))})
+def alert_listener(hub: live.LiveHub) -> AlertListener:
+    async def on_deliveries(event: AlertsChanged) -> None:
+        hub.publish("alert", {"incidents": sorted(event.incidents, key=lambda i: (i is None, i or 0))})
 
     return on_deliveries
 
 
-def script_listener(hub: live.LiveHub) -> Listener:
-    async def on_script(view: dict[str, Any]) -> None:
-        hub.publish("script", {"id": view["id"], "version": view["version"], "state": view["state"]})
+def script_listener(hub: live.LiveHub) -> ScriptListener:
+    async def on_script(event: ScriptChanged) -> None:
+        hub.publish("script", {"id": event.id, "version": event.version, "state": event.state})
 
     return on_script
 
 
-def source_listener(hub: live.LiveHub) -> Listener:
-    async def on_source(name: str, status: str) -> None:
-        hub.publish("source", {"name": name, "status": status})
+def source_listener(hub: live.LiveHub) -> SourceListener:
+    async def on_source(event: SourceStatus) -> None:
+        hub.publish("source", {"name": event.name, "status": event.status})
 
     return on_source
-
-
-async def wire(services: Any) -> None:
-    settings = services.settings
-    hub = live.for_services(services)
-    hub.hello = {"polling": bool(settings["console.fallback_polling"])}
-    if services.incidents is not None:
-        services.incidents.listeners.append(incident_listener(services, hub))
-    if services.alerts is not None:
-        services.alerts.listeners.append(alert_listener(hub))
-    if services.scripts is not None:
-        services.scripts.listeners.append(script_listener(hub))
-    if services.monitor is not None:
-        services.monitor.listeners.append(source_listener(hub))
-    if services.redis is not None:
-        from web.realtime.console_events_redis import RedisFanout
-
-        fanout = RedisFanout(hub, services.redis)
-        services.extras["console_fanout"] = fanout
-        services.on_start.append(fanout.start)
-        services.on_stop.insert(0, fanout.stop)
 
 
 # -- the stream ----------------------------------------------------------------------

@@ -226,8 +226,8 @@ async def test_health_alert_reaches_on_call_once_per_repeat_interval(make: Any, 
     svc = await make(routes=[])  # defaults: console to managers/on-call
     await add_user(svc, "duty", "oncall")
     await add_user(svc, "agent1", "agent")
-    await svc.extras["health_alert"]("weibo-关键词", "failing", "连续 5 次失败：HTTP 403（cookie 过期？）")
-    await svc.extras["health_alert"]("weibo-关键词", "failing", "连续 6 次失败")
+    await svc.alerts.health_alert("weibo-关键词", "failing", "连续 5 次失败：HTTP 403（cookie 过期？）")
+    await svc.alerts.health_alert("weibo-关键词", "failing", "连续 6 次失败")
     await svc.alerts.tick(T0 + 1)
     rows = await deliveries(svc)
     assert [(r["recipient"], r["kind"], r["status"]) for r in rows] == [("user:duty", "health", "sent")]

@@ -85,7 +85,7 @@ async def test_no_secret_in_logs_errors_or_api(tmp_path: Path, hostile: TestServ
         iid = (await svc.incidents.on_mentions([m]))[0].incident_id
         for offset in (0, 15, 40, 100, 400):
             await svc.alerts.tick(T0 + offset)
-        await svc.extras["health_alert"]("weibo", "failing", f"HTTP 403 from {chans[3]['url']}")
+        await svc.alerts.health_alert("weibo", "failing", f"HTTP 403 from {chans[3]['url']}")
         await svc.alerts.tick(T0 + 500)
         client = await aiohttp_client(create_app(svc, manage_lifecycle=False))
         outputs = []

@@ -179,7 +179,7 @@ async def test_manual_retier_pins_until_volume_climbs_past_it(services: Any) -> 
 
 
 async def test_classifier_tier_model_gets_incident_signals(tmp_path: Path) -> None:
-    from web.wiring.alerts import tier_model
+    from web.compose import tier_model
 
     seen: list[Any] = []
 

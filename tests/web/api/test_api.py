@@ -15,9 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import FakeClock
 from web.app import create_app
 from web.auth import users
+from web.compose import build_services
 from web.platform import metrics
 from web.platform.settings import load_settings
-from web.wiring.services import build_services
 
 NOW = 1_700_000_000.0
 
@@ -42,7 +42,7 @@ class Api:
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
-    services = await build_services(settings, clock=FakeClock(NOW), wiring=())
+    services = await build_services(settings, clock=FakeClock(NOW), parts=())
 
     def seed(db: Any) -> dict[str, str]:
         tokens = {}
@@ -220,7 +220,7 @@ async def test_metrics_exposition(api: Api) -> None:
 def test_each_app_counts_in_its_own_registry() -> None:
     class Services:
         def __init__(self) -> None:
-            self.extras: dict[str, Any] = {}
+            self.metrics: metrics.LanternMetrics | None = None
 
     one, two = Services(), Services()
     metrics.for_services(one).alerts_sent.labels(channel="sms").inc(2)

@@ -14,8 +14,7 @@ from classifiers.tiers import TierPolicy
 from monitor.incidents import insight
 from tests.fixtures.alerts.helpers import T0, Clock, add_user, settings_for, store_mention
 from web.app import create_app
-from web.wiring.alerts import tier_model
-from web.wiring.services import build_services
+from web.compose import Part, build_services, tier_model
 
 STORY = "鲜味楼后厨老鼠乱窜，过期食材重新贴标继续售卖"
 PLAN = {"name": "食品安全预案", "categories": ["food_safety"], "tiers": ["P1", "P2", "P3"],
@@ -34,7 +33,7 @@ class PolicyOnly:
 async def env(tmp_path: Path, aiohttp_client: Any) -> AsyncIterator[dict[str, Any]]:
     clock = Clock()
     settings = settings_for(tmp_path, incidents__group_wait_s=0, plans=[PLAN])
-    svc = await build_services(settings, clock=clock, wiring=("web.wiring.broadcast", "web.wiring.alerts"))
+    svc = await build_services(settings, clock=clock, parts={Part.BROADCAST, Part.ALERTS})
     svc.incidents.tier_model = tier_model(PolicyOnly())
     wang, manager = await add_user(svc, "wang", "manager", team="pr", display_name="王经理")
     li, _ = await add_user(svc, "li", "manager", team="service", display_name="李经理")

@@ -7,11 +7,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from tests.support_monitor import Clock
+from tests.support_monitor import Clock, FakeClassifier
 from web.app import create_app
 from web.auth import users
+from web.compose import Part, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import build_services
 
 LISTS = ("/api/users", "/api/users/{id}/tokens", "/api/sources", "/api/mentions", "/api/incidents", "/api/alerts",
          "/api/silences", "/api/plans", "/api/scripts", "/api/console/incidents/1/mentions")
@@ -20,8 +20,8 @@ LISTS = ("/api/users", "/api/users/{id}/tokens", "/api/sources", "/api/mentions"
 async def test_every_list_is_items(tmp_path: Path) -> None:
     clock = Clock()
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), monitor__enabled=False)
-    services = await build_services(settings, clock=clock, wiring=(
-        "tests.web.api.test_push_token", "web.wiring.broadcast", "web.wiring.alerts", "web.wiring.monitor"))
+    services = await build_services(settings, clock=clock, parts={Part.BROADCAST, Part.ALERTS, Part.MONITOR},
+                                    classifier=FakeClassifier())
 
     def seed(db: Any) -> tuple[int, str]:
         admin = users.add_user(db, "root", "admin", "root-password", now=clock())

@@ -11,21 +11,16 @@ import pytest
 from monitor.mentions import StoredMention
 from tests.support_monitor import Clock, FakeClassifier, FeedServer, Route, fixture_bytes, monitor_client, open_db
 from web.auth import users
+from web.compose import Part, build_services
 from web.platform.settings import Settings, load_settings
-from web.wiring.services import build_services
 
 PUSH_TOKEN = "push-token-0123456789abcdef"
 received: list[StoredMention] = []
 
 
-async def wire(services: Any) -> None:
-    """A test wiring module: the fake classifier, and a mention listener like the incident engine's."""
-    services.classifier = FakeClassifier()
-
-    async def listener(batch: list[StoredMention]) -> None:
-        received.extend(batch)
-
-    services.extras.setdefault("mention_listeners", []).append(listener)
+async def listener(batch: list[StoredMention]) -> None:
+    """A mention sink like the incident engine's."""
+    received.extend(batch)
 
 
 @pytest.fixture
@@ -39,7 +34,8 @@ async def api(tmp_path: Path, aiohttp_client: Any) -> Any:
     ]}, None)
     db = open_db(tmp_path / "l.db")
     services = await build_services(settings, clock=clock, db=db,
-        wiring=("tests.web.api.test_monitor", "web.wiring.monitor"))
+        parts={Part.MONITOR}, classifier=FakeClassifier())
+    services.mention_sinks.append(listener)
     client = await monitor_client(aiohttp_client, services)
     tokens = {}
     for name, role in (("boss", "manager"), ("night", "oncall"), ("amy", "agent"), ("root", "admin")):
@@ -166,6 +162,6 @@ async def test_a_bad_source_table_is_a_clear_config_error(tmp_path: Path) -> Non
     db = open_db(tmp_path / "l.db")
     try:
         with pytest.raises(ConfigError, match=r"\[\[sources\]\]: wb: 查询语法错误"):
-            await build_services(settings, db=db, wiring=("tests.web.api.test_monitor", "web.wiring.monitor"))
+            await build_services(settings, db=db, parts={Part.MONITOR}, classifier=FakeClassifier())
     finally:
         db.close()

@@ -14,16 +14,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from tests.support_monitor import Clock, FakeClassifier
 from web.app import create_app
 from web.auth import users
+from web.compose import Part, Services, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import Services, build_services
 
 FILE_TOKEN = "file-token-0123456789abcdef"
-WIRING = ("tests.web.api.test_push_token", "web.wiring.monitor")
 
-
-async def wire(services: Any) -> None:
-    """A test wiring module: the monitor gets a fake classifier instead of the trained model."""
-    services.classifier = FakeClassifier()
 
 
 def settings_for(tmp_path: Path) -> Any:
@@ -34,7 +29,8 @@ def settings_for(tmp_path: Path) -> Any:
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[tuple[TestClient, dict[str, dict[str, str]], Services]]:
     clock = Clock()
-    services = await build_services(settings_for(tmp_path), clock=clock, wiring=WIRING)
+    services = await build_services(settings_for(tmp_path), clock=clock, parts={Part.MONITOR},
+                                    classifier=FakeClassifier())
 
     def seed(db: Any) -> dict[str, dict[str, str]]:
         headers = {}
@@ -87,7 +83,8 @@ async def test_token_shown_once_rotated_by_admin_old_one_refused_at_once(
     assert "crm-hook" in logged and first not in logged and second not in logged
 
     # The new token survives a restart (it is stored, not only in memory).
-    again = await build_services(settings_for(tmp_path), clock=services.clock, wiring=WIRING)
+    again = await build_services(settings_for(tmp_path), clock=services.clock, parts={Part.MONITOR},
+                                 classifier=FakeClassifier())
     try:
         await again.monitor.list_sources()
         assert again.monitor.push_source_for(second) == "crm-hook"

@@ -10,20 +10,19 @@ from aiohttp.test_utils import TestClient, TestServer
 from tests.conftest import add_account
 from web.api import routes
 from web.app import create_app
+from web.compose import Part, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import build_services
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
-@pytest.mark.parametrize(("wiring", "expected"), [
-    ((), {"core", "live", "pages", "users", "console"}),
-    (("web.wiring.broadcast",), {"core", "broadcast", "live", "pages", "users", "console"}),
+@pytest.mark.parametrize(("parts", "expected"), [
+    (set(), {"core", "live", "pages", "users", "console"}),
+    ({Part.BROADCAST}, {"core", "broadcast", "live", "pages", "users", "console"}),
 ])
-async def test_only_the_parts_built_are_mounted(tmp_path: Path, wiring: tuple[str, ...],
-                                                expected: set[str]) -> None:
+async def test_only_the_parts_built_are_mounted(tmp_path: Path, parts: set[Part], expected: set[str]) -> None:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
-    services = await build_services(settings, wiring=wiring)
+    services = await build_services(settings, parts=parts)
     client = TestClient(TestServer(create_app(services, manage_lifecycle=False)))
     await client.start_server()
     try:

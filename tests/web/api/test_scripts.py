@@ -15,8 +15,8 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from tests.conftest import Account, FakeClock, add_account
 from web.app import create_app
+from web.compose import Part, Services, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import Services, build_services
 
 BODY = "您好，涉事门店已停业整改。如您身体不适，请提供订单信息，我们全程负责。"
 
@@ -71,7 +71,7 @@ async def receive(ws: ClientConnection, wanted: str) -> dict[str, Any]:
 async def make_env(tmp_path: Any, **overrides: Any) -> AsyncIterator[Env]:
     clock = FakeClock(1_800_000_000.0)
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), **overrides)
-    services = await build_services(settings, clock=clock, wiring=("web.wiring.broadcast",))
+    services = await build_services(settings, clock=clock, parts={Part.BROADCAST})
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
     accounts = [await add_account(services, n, r, t) for n, r, t in (
@@ -206,7 +206,7 @@ async def test_expiry_on_time_even_for_offline_agents(env: Env) -> None:
     await receive(offline, "snapshot")
     await offline.close()
     env.clock.advance(601)
-    await env.services.extras["broadcast_runtime"].expire_now()
+    await env.services.runtime.expire_now()
     gone = await receive(online, "expire")
     assert gone["id"] == live["id"] and gone["rev"] == rev + 1
     back = await env.ws(env.vip, f"&since={rev}&epoch={epoch}")
@@ -233,7 +233,7 @@ async def test_receipts_give_coverage(env: Env) -> None:
     await ws_agent.send(json.dumps({"type": "ack", "id": sid, "version": item["version"]}))
     await ws_agent.send(json.dumps({"type": "ping"}))
     assert (await receive(ws_agent, "pong")) == {"type": "pong"}  # the hub has handled the frames before
-    await env.services.extras["broadcast_runtime"].flush_receipts()
+    await env.services.runtime.flush_receipts()
     coverage = await env.call("GET", f"/api/scripts/{sid}/coverage", env.wang)
     assert coverage["connected"] == 2 and coverage["displayed_connected"] == 1
     assert coverage["displayed_pct"] == 50.0 and coverage["acked_pct"] == 50.0
@@ -245,8 +245,8 @@ async def test_receipts_give_coverage(env: Env) -> None:
 
 
 async def test_contingency_plan_draft_needs_approvers_besides_its_submitter(env: Env) -> None:
-    create = env.services.extras["create_draft_script"]
-    sid = await create(3, "食品安全预案口径", BODY, "critical", "预案:食品安全")
+    sid = await env.services.scripts.draft_for_plan(incident_id=3, title="食品安全预案口径", body=BODY,
+                                                    priority="critical", author="预案:食品安全")
     await env.services.scripts.submit(sid, env.wang.user)
     refused = await env.call("POST", f"/api/scripts/{sid}/approve", env.wang, 403, json={"version": 1})
     assert refused["error"] == "self_approval"  # the submitter counts as an author (#12)

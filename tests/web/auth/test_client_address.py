@@ -19,9 +19,9 @@ from web.app import create_app
 from web.auth import users
 from web.auth.client_address import TrustedProxies, parse_address, parse_networks
 from web.cli.serve import AccessLogger
+from web.compose import Part, build_services
 from web.errors import ConfigError
 from web.platform.settings import load_settings
-from web.wiring.services import build_services
 
 NOW = 1_800_000_000.0
 PASSWORD = "correct horse battery"
@@ -88,7 +88,7 @@ async def server_for(tmp_path: Path) -> AsyncIterator[Factory]:
         settings = load_settings(env={}).with_overrides(
             storage__path=str(tmp_path / f"l{len(made)}.db"), web__trusted_proxies=trusted,
             auth__login_attempts_per_minute=2)
-        services = await build_services(settings, clock=FakeClock(NOW), wiring=("web.wiring.broadcast",))
+        services = await build_services(settings, clock=FakeClock(NOW), parts={Part.BROADCAST})
         await services.db.write(lambda db: users.add_user(db, "mgr", "manager", PASSWORD, now=NOW))
         server = TestServer(create_app(services), host="127.0.0.1")
         await server.start_server(access_log_class=AccessLogger)  # as `lantern serve` logs

@@ -16,8 +16,8 @@ from tests.conftest import FakeClock
 from web.app import create_app
 from web.auth import users
 from web.auth.security import LoginLimiter
+from web.compose import build_services
 from web.platform.settings import load_settings
-from web.wiring.services import build_services
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
@@ -27,7 +27,7 @@ PASSWORD = "correct horse battery"
 
 async def make_client(tmp_path: Path, clock: FakeClock, **overrides: Any) -> TestClient:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), **overrides)
-    services = await build_services(settings, clock=clock, wiring=())
+    services = await build_services(settings, clock=clock, parts=())
     now = clock()
 
     def seed(db: Any) -> None:

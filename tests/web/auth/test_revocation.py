@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,12 +24,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from broadcast.ws import CLOSE_RECONNECT, CLOSE_SIGNED_OUT
+from monitor.pipeline import MentionClassifier
 from tests.conftest import FakeClock
 from tests.web.realtime.test_console_stream import Stream
 from web.app import create_app
 from web.auth import revocation, users
+from web.compose import Part, Services, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import Services, build_services
 
 NOW = 1_800_000_000.0
 
@@ -104,11 +105,11 @@ async def refused(site: Site, token: str) -> int:
     return 101
 
 
-async def start_site(tmp_path: Path, clock: FakeClock, wiring: tuple[str, ...], *, like: Site | None = None,
-                     **overrides: Any) -> Site:
+async def start_site(tmp_path: Path, clock: FakeClock, parts: Collection[Part], *, like: Site | None = None,
+                     classifier: MentionClassifier | None = None, **overrides: Any) -> Site:
     """A node on ``tmp_path/l.db``; ``like``: another node on the same database (its users, not seeded again)."""
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), **overrides)
-    services = await build_services(settings, clock=clock, wiring=wiring)
+    services = await build_services(settings, clock=clock, parts=parts, classifier=classifier)
 
     def seed(db: Any) -> tuple[dict[str, str], dict[str, int]]:
         tokens, ids = {}, {}
@@ -133,7 +134,7 @@ async def stop_site(site: Site) -> None:
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
-    started = await start_site(tmp_path, FakeClock(NOW), ("web.wiring.broadcast", "web.realtime.console_stream"))
+    started = await start_site(tmp_path, FakeClock(NOW), {Part.BROADCAST, Part.CONSOLE})
     yield started
     await stop_site(started)
 

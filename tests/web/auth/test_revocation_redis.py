@@ -11,7 +11,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -21,26 +20,21 @@ from tests.conftest import FakeClock
 from tests.support_monitor import FakeClassifier
 from tests.support_servers import REDIS_URL
 from tests.web.auth.test_revocation import NOW, Site, closed_with, publish, refused, start_site, still_open, stop_site
+from web.compose import Part
 
 pytestmark = pytest.mark.redis
-WIRING = ("tests.web.auth.test_revocation_redis", "web.wiring.broadcast", "web.wiring.monitor",
-          "web.realtime.console_stream", "web.auth.revocation_redis")
-
-
-async def wire(services: Any) -> None:
-    """A test wiring module: the monitor gets a fake classifier instead of the trained model."""
-    services.classifier = FakeClassifier()
+PARTS = {Part.BROADCAST, Part.MONITOR, Part.CONSOLE, Part.FANOUT}
 
 
 @pytest.fixture
 async def nodes(tmp_path: Path, prefix: str) -> AsyncIterator[tuple[Site, Site]]:
     clock = FakeClock(NOW)
     overrides = {"redis__url": REDIS_URL, "redis__prefix": prefix, "monitor__enabled": False}
-    a = await start_site(tmp_path, clock, WIRING, **overrides)
-    b = await start_site(tmp_path, clock, WIRING, like=a, **overrides)
+    a = await start_site(tmp_path, clock, PARTS, classifier=FakeClassifier(), **overrides)
+    b = await start_site(tmp_path, clock, PARTS, classifier=FakeClassifier(), like=a, **overrides)
     try:
         for node in (a, b):
-            fanout = node.services.extras["principal_fanout"]
+            fanout = node.services.principal_fanout
             assert fanout.connected.is_set()
             fanout.retry_s = 0.05
         yield a, b
@@ -137,7 +131,7 @@ async def test_a_push_token_rotated_on_a_is_accepted_on_b_and_the_old_one_refuse
 async def test_a_node_that_lost_redis_rechecks_its_connections_when_it_is_back(nodes: tuple[Site, Site]) -> None:
     """Pub/sub keeps nothing: B, cut off while someone was deactivated, finds out when it subscribes again."""
     _a, b = nodes
-    fanout_b = b.services.extras["principal_fanout"]
+    fanout_b = b.services.principal_fanout
     on_b, _ = await b.ticker(b.tokens["ag"])
     assert fanout_b.redis is not None
     # The user is deactivated behind B's back (as if A's message fell into the gap), then B's subscription is

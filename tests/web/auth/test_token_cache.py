@@ -18,8 +18,8 @@ from tests.conftest import FakeClock
 from web.app import create_app
 from web.auth import users
 from web.auth.token_cache import PrincipalCache, cache_key
+from web.compose import Part, Services, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import Services, build_services
 
 NOW = 1_800_000_000.0
 
@@ -203,7 +203,7 @@ async def stop_node(node: Node) -> None:
 async def node(tmp_path: Path) -> AsyncIterator[Node]:
     clock = FakeClock(NOW)
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
-    services = await build_services(settings, clock=clock, wiring=("web.wiring.broadcast",))
+    services = await build_services(settings, clock=clock, parts={Part.BROADCAST})
 
     def seed(db: Any) -> dict[str, str]:
         tokens = {}
@@ -338,7 +338,7 @@ async def test_cached_session_lookup_skips_the_database(node: Node, monkeypatch:
 async def test_another_node_sees_a_revocation_within_the_ttl(node: Node, tmp_path: Path) -> None:
     """Invalidation is per process: a second node on the same database refuses after its entry expires."""
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), web__auth_cache_seconds=10)
-    other_services = await build_services(settings, clock=node.clock, wiring=("web.wiring.broadcast",))
+    other_services = await build_services(settings, clock=node.clock, parts={Part.BROADCAST})
     other = await start_node(other_services, node.clock, node.tokens)
     try:
         token = node.tokens["ag"]

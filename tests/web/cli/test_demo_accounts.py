@@ -13,7 +13,7 @@ import pytest
 from broadcast.errors import SelfApproval
 from web.auth import users
 from web.cli.demo import DEMO_ACCOUNTS, announcement, demo_settings, seed
-from web.wiring.services import build_services
+from web.compose import Part, build_services
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 async def test_demo_people_take_a_critical_plan_draft_through_every_approval_rule(tmp_path: Path) -> None:
     settings = demo_settings(tmp_path, host="127.0.0.1", port=8080, speed=None)
     assert settings["broadcast.approvals_critical"] == ["pr", "service"]
-    services = await build_services(settings, wiring=("web.wiring.broadcast",))
+    services = await build_services(settings, parts={Part.BROADCAST})
     try:
         passwords = await seed(services)
         assert set(passwords) == {a.name for a in DEMO_ACCOUNTS}
@@ -32,8 +32,8 @@ async def test_demo_people_take_a_critical_plan_draft_through_every_approval_rul
         welcome = (await scripts.active_items())[0]
         assert welcome["state"] == "published"
 
-        draft = services.extras["create_draft_script"]
-        sid = await draft(1, "食品安全事件统一口径", "正文", "critical", "预案:食品安全")
+        sid = await scripts.draft_for_plan(incident_id=1, title="食品安全事件统一口径", body="正文",
+                                           priority="critical", author="预案:食品安全")
         await scripts.edit(sid, people["wang.pr"], body="王经理修改后的正文")
         await scripts.submit(sid, people["wang.pr"], 2)
         with pytest.raises(SelfApproval):

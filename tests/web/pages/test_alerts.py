@@ -21,8 +21,8 @@ from tests.support_browser import BROWSER_MARKS, browser, shot
 from tests.web.pages.test_ticker import Site, password
 from web.app import create_app
 from web.auth import users
+from web.compose import Part, build_services
 from web.platform.settings import Settings, load_settings
-from web.wiring.services import build_services
 
 __all__ = ["browser"]
 pytestmark = [*BROWSER_MARKS, pytest.mark.usefixtures("cheap_password_hashing")]
@@ -39,7 +39,7 @@ async def alert_site(tmp_path: Path, robot: Robot) -> AsyncIterator[Site]:
              "routes": [{"name": "p1-people", "tiers": ["P1"], "roles": ["oncall", "manager"], "must_act": True},
                         {"name": "p1-group", "tiers": ["P1"], "must_act": True, "channels": ["group"]}]}
     services = await build_services(Settings(base.as_dict(), lists, None),
-                                    wiring=("web.wiring.monitor", "web.wiring.alerts", "web.wiring.broadcast"))
+                                    parts={Part.BROADCAST, Part.ALERTS, Part.MONITOR})
     now = time.time()
 
     def seed(db: Any) -> dict[str, str]:

@@ -18,8 +18,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from tests.conftest import FakeClock
 from web.app import create_app
 from web.auth import users
+from web.compose import Part, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import build_services
 
 NOW = 1_700_000_000.0
 CHANNELS = [{"name": "desk", "kind": "console"}]
@@ -46,7 +46,7 @@ class Api:
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db")).with_lists(
         channels=CHANNELS, routes=ROUTES, plans=PLANS)
-    services = await build_services(settings, clock=FakeClock(NOW), wiring=("web.wiring.alerts",))
+    services = await build_services(settings, clock=FakeClock(NOW), parts={Part.ALERTS})
 
     def seed(db: Any) -> dict[str, str]:
         tokens = {}
@@ -106,7 +106,7 @@ async def test_only_admins_edit(api: Api) -> None:
 
 async def test_editable_without_alerting_is_unavailable(tmp_path: Path) -> None:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "x.db"))
-    services = await build_services(settings, clock=FakeClock(NOW), wiring=())
+    services = await build_services(settings, clock=FakeClock(NOW), parts=())
     token = await services.db.write(lambda db: users.create_token(
         db, users.add_user(db, "root", "admin", "root-password", now=NOW), "t", now=NOW))
     async with TestClient(TestServer(create_app(services))) as client:

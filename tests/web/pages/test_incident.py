@@ -25,8 +25,8 @@ from tests.fixtures.alerts.helpers import store_mention
 from tests.support_browser import BROWSER_MARKS, browser, shot
 from web.app import create_app
 from web.auth import users
+from web.compose import Services, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import Services, build_services
 
 PASSWORD = "pw-manager-incident-page"
 STORY = "鲜味楼后厨老鼠乱窜，过期食材重新贴标继续售卖"

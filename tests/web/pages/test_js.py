@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestServer
 from tests.support_browser import ARGS, BROWSER_MARKS, CHROMIUM, playwright_api
 from web.app import create_app
 from web.auth import users
+from web.compose import build_services
 from web.platform.settings import load_settings
-from web.wiring.services import build_services
 
 pytestmark = BROWSER_MARKS
 
@@ -21,7 +21,7 @@ pytestmark = BROWSER_MARKS
 @pytest.fixture
 async def page(tmp_path: Path, cheap_password_hashing: None) -> AsyncIterator[Any]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
-    services = await build_services(settings, wiring=())
+    services = await build_services(settings, parts=())
 
     def seed(db: Any) -> str:
         user = users.add_user(db, "mgr", "manager", "manager-password", now=1.0)

@@ -20,8 +20,8 @@ from aiohttp.test_utils import TestServer
 from tests.support_browser import BROWSER_MARKS, browser, shot
 from web.app import create_app
 from web.auth import users
+from web.compose import Services, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import Services, build_services
 
 PUSH_TOKEN = "browser-live-push-token-0123"
 PASSWORD = "pw-manager-browser-live"

@@ -16,9 +16,9 @@ from tests.conftest import FakeClock, add_account
 from web import pages
 from web.app import create_app
 from web.auth import users
+from web.compose import build_services
 from web.platform import i18n
 from web.platform.settings import load_settings
-from web.wiring.services import build_services
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
-    services = await build_services(settings, clock=FakeClock(1_700_000_000.0), wiring=())
+    services = await build_services(settings, clock=FakeClock(1_700_000_000.0), parts=())
 
     def seed(db: Any) -> str:
         user = users.add_user(db, "mgr", "manager", "manager-password", display_name="<b>王经理</b>", now=1.0)

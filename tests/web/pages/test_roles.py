@@ -20,8 +20,8 @@ from tests.support_browser import BROWSER_MARKS, browser, shot
 from tests.web.pages.test_ticker import Site, api, password
 from web.app import create_app
 from web.auth import users
+from web.compose import Part, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import build_services
 
 __all__ = ["browser"]
 pytestmark = [*BROWSER_MARKS, pytest.mark.usefixtures("cheap_password_hashing")]
@@ -50,7 +50,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     settings = settings.with_lists(routes=ROUTES, plans=PLANS, sources=[
         {"name": "weibo", "kind": "rss", "url": "https://rsshub.example.com/weibo/keyword/x"}])
     services = await build_services(settings,
-        wiring=("web.wiring.monitor", "web.wiring.alerts", "web.wiring.broadcast"))
+        parts={Part.BROADCAST, Part.ALERTS, Part.MONITOR})
     now = time.time()
 
     def seed(db: Any) -> dict[str, str]:
@@ -76,12 +76,12 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     await api(running, "li", "POST", f"/api/scripts/{sid}/publish", {"version": version})
     await api(running, "zhao", "POST", "/api/silences", {"starts_at": now, "ends_at": now + 3600, "comment": "演练",
                                                          "matchers": {"tiers": ["P4"]}})
-    running.services.extras["script_id"] = sid
+    running.ids["script_id"] = sid
     # A P1 food-safety incident: the plan starts and drafts a script linked to it.
     mention = await store_mention(services, title="鲜味楼后厨老鼠乱窜，过期食材重新贴标", tier="P1",
                                   categories=("food_safety",))
     changes = await services.incidents.on_mentions([mention])
-    running.services.extras["incident_id"] = changes[0].incident_id
+    running.ids["incident_id"] = changes[0].incident_id
     try:
         yield running
     finally:
@@ -135,7 +135,7 @@ async def test_each_role_sees_only_what_it_can_use(site: Site, browser: Any, who
 
 async def test_a_typed_url_says_no_permission_and_asks_nothing(site: Site, browser: Any) -> None:
     page = await signed_in(browser, site, "zhao")
-    sid = site.services.extras["script_id"]
+    sid = site.ids["script_id"]
     for hash_, heading in ((f"#/scripts/{sid}", "话术"), ("#/approvals", "待审批"), ("#/users", "用户")):
         text = await visit(page, site, hash_, heading)
         assert "你没有权限查看此页面" in text and "尚未启用" not in text
@@ -145,7 +145,7 @@ async def test_a_typed_url_says_no_permission_and_asks_nothing(site: Site, brows
 
 async def test_audit_and_coverage_read_as_words_with_display_names(site: Site, browser: Any) -> None:
     page = await signed_in(browser, site, "wang")
-    sid = site.services.extras["script_id"]
+    sid = site.ids["script_id"]
     await page.goto(site.url(f"/#/scripts/{sid}"))
     await page.locator("h2", has_text="审计记录").wait_for()
     await page.wait_for_load_state("networkidle")
@@ -183,7 +183,7 @@ async def test_the_routing_page_in_english(site: Site, browser: Any) -> None:
 
 async def test_on_call_works_an_incident_without_a_refused_request(site: Site, browser: Any) -> None:
     page = await signed_in(browser, site, "zhao")
-    iid = site.services.extras["incident_id"]
+    iid = site.ids["incident_id"]
     await page.goto(site.url(f"/#/incidents/{iid}"))
     await page.locator(".incident-scripts li").first.wait_for()
     await page.wait_for_load_state("networkidle")

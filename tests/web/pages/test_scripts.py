@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
+from broadcast.service import ScriptService
 from tests.support_browser import BROWSER_MARKS, browser, shot, toast
 from web.app import create_app
 from web.auth import users
+from web.compose import Part, Services, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import Services, build_services
 
 __all__ = ["browser"]
 pytestmark = [*BROWSER_MARKS, pytest.mark.usefixtures("cheap_password_hashing")]
@@ -42,11 +43,17 @@ class Site:
         return str(self.server.make_url(path))
 
 
+def drafts(site: Site) -> ScriptService:
+    """The site's script service (contingency-plan drafts are made through it)."""
+    assert site.services.scripts is not None
+    return site.services.scripts
+
+
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"),
                                                     broadcast__approvals_critical=["pr", "service"])
-    services = await build_services(settings, wiring=("web.wiring.broadcast",))
+    services = await build_services(settings, parts={Part.BROADCAST})
     now = time.time()
 
     def seed(db: Any) -> None:
@@ -83,8 +90,8 @@ async def open_script(page: Any, site: Site, sid: int) -> None:
 
 
 async def test_edit_then_submit_sends_the_edit_and_the_author_cannot_approve(site: Site, browser: Any) -> None:
-    create = site.services.extras["create_draft_script"]
-    sid = int(await create(9, "食品安全事件统一口径", PLAN_BODY, "critical", "预案:食品安全"))
+    sid = await drafts(site).draft_for_plan(incident_id=9, title="食品安全事件统一口径", body=PLAN_BODY,
+                                            priority="critical", author="预案:食品安全")
     wang = await sign_in(browser, site, "wang")
     await open_script(wang, site, sid)
     assert "提交后还需 2 个审批" in str(await wang.locator(".approval-progress").text_content())
@@ -136,8 +143,7 @@ async def test_edit_then_submit_sends_the_edit_and_the_author_cannot_approve(sit
 
 
 async def test_unchanged_submit_and_publish_with_unsaved_edits(site: Site, browser: Any) -> None:
-    create = site.services.extras["create_draft_script"]
-    sid = int(await create(None, "普通口径", PLAN_BODY, "normal", "预案:服务"))
+    sid = int((await drafts(site).create_draft("预案:服务", "普通口径", PLAN_BODY, "normal"))["id"])
     wang = await sign_in(browser, site, "wang")
     await open_script(wang, site, sid)
     await wang.locator("button.save").click()
@@ -158,8 +164,9 @@ async def test_unchanged_submit_and_publish_with_unsaved_edits(site: Site, brows
 async def test_an_edit_saved_but_refused_for_review_says_both_and_shows_the_saved_version(site: Site,
                                                                                        browser: Any) -> None:
     """A plan's 【请改写…】 note left in the body: the edit is saved, the submission refused, and the page says so."""
-    create = site.services.extras["create_draft_script"]
-    sid = int(await create(None, "口径", "您好，关于【请改写：事件标题】，我们已核查。", "normal", "预案:服务"))
+    view = await drafts(site).create_draft("预案:服务", "口径", "您好，关于【请改写：事件标题】，我们已核查。",
+                                           "normal")
+    sid = int(view["id"])
     wang = await sign_in(browser, site, "wang")
     await open_script(wang, site, sid)
     await wang.fill("input[name=title]", "门店口径")  # the title edited, the note left in the body

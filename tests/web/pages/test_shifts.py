@@ -21,8 +21,8 @@ from tests.support_browser import BROWSER_MARKS, browser, shot
 from tests.web.pages.test_ticker import PEOPLE, Site, api, password, sign_in
 from web.app import create_app
 from web.auth import users
+from web.compose import Part, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import build_services
 
 __all__ = ["browser"]
 pytestmark = [*BROWSER_MARKS, pytest.mark.usefixtures("cheap_password_hashing")]
@@ -38,7 +38,7 @@ def shifts_around_now() -> list[dict[str, Any]]:
 @pytest.fixture
 async def shift_site(tmp_path: Path) -> AsyncIterator[Site]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
-    services = await build_services(settings.with_lists(shifts=shifts_around_now()), wiring=("web.wiring.broadcast",))
+    services = await build_services(settings.with_lists(shifts=shifts_around_now()), parts={Part.BROADCAST})
     now = time.time()
 
     def seed(db: Any) -> dict[str, str]:

@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestServer
 
 from tests.support_browser import BROWSER_MARKS, browser, shot
 from tests.web.pages.test_ticker import Site, _site, api, sign_in
+from web.compose import Part
 
 __all__ = ["browser"]
 pytestmark = [*BROWSER_MARKS, pytest.mark.usefixtures("cheap_password_hashing")]
@@ -27,7 +28,7 @@ pytestmark = [*BROWSER_MARKS, pytest.mark.usefixtures("cheap_password_hashing")]
 
 @pytest.fixture
 async def quick_site(tmp_path: Path) -> AsyncIterator[Site]:
-    async for running in _site(tmp_path, ("web.wiring.broadcast",), broadcast__ping_interval_s=1,
+    async for running in _site(tmp_path, {Part.BROADCAST}, broadcast__ping_interval_s=1,
                                broadcast__stale_after_s=3):
         yield running
 
@@ -40,7 +41,7 @@ async def publish(site: Site, title: str, body: str, **extra: Any) -> dict[str, 
 
 
 async def copies(site: Site, script_id: int) -> int:
-    await site.services.extras["broadcast_runtime"].flush_receipts()
+    await site.services.runtime.flush_receipts()
     coverage = await api(site, "alice", "GET", f"/api/scripts/{script_id}/coverage")
     return int(coverage["copies"])
 

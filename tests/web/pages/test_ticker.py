@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,8 @@ from aiohttp.test_utils import TestServer
 from tests.support_browser import BROWSER_MARKS, CHROMIUM, browser, shot
 from web.app import create_app
 from web.auth import users
+from web.compose import Part, Services, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import Services, build_services
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -38,6 +38,7 @@ class Site:
     services: Services
     server: TestServer
     tokens: dict[str, str]
+    ids: dict[str, int] = field(default_factory=dict)  # what a fixture made for its tests (script_id, incident_id)
 
     def url(self, path: str) -> str:
         return str(self.server.make_url(path))
@@ -56,22 +57,22 @@ def password(name: str) -> str:
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
-    async for running in _site(tmp_path, ("web.wiring.broadcast",)):
+    async for running in _site(tmp_path, {Part.BROADCAST}):
         yield running
 
 
 @pytest.fixture
 async def console_site(tmp_path: Path) -> AsyncIterator[Site]:
     """With the monitor (sources, its scheduler off: nothing is polled) and alerting (routes, plans)."""
-    async for running in _site(tmp_path, ("web.wiring.monitor", "web.wiring.alerts", "web.wiring.broadcast"),
+    async for running in _site(tmp_path, {Part.BROADCAST, Part.ALERTS, Part.MONITOR},
                                monitor__enabled=False):
         yield running
 
 
-async def _site(tmp_path: Path, wiring: tuple[str, ...], **overrides: Any) -> AsyncIterator[Site]:
+async def _site(tmp_path: Path, parts: Collection[Part], **overrides: Any) -> AsyncIterator[Site]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"),
                                                     broadcast__withdrawn_s=60, **overrides)
-    services = await build_services(settings, wiring=wiring)
+    services = await build_services(settings, parts=parts)
     now = time.time()
 
     def seed(db: Any) -> dict[str, str]:

@@ -11,16 +11,12 @@ from aiohttp.test_utils import TestClient
 
 from tests.support_monitor import Clock, FakeClassifier, monitor_client, open_db
 from web.api.mentions import INGEST_BUCKETS
+from web.compose import Part, build_services
 from web.platform.ratelimit import TokenBuckets, retry_after_header
 from web.platform.settings import Settings, load_settings
-from web.wiring.services import build_services
 
 TOKEN_A = "push-token-a-0123456789abcdef"
 TOKEN_B = "push-token-b-0123456789abcdef"
-
-
-async def wire(services: Any) -> None:
-    services.classifier = FakeClassifier()
 
 
 def item(n: int) -> dict[str, Any]:
@@ -45,7 +41,7 @@ async def make_api(tmp_path: Path, aiohttp_client: Any) -> AsyncIterator[Callabl
         db = open_db(tmp_path / "l.db")
         dbs.append(db)
         services = await build_services(settings, clock=clock, db=db,
-                                        wiring=("tests.web.platform.test_ratelimit", "web.wiring.monitor"))
+                                        parts={Part.MONITOR}, classifier=FakeClassifier())
         client = await monitor_client(aiohttp_client, services)
         return client, clock, db
 

@@ -220,7 +220,7 @@ async def test_one_client_per_process_for_every_part() -> None:
     class Fake:
         def __init__(self, url: str) -> None:
             self.redis = RedisLink(url, "p") if url else None
-            self.extras: dict[str, Any] = {}
+            self.limits: RedisLimits | None = None
             self.on_stop: list[Any] = []
 
     services = Fake(CLOSED_URL)

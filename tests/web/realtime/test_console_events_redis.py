@@ -15,8 +15,8 @@ from tests.support_servers import REDIS_URL
 from tests.web.realtime.test_console_stream import Stream
 from web.app import create_app
 from web.auth import users
+from web.compose import Part, Services, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import Services, build_services
 
 pytestmark = pytest.mark.redis
 
@@ -30,10 +30,10 @@ async def start(tmp_path: Path, prefix: str, clock: FakeClock) -> tuple[Services
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "shared.db"),
                                                     redis__url=REDIS_URL, redis__prefix=prefix)
     services = await build_services(settings, clock=clock,
-        wiring=("web.wiring.broadcast", "web.realtime.console_stream"))
+        parts={Part.BROADCAST, Part.CONSOLE})
     server = TestServer(create_app(services), host="127.0.0.1")
     await server.start_server()
-    services.extras["console_fanout"].retry_s = 0.05
+    services.console_fanout.retry_s = 0.05
     return services, server
 
 
@@ -65,7 +65,7 @@ async def test_an_event_on_one_node_reaches_consoles_on_the_other(tmp_path: Path
 
             # Node B's subscription breaks (Redis restarted, a network blip): its consoles resync,
             # because pub/sub kept nothing for it meanwhile.
-            fanout = b.extras["console_fanout"]
+            fanout = b.console_fanout
             names = [c["id"] for c in await admin.client_list() if c.get("name") == fanout.client_name]
             assert names  # its pub/sub connection (and the one it publishes on)
             for client_id in names:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,9 @@ from aiohttp.test_utils import TestServer
 from tests.conftest import Account, FakeClock, add_account
 from web.app import create_app
 from web.auth import users
+from web.compose import ALL_PARTS, Part, Services, build_services
 from web.platform.settings import load_settings
 from web.realtime.console_events import LiveHub
-from web.wiring.services import Services, build_services
 
 NOW = 1_773_600_000.0  # 2026-03-15, the evening of the 3·15 broadcast
 PUSH_TOKEN = "live-push-token-0123456789"
@@ -123,15 +123,14 @@ class Site:
             return data
 
 
-async def open_site(tmp_path: Path, wiring: tuple[str, ...] | None = None, **overrides: Any) -> AsyncIterator[Site]:
+async def open_site(tmp_path: Path, parts: Collection[Part] = ALL_PARTS, **overrides: Any) -> AsyncIterator[Site]:
     settings = load_settings(env={}).with_overrides(
         storage__path=str(tmp_path / "l.db"), monitor__enabled=False, incidents__group_wait_s=0,
         **overrides).with_lists(
         sources=[{"name": "weibo-push", "kind": "push", "token": PUSH_TOKEN, "query": "鲜味楼"}],
         channels=[{"name": "desk", "kind": "console"}],
         routes=[{"name": "all", "tiers": ["P1", "P2", "P3", "P4"], "roles": ["manager"], "channels": ["desk"]}])
-    kwargs = {} if wiring is None else {"wiring": wiring}
-    services = await build_services(settings, clock=FakeClock(NOW), **kwargs)
+    services = await build_services(settings, clock=FakeClock(NOW), parts=parts)
     accounts = [await add_account(services, name, role, team) for name, role, team in (
         ("wang", "manager", "pr"), ("li", "manager", "service"), ("zhou", "oncall", "ops"), ("zhang", "agent", "a"))]
     server = TestServer(create_app(services), host="127.0.0.1")
@@ -253,7 +252,7 @@ async def test_roles_and_session_cookie(site: Site) -> None:
 
 
 async def test_heartbeat_comments(tmp_path: Path) -> None:
-    async for site in open_site(tmp_path, wiring=("web.wiring.broadcast", "web.realtime.console_stream"),
+    async for site in open_site(tmp_path, parts={Part.BROADCAST, Part.CONSOLE},
                                 console__live_heartbeat_s=0.05, console__fallback_polling=False):
         stream = await site.stream()
         ready = await stream.next()
@@ -266,7 +265,7 @@ async def test_heartbeat_comments(tmp_path: Path) -> None:
 
 async def test_a_console_that_does_not_keep_up_is_dropped_not_buffered(tmp_path: Path) -> None:
     async for site in open_site(tmp_path,
-        wiring=("web.wiring.broadcast", "web.realtime.console_stream"), console__live_queue=3):
+        parts={Part.BROADCAST, Part.CONSOLE}, console__live_queue=3):
         hub: LiveHub = site.services.live
         slow, fine = await site.stream(), await site.stream()
         for stream in (slow, fine):

@@ -1,28 +1,25 @@
-"""Wiring of the classifier: load the model once, adapt it to managers' corrections on a schedule.
+"""The classifier as the running system holds it: loaded from the settings, behind a swappable handle.
 
-The rest of Lantern holds a :class:`ClassifierHandle`; the adaptation job swaps
-the model behind it, so pollers and the incident engine use the adapted model
-from their next batch on without being rebuilt.
+The rest of Lantern holds a :class:`ClassifierHandle`; the adaptation job
+(:func:`web.compose.build_classifier`, :mod:`web.feedback`) swaps the model
+behind it, so pollers and the incident engine use the adapted model from their
+next batch on without being rebuilt.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from classifiers import Classification, Classifier, Signals, TierPolicy, load_adapted
 from classifiers.tiers import TierBreakdown
-from monitor.corrections import corrections_signature
 from web.errors import ConfigError
-from web.platform import metrics
-from web.wiring.feedback import adapt_from_corrections
+from web.platform.settings import Settings
 
 log = logging.getLogger(__name__)
+
 
 
 class ClassifierHandle:
@@ -59,12 +56,12 @@ class ClassifierHandle:
         return self.current.tier_policy.authority_of(name)[0]
 
 
-def overlay_dir(settings: Any) -> Path:
+def overlay_dir(settings: Settings) -> Path:
     """Where adapted-model corrections are saved: beside the database, never in the package."""
     return Path(settings["storage.path"]).parent / "classifier"
 
 
-def load_classifier(settings: Any, *, extra_brands: Sequence[str] = (), model_path: str | None = None,
+def load_classifier(settings: Settings, *, extra_brands: Sequence[str] = (), model_path: str | None = None,
                     corrections_dir: Path | None = None) -> Classifier:
     """The classifier as configured: model path, brand dictionary and the ``[tier]`` policy.
 
@@ -81,47 +78,3 @@ def load_classifier(settings: Any, *, extra_brands: Sequence[str] = (), model_pa
                         overlay_dir=corrections_dir)
 
 
-async def wire(services: Any) -> None:
-    settings = services.settings
-    # The base model without saved corrections: the job below re-adapts it from the database.
-    base = await asyncio.to_thread(load_classifier, settings)
-    handle = ClassifierHandle(base, metrics.for_services(services).classification_seconds.observe)
-    services.classifier = handle
-    interval = float(settings["classifier.adapt_interval_s"])
-    task: asyncio.Task[None] | None = None
-
-    seen: tuple[int, int] | None = None
-
-    async def adapt_once() -> None:
-        # Re-adapt (and rewrite overlay.json) only when the corrections changed since the last run.
-        nonlocal seen
-        signature = await services.db.read(corrections_signature)
-        if signature == seen:
-            return
-        handle.swap(await adapt_from_corrections(services.db, base, overlay_dir(settings)))
-        seen = signature
-
-    async def loop() -> None:
-        while True:
-            try:
-                await adapt_once()
-            except Exception:  # keep serving with the previous model; the next run retries
-                log.exception("adapting the classifier to corrections failed")
-            await asyncio.sleep(interval)
-
-    async def start() -> None:
-        nonlocal task
-        if interval > 0:
-            task = asyncio.create_task(loop(), name="classifier-adapt")
-        else:
-            await adapt_once()
-
-    async def stop() -> None:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    services.on_start.append(start)
-    services.on_stop.append(stop)
-    services.extras["adapt_classifier"] = adapt_once

@@ -1,1 +1,0 @@
-"""Building the system: settings -> services -> every package wired together."""

@@ -413,7 +413,7 @@ def connect_console(services: Services) -> LiveHub:
     hub = console_events.for_services(services)
     hub.hello = {"polling": bool(settings["console.fallback_polling"])}
     if services.incidents is not None:
-        services.incidents.listeners.append(console_stream.incident_listener(services, hub))
+        services.incidents.listeners.append(console_stream.incident_listener(services.db, hub))
     if services.alerts is not None:
         services.alerts.listeners.append(console_stream.alert_listener(hub))
     if services.scripts is not None:

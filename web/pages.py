@@ -17,7 +17,7 @@ import re
 import secrets
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -26,9 +26,6 @@ from web.auth import revocation, security, users
 from web.auth.token_cache import cache_key
 from web.auth.users import User
 from web.platform import i18n
-
-if TYPE_CHECKING:
-    from web.compose import Services
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -211,7 +208,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     raise response
 
 
-def _session_ended(services: Services, user: User | None, session: str) -> None:
+def _session_ended(services: revocation.RevocationServices, user: User | None, session: str) -> None:
     """The session stops working at once, and what was opened with it closes, on every node."""
     if user is None:
         auth.forget_session(services, session)

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -31,9 +31,8 @@ from web.auth.client_address import CLIENT_KEY, TrustedProxies, parse_networks
 from web.auth.token_cache import Found, PrincipalCache, cache_key
 from web.auth.users import User
 from web.platform import i18n
-
-if TYPE_CHECKING:
-    from web.compose import Services
+from web.platform.settings import Settings
+from web.platform.storage import Database
 
 SESSION_COOKIE = "lantern_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -56,7 +55,22 @@ class AuthState:
     proxies: TrustedProxies
 
 
-def auth_state(services: Services) -> AuthState:
+class AuthServices(Protocol):
+    """What authentication needs of the services (``web.compose.Services``)."""
+
+    auth: AuthState | None
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def clock(self) -> Callable[[], float]: ...
+
+
+def auth_state(services: AuthServices) -> AuthState:
     """The :class:`AuthState` of ``services`` (made on first use)."""
     state = services.auth
     if state is None:
@@ -68,7 +82,7 @@ def auth_state(services: Services) -> AuthState:
     return state
 
 
-async def user_for_token(services: Services, token: str) -> User | None:
+async def user_for_token(services: AuthServices, token: str) -> User | None:
     """The active user owning API token ``token`` (cached for ``web.auth_cache_seconds``)."""
 
     async def load() -> Found:
@@ -77,7 +91,7 @@ async def user_for_token(services: Services, token: str) -> User | None:
     return await auth_state(services).cache.lookup("token", token, load)
 
 
-async def user_for_session(services: Services, session: str) -> User | None:
+async def user_for_session(services: AuthServices, session: str) -> User | None:
     """The user of live session ``session`` (cached, never past the session's own expiry)."""
     now = services.clock()
 
@@ -88,12 +102,12 @@ async def user_for_session(services: Services, session: str) -> User | None:
     return await auth_state(services).cache.lookup("session", session, load)
 
 
-def forget_session(services: Services, session: str) -> None:
+def forget_session(services: AuthServices, session: str) -> None:
     """Call after a session ends (logout, login replacing it): it stops working at once on this node."""
     auth_state(services).cache.forget("session", session)
 
 
-def forget_user(services: Services, user_id: int) -> None:
+def forget_user(services: AuthServices, user_id: int) -> None:
     """Call after a user's tokens, sessions, role, team, skills or site changed, or they were deactivated."""
     auth_state(services).cache.forget_user(user_id)
 

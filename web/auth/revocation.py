@@ -25,17 +25,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from broadcast.ws import CLOSE_RECONNECT, CLOSE_SIGNED_OUT, OnOpen, TickerSocket
 from web.auth import users
-from web.auth.middleware import auth_state, credential
+from web.auth.middleware import AuthServices, auth_state, credential
 from web.auth.users import User
-
-if TYPE_CHECKING:
-    from web.compose import Services
 
 log = logging.getLogger("lantern.revocation")
 
@@ -135,19 +132,34 @@ class Connections:
         return [held for of_user in self._by_user.values() for held in of_user]
 
 
-def connections(services: Services) -> Connections:
+class ChangeForwarder(Protocol):
+    """Sends a principal change to the other nodes (``web.auth.revocation_redis.ChangeFanout``)."""
+
+    def forward_change(self, change: PrincipalChange) -> None: ...
+
+
+class RevocationServices(AuthServices, Protocol):
+    """What revocation needs of the services (``web.compose.Services``)."""
+
+    connections: Connections | None
+
+    @property
+    def principal_fanout(self) -> ChangeForwarder | None: ...
+
+
+def connections(services: RevocationServices) -> Connections:
     """The process's :class:`Connections` (made on first use)."""
     if services.connections is None:
         services.connections = Connections()
     return services.connections
 
 
-def hold(services: Services, user: User, credential: str | None, close: Closer) -> Held:
+def hold(services: RevocationServices, user: User, credential: str | None, close: Closer) -> Held:
     """Register an open connection; call :func:`release` when it ends."""
     return connections(services).hold(user, credential, close)
 
 
-def release(services: Services, held: Held) -> None:
+def release(services: RevocationServices, held: Held) -> None:
     connections(services).release(held)
 
 
@@ -172,7 +184,7 @@ def _close(held: Held, action: str, reason: str) -> None:
         log.exception("closing a connection of user %s failed", held.user.id)
 
 
-def apply(services: Services, change: PrincipalChange) -> int:
+def apply(services: RevocationServices, change: PrincipalChange) -> int:
     """Apply ``change`` on this node only: cache entries go, affected connections close. Returns how many closed."""
     cache = auth_state(services).cache
     if change.credential is not None:
@@ -192,7 +204,7 @@ def apply(services: Services, change: PrincipalChange) -> int:
     return closed
 
 
-def announce(services: Services, change: PrincipalChange) -> int:
+def announce(services: RevocationServices, change: PrincipalChange) -> int:
     """Apply ``change`` here and send it to every other node (when a fan-out is wired)."""
     closed = apply(services, change)
     fanout = services.principal_fanout
@@ -201,7 +213,7 @@ def announce(services: Services, change: PrincipalChange) -> int:
     return closed
 
 
-async def recheck(services: Services) -> int:
+async def recheck(services: RevocationServices) -> int:
     """Changes may have been missed (the fan-out was away): forget every cached answer and check each open
     connection's credential against the database; those that no longer sign in end, changed accounts reconnect."""
     auth_state(services).cache.clear()

@@ -24,7 +24,7 @@ at scrape time.  HTTP requests are counted by status class.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
@@ -32,9 +32,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from monitor import counts
-
-if TYPE_CHECKING:
-    from web.compose import Services
 
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # No ``*_created`` series beside every counter and histogram: the exposition keeps the series it always had.
@@ -80,7 +77,13 @@ class Scraped(Collector):
         return iter(self.families)
 
 
-def for_services(services: Services) -> LanternMetrics:
+class MetricsOwner(Protocol):
+    """Where the app's metrics are kept (``web.compose.Services``)."""
+
+    metrics: LanternMetrics | None
+
+
+def for_services(services: MetricsOwner) -> LanternMetrics:
     """The app's metrics, created on first use and kept in ``services.metrics``."""
     if services.metrics is None:
         services.metrics = LanternMetrics()

@@ -7,15 +7,24 @@ for it, and closes when the services stop.  Its keys live under
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
+from infra.redis import RedisLink
 from monitor.shared_limits import RedisLimits
 
-if TYPE_CHECKING:
-    from web.compose import Services
+
+class LimitsOwner(Protocol):
+    """What the shared limits need of the services (``web.compose.Services``)."""
+
+    limits: RedisLimits | None
+    on_stop: list[Callable[[], Awaitable[None]]]
+
+    @property
+    def redis(self) -> RedisLink | None: ...
 
 
-def for_services(services: Services) -> RedisLimits | None:
+def for_services(services: LimitsOwner) -> RedisLimits | None:
     """This process's :class:`RedisLimits`, created on first use; None without ``redis.url``."""
     if services.redis is None:
         return None

@@ -30,10 +30,9 @@ import secrets
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from web.compose import Services
+from web.platform.settings import Settings
 
 KINDS = ("incident", "alert", "script", "source")
 RESYNC = "resync"
@@ -207,7 +206,16 @@ def account_event(action: str, reason: str) -> bytes:
     return f"event: account\ndata: {data}\n\n".encode()
 
 
-def for_services(services: Services) -> LiveHub:
+class LiveOwner(Protocol):
+    """Where the process's hub is kept (``web.compose.Services``)."""
+
+    live: LiveHub | None
+
+    @property
+    def settings(self) -> Settings: ...
+
+
+def for_services(services: LiveOwner) -> LiveHub:
     """The process's hub (``services.live``), created on first use from the ``console.*`` settings."""
     if services.live is not None:
         return services.live

@@ -23,7 +23,6 @@ with ``resync`` instead.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -38,16 +37,15 @@ from monitor.service import SourceListener, SourceStatus
 from web.auth import middleware as auth
 from web.auth import revocation
 from web.auth.middleware import require
+from web.platform.storage import Database
 from web.realtime import console_events as live
 
-if TYPE_CHECKING:
-    from web.compose import Services
 
 # -- producers ---------------------------------------------------------------------
-def incident_listener(services: Services, hub: live.LiveHub) -> IncidentListener:
+def incident_listener(db: Database, hub: live.LiveHub) -> IncidentListener:
     async def on_changes(changes: list[IncidentChange]) -> None:
         ids = sorted({int(c.incident_id) for c in changes})
-        rows = await services.db.read(lambda db: incident_queries.counts_and_states(db, ids))
+        rows = await db.read(lambda conn: incident_queries.counts_and_states(conn, ids))
         for change in changes:
             count, state = rows.get(change.incident_id, (None, None))
             hub.publish("incident", {"id": change.incident_id, "tier": change.tier, "count": count, "state": state,

@@ -20,6 +20,7 @@ from monitor.service import MonitorService
 from tests.conftest import FakeClock
 from web.api import routes
 from web.app import MIDDLEWARES
+from web.compose import Services
 from web.platform.storage import Database
 
 FIXTURES = Path(__file__).parent / "fixtures" / "monitor"

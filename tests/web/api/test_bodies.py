@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from web.api.bodies import json_object
 from web.app import create_app
+from web.compose import build_services
 from web.platform.settings import load_settings
-from web.wiring.services import build_services
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
         return web.json_response(await json_object(request))
 
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
-    services = await build_services(settings, wiring=())
+    services = await build_services(settings, parts=())
     app = create_app(services, manage_lifecycle=False)  # its error middleware answers the BadRequest
     app.router.add_post("/echo", echo)
     async with TestClient(TestServer(app, host="127.0.0.1")) as c:

@@ -14,16 +14,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from tests.conftest import add_account
 from tests.support_monitor import FakeClassifier
 from web.app import create_app
+from web.compose import Part, build_services
 from web.platform.settings import load_settings
-from web.wiring.services import build_services
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 ROOT = Path(__file__).resolve().parents[3]
-
-
-async def wire(services: Any) -> None:
-    """A test wiring module: the monitor gets a fake classifier instead of the trained model."""
-    services.classifier = FakeClassifier()
 
 
 class Api:
@@ -39,8 +34,8 @@ class Api:
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"), monitor__enabled=False)
-    services = await build_services(settings, wiring=(
-        "tests.web.api.test_error_middleware", "web.wiring.monitor", "web.wiring.broadcast", "web.wiring.alerts"))
+    services = await build_services(settings, parts={Part.BROADCAST, Part.ALERTS, Part.MONITOR},
+                                    classifier=FakeClassifier())
     client = TestClient(TestServer(create_app(services, manage_lifecycle=False)))
     await client.start_server()
     try:

@@ -106,6 +106,9 @@ async def test_agent_on_any_node_sees_publish_from_any_node(tmp_path: Any, prefi
             # A client of node B resumes on node A with exactly the missed delta.
             await on_b.close()
             await publish(http, a, "离线期间")
+            # Node A applies its own publish when Redis hands it back: wait for that (its own agent sees it),
+            # or the resuming client may be told "resumed" first and get the change live instead of as a delta.
+            assert (await receive(on_a, "publish"))["item"]["title"] == "离线期间"
             back = await a.ticker(
                 f"/ws/ticker?token={a.agent.token}&since={got_b['rev'] + 1}&epoch={snap_b['epoch']}")
             missed = await receive(back, "publish", "snapshot")

@@ -14,13 +14,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from tests.fixtures.alerts.helpers import Robot, store_mention
 from tests.support_browser import BROWSER_MARKS, browser, shot
-from tests.web.pages.test_ticker import Site, password
-from web.app import create_app
-from web.auth import users
+from tests.web.pages.test_ticker import Site, password, serving
 from web.compose import Part, build_services
 from web.platform.settings import Settings, load_settings
 
@@ -40,23 +37,9 @@ async def alert_site(tmp_path: Path, robot: Robot) -> AsyncIterator[Site]:
                         {"name": "p1-group", "tiers": ["P1"], "must_act": True, "channels": ["group"]}]}
     services = await build_services(Settings(base.as_dict(), lists, None),
                                     parts={Part.BROADCAST, Part.ALERTS, Part.MONITOR})
-    now = time.time()
-
-    def seed(db: Any) -> dict[str, str]:
-        tokens = {}
-        for name, (role, display) in PEOPLE.items():
-            user = users.add_user(db, name, role, password(name), display_name=display, now=now)
-            tokens[name] = users.create_token(db, user, "browser-test", now=now)
-        return tokens
-
-    tokens = await services.db.write(seed)
-    server = TestServer(create_app(services), host="127.0.0.1")  # starts the alert engine's loop
-    await server.start_server()
-    try:
-        yield Site(services, server, tokens)
-    finally:
-        await server.close()
-        services.db.close()
+    people = {name: (role, {"display_name": display}) for name, (role, display) in PEOPLE.items()}
+    async with serving(services, people) as site:  # starting the server starts the alert engine's loop
+        yield site
 
 
 async def open_p1(site: Site, robot: Robot) -> int:

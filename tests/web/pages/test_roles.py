@@ -17,9 +17,7 @@ import pytest
 
 from tests.fixtures.alerts.helpers import store_mention
 from tests.support_browser import BROWSER_MARKS, browser, shot
-from tests.web.pages.test_ticker import Site, api, password
-from web.app import create_app
-from web.auth import users
+from tests.web.pages.test_ticker import Site, api, password, serving
 from web.compose import Part, build_services
 from web.platform.settings import load_settings
 
@@ -51,42 +49,26 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         {"name": "weibo", "kind": "rss", "url": "https://rsshub.example.com/weibo/keyword/x"}])
     services = await build_services(settings,
         parts={Part.BROADCAST, Part.ALERTS, Part.MONITOR})
+    people = {name: (role, {"team": team, "display_name": display}) for name, (role, team, display) in PEOPLE.items()}
     now = time.time()
-
-    def seed(db: Any) -> dict[str, str]:
-        tokens = {}
-        for name, (role, team, display) in PEOPLE.items():
-            user = users.add_user(db, name, role, password(name), team=team, display_name=display, now=now)
-            tokens[name] = users.create_token(db, user, "browser-test", now=now)
-        return tokens
-
-    from aiohttp.test_utils import TestServer
-
-    tokens = await services.db.write(seed)
-    server = TestServer(create_app(services), host="127.0.0.1")
-    await server.start_server()
-    running = Site(services, server, tokens)
-    # A critical script: wang writes and submits it, li approves in part, root completes, li publishes.
-    draft = await api(running, "wang", "POST", "/api/scripts",
-                      {"title": "门店卫生说明", "body": "您好，门店已停业整改。", "priority": "critical"})
-    sid, version = draft["id"], draft["version"]
-    await api(running, "wang", "POST", f"/api/scripts/{sid}/submit", {"version": version})
-    await api(running, "li", "POST", f"/api/scripts/{sid}/approve", {"version": version, "comment": "同意"})
-    await api(running, "root", "POST", f"/api/scripts/{sid}/approve", {"version": version})
-    await api(running, "li", "POST", f"/api/scripts/{sid}/publish", {"version": version})
-    await api(running, "zhao", "POST", "/api/silences", {"starts_at": now, "ends_at": now + 3600, "comment": "演练",
-                                                         "matchers": {"tiers": ["P4"]}})
-    running.ids["script_id"] = sid
-    # A P1 food-safety incident: the plan starts and drafts a script linked to it.
-    mention = await store_mention(services, title="鲜味楼后厨老鼠乱窜，过期食材重新贴标", tier="P1",
-                                  categories=("food_safety",))
-    changes = await services.incidents.on_mentions([mention])
-    running.ids["incident_id"] = changes[0].incident_id
-    try:
+    async with serving(services, people) as running:
+        # A critical script: wang writes and submits it, li approves in part, root completes, li publishes.
+        draft = await api(running, "wang", "POST", "/api/scripts",
+                          {"title": "门店卫生说明", "body": "您好，门店已停业整改。", "priority": "critical"})
+        sid, version = draft["id"], draft["version"]
+        await api(running, "wang", "POST", f"/api/scripts/{sid}/submit", {"version": version})
+        await api(running, "li", "POST", f"/api/scripts/{sid}/approve", {"version": version, "comment": "同意"})
+        await api(running, "root", "POST", f"/api/scripts/{sid}/approve", {"version": version})
+        await api(running, "li", "POST", f"/api/scripts/{sid}/publish", {"version": version})
+        await api(running, "zhao", "POST", "/api/silences", {"starts_at": now, "ends_at": now + 3600, "comment": "演练",
+                                                             "matchers": {"tiers": ["P4"]}})
+        running.ids["script_id"] = sid
+        # A P1 food-safety incident: the plan starts and drafts a script linked to it.
+        mention = await store_mention(services, title="鲜味楼后厨老鼠乱窜，过期食材重新贴标", tier="P1",
+                                      categories=("food_safety",))
+        changes = await services.incidents.on_mentions([mention])
+        running.ids["incident_id"] = changes[0].incident_id
         yield running
-    finally:
-        await server.close()
-        services.db.close()
 
 
 async def signed_in(browser: Any, site: Site, name: str) -> Any:

@@ -7,7 +7,6 @@ manager's coverage table shows the on-shift agents next to the connected ones an
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,12 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from tests.support_browser import BROWSER_MARKS, browser, shot
-from tests.web.pages.test_ticker import PEOPLE, Site, api, password, sign_in
-from web.app import create_app
-from web.auth import users
+from tests.web.pages.test_ticker import PEOPLE, Site, api, by_team, serving, sign_in
 from web.compose import Part, build_services
 from web.platform.settings import load_settings
 
@@ -39,23 +35,8 @@ def shifts_around_now() -> list[dict[str, Any]]:
 async def shift_site(tmp_path: Path) -> AsyncIterator[Site]:
     settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"))
     services = await build_services(settings.with_lists(shifts=shifts_around_now()), parts={Part.BROADCAST})
-    now = time.time()
-
-    def seed(db: Any) -> dict[str, str]:
-        tokens = {}
-        for name, (role, team) in PEOPLE.items():
-            user = users.add_user(db, name, role, password(name), team=team, now=now)
-            tokens[name] = users.create_token(db, user, "browser-test", now=now)
-        return tokens
-
-    tokens = await services.db.write(seed)
-    server = TestServer(create_app(services), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield Site(services, server, tokens)
-    finally:
-        await server.close()
-        services.db.close()
+    async with serving(services, by_team(PEOPLE)) as site:
+        yield site
 
 
 async def test_shift_set_by_admin_targets_a_script_and_coverage_counts_it(shift_site: Site, browser: Any) -> None:

@@ -9,9 +9,10 @@ runs nothing; retracting takes the script off the ticker.  Screenshots go to
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,16 +70,16 @@ async def console_site(tmp_path: Path) -> AsyncIterator[Site]:
         yield running
 
 
-async def _site(tmp_path: Path, parts: Collection[Part], **overrides: Any) -> AsyncIterator[Site]:
-    settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"),
-                                                    broadcast__withdrawn_s=60, **overrides)
-    services = await build_services(settings, parts=parts)
+@contextlib.asynccontextmanager
+async def serving(services: Services, people: Mapping[str, tuple[str, Mapping[str, str]]]) -> AsyncIterator[Site]:
+    """The app of ``services`` on 127.0.0.1 with ``people`` (name -> role, account fields) and their API tokens;
+    the server and the database are closed after."""
     now = time.time()
 
     def seed(db: Any) -> dict[str, str]:
         tokens = {}
-        for name, (role, team) in PEOPLE.items():
-            user = users.add_user(db, name, role, password(name), team=team, now=now)
+        for name, (role, fields) in people.items():
+            user = users.add_user(db, name, role, password(name), now=now, **fields)
             tokens[name] = users.create_token(db, user, "browser-test", now=now)
         return tokens
 
@@ -90,6 +91,17 @@ async def _site(tmp_path: Path, parts: Collection[Part], **overrides: Any) -> As
     finally:
         await server.close()
         services.db.close()
+
+
+def by_team(people: Mapping[str, tuple[str, str]]) -> dict[str, tuple[str, dict[str, str]]]:
+    return {name: (role, {"team": team}) for name, (role, team) in people.items()}
+
+
+async def _site(tmp_path: Path, parts: Collection[Part], **overrides: Any) -> AsyncIterator[Site]:
+    settings = load_settings(env={}).with_overrides(storage__path=str(tmp_path / "l.db"),
+                                                    broadcast__withdrawn_s=60, **overrides)
+    async with serving(await build_services(settings, parts=parts), by_team(PEOPLE)) as site:
+        yield site
 
 
 async def api(site: Site, who: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
